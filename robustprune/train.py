@@ -1,0 +1,207 @@
+"""Training and evaluation engine: batches sliced from device tensors, masks kept at zero.
+
+``train`` runs a :class:`~robustprune.recipes.Recipe` on a model; ``evaluate`` measures top-1
+accuracy and mean cross-entropy on an image set. Both normalize inputs with the dataset's
+mean/std, so datasets hold plain ``[0, 1]`` images and shifts act before normalization.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from robustprune.recipes import Recipe, get_recipe, list_recipes  # noqa: F401  (re-exported)
+
+Progress = Callable[[str], None]
+Masks = dict[str, torch.Tensor]
+
+ENGINE_VERSION = 1
+"""Part of every cache key of a trained network; bump when training changes its results."""
+
+IGNORE_INDEX = 255
+"""Segmentation label that marks pixels to ignore (VOC's border)."""
+
+
+@dataclass
+class Evaluation:
+    """Top-1 accuracy (or mean IoU for segmentation) and mean loss, both over the whole set."""
+
+    accuracy: float
+    loss: float
+    correct: torch.Tensor | None = None  # per-example bool, classification only, on CPU
+    logits: torch.Tensor | None = None  # N x classes, on CPU, when asked for
+
+    @property
+    def error(self) -> float:
+        """1 - accuracy (for segmentation: 1 - mean IoU)."""
+        return 1.0 - self.accuracy
+
+
+def normalize_batch(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """``(images - mean) / std`` per channel for an N x C x H x W float batch."""
+    mean_t = torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    return (images - mean_t) / std_t
+
+
+def cifar_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Zero-pad 4, random crop back to size, random horizontal flip; batched, one draw per image."""
+    count, _, height, width = images.shape
+    padded = F.pad(images, (4, 4, 4, 4))
+    offsets = torch.randint(0, 9, (2, count), generator=generator).to(images.device)
+    rows = (offsets[0].view(-1, 1) + torch.arange(height, device=images.device)).view(count, 1, height, 1)
+    cols = (offsets[1].view(-1, 1) + torch.arange(width, device=images.device)).view(count, 1, 1, width)
+    batch_index = torch.arange(count, device=images.device).view(count, 1, 1, 1)
+    channel_index = torch.arange(images.shape[1], device=images.device).view(1, -1, 1, 1)
+    cropped = padded[batch_index, channel_index, rows, cols]
+    flip = (torch.rand(count, generator=generator) < 0.5).to(images.device)
+    cropped[flip] = cropped[flip].flip(-1)
+    return cropped
+
+
+def apply_masks(model: nn.Module, masks: Masks | None) -> None:
+    """Zero every masked-out entry of ``model``'s parameters in place (True in a mask = keep)."""
+    if not masks:
+        return
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            parameter = parameters[name]
+            parameter.mul_(mask.to(device=parameter.device, dtype=parameter.dtype))
+
+
+def train(
+    model: nn.Module,
+    data,
+    recipe: Recipe | str,
+    seed: int,
+    device: torch.device | str,
+    masks: Masks | None = None,
+    progress: Progress | None = None,
+    train_set=None,
+) -> nn.Module:
+    """Train ``model`` in place on ``data.train`` (or ``train_set``) following ``recipe``.
+
+    Deterministic for a seed on CPU: shuffling and augmentation draw from one seeded generator.
+    With ``masks``, pruned entries are zero after every optimizer step (Algorithm 1's retrain).
+    """
+    recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
+    device = torch.device(device)
+    torch.manual_seed(seed)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    images = (train_set if train_set is not None else data.train).to(device)
+    model.to(device).train()
+    apply_masks(model, masks)
+    if recipe.epochs == 0 or len(images) == 0:
+        return model.eval()
+
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+    steps_per_epoch = max(1, len(images) // recipe.batch_size)  # drop the ragged last batch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: recipe.lr_factor(step / steps_per_epoch)
+    )
+    mask_pairs = _mask_pairs(model, masks)
+    for epoch in range(recipe.epochs):
+        order = torch.randperm(len(images), generator=generator)
+        running_loss = torch.zeros((), device=device)
+        for step in range(steps_per_epoch):
+            index = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
+            inputs, targets = images.batch(index, device)
+            if data.augment == "cifar":
+                inputs = cifar_augment(inputs, generator)
+            inputs = normalize_batch(inputs, data.mean, data.std)
+            loss = F.cross_entropy(_logits(model(inputs)), targets, ignore_index=IGNORE_INDEX)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if mask_pairs:
+                with torch.no_grad():
+                    for parameter, keep in mask_pairs:
+                        parameter.mul_(keep)
+            running_loss += loss.detach()
+        if progress is not None:
+            mean_loss = running_loss.item() / steps_per_epoch
+            progress(f"epoch {epoch + 1}/{recipe.epochs} loss {mean_loss:.3f}")
+    return model.eval()
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    images,
+    data,
+    device: torch.device | str,
+    batch_size: int = 500,
+    keep_logits: bool = False,
+) -> Evaluation:
+    """Accuracy and mean cross-entropy of ``model`` on ``images`` (an ImageSet), normalized with ``data``'s statistics."""
+    device = torch.device(device)
+    model.to(device).eval()
+    total_loss, correct_parts, logit_parts = 0.0, [], []
+    confusion = None
+    for start in range(0, len(images), batch_size):
+        index = torch.arange(start, min(start + batch_size, len(images)))
+        inputs, targets = images.batch(index, device)
+        logits = _logits(model(normalize_batch(inputs, data.mean, data.std)))
+        total_loss += F.cross_entropy(
+            logits, targets, ignore_index=IGNORE_INDEX, reduction="sum"
+        ).item()
+        predictions = logits.argmax(1)
+        if targets.dim() == 1:
+            correct_parts.append((predictions == targets).cpu())
+        else:
+            confusion = _accumulate_confusion(confusion, predictions, targets, logits.shape[1])
+        if keep_logits:
+            logit_parts.append(logits.cpu())
+    logits_all = torch.cat(logit_parts) if keep_logits else None
+    if confusion is not None:
+        intersection = confusion.diag()
+        union = confusion.sum(0) + confusion.sum(1) - intersection
+        present = union > 0
+        mean_iou = (intersection[present] / union[present]).mean().item()
+        labelled = max(1, int(confusion.sum().item()))
+        return Evaluation(accuracy=mean_iou, loss=total_loss / labelled, logits=logits_all)
+    correct = torch.cat(correct_parts) if correct_parts else torch.zeros(0, dtype=torch.bool)
+    count = max(1, len(correct))
+    return Evaluation(
+        accuracy=correct.float().sum().item() / count,
+        loss=total_loss / count,
+        correct=correct,
+        logits=logits_all,
+    )
+
+
+def _logits(output) -> torch.Tensor:
+    """Models may return a tensor or torchvision's ``{"out": ...}`` dict."""
+    return output["out"] if isinstance(output, dict) else output
+
+
+def _mask_pairs(model: nn.Module, masks: Masks | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    if not masks:
+        return []
+    parameters = dict(model.named_parameters())
+    unknown = sorted(set(masks) - set(parameters))
+    if unknown:
+        raise KeyError(f"masks name parameters the model does not have: {unknown[:5]}")
+    return [
+        (parameters[name], mask.to(device=parameters[name].device, dtype=parameters[name].dtype))
+        for name, mask in masks.items()
+    ]
+
+
+def _accumulate_confusion(confusion, predictions, targets, classes: int) -> torch.Tensor:
+    valid = targets != IGNORE_INDEX
+    pairs = targets[valid] * classes + predictions[valid]
+    counts = torch.bincount(pairs, minlength=classes * classes).view(classes, classes).double().cpu()
+    return counts if confusion is None else confusion + counts
