@@ -1,0 +1,80 @@
+"""The robustprune pytest plugin (loaded through the ``pytest11`` entry point).
+
+Hooks and fixtures only; the work lives in the sibling modules. Importing it imports no torch:
+the device and the pruner registry are set up the first time a benchmark case asks for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from robustprune.plugin.options import RunOptions, add_options, get_options
+from robustprune.plugin.records import is_worker, make_recorder
+
+__all__ = ["RunOptions", "get_options", "get_pruner_registry"]
+
+_registry_key = pytest.StashKey[Any]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from robustprune.plugin import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    options = get_options(config)
+    if not is_worker(config):
+        from robustprune.plugin.controller import Controller
+
+        config.pluginmanager.register(Controller(config, options), "robustprune-controller")
+
+
+def get_pruner_registry(config: pytest.Config) -> Any:
+    """``robustprune.pruning.default_registry()`` after ``pytest_robustprune_pruners`` ran on it.
+
+    The hook is called (historically) once per process, on first use, so collection-time code
+    such as ``pytest_generate_tests`` and fixtures see every conftest-registered pruner.
+    """
+    if _registry_key not in config.stash:
+        try:
+            from robustprune.pruning import default_registry
+        except ImportError as error:
+            raise pytest.UsageError(f"the pruner registry is unavailable: {error}") from None
+        registry = default_registry()
+        config.hook.pytest_robustprune_pruners.call_historic(kwargs={"registry": registry})
+        config.stash[_registry_key] = registry
+    return config.stash[_registry_key]
+
+
+@pytest.fixture(scope="session")
+def rp_options(pytestconfig: pytest.Config) -> RunOptions:
+    """The ``--rp-*`` options of this run."""
+    return get_options(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def rp_device() -> Any:
+    """This process's torch device; caps CPU threads so workers share the cores fairly."""
+    from robustprune.device import configure_worker
+
+    return configure_worker()
+
+
+@pytest.fixture(scope="session")
+def rp_pruners(pytestconfig: pytest.Config) -> Any:
+    """The pruner registry, including pruners registered through ``pytest_robustprune_pruners``."""
+    return get_pruner_registry(pytestconfig)
+
+
+@pytest.fixture
+def rp_record(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], None]:
+    """Call ``rp_record(record)`` once per case to put its record on the leaderboard."""
+    return make_recorder(request.node)

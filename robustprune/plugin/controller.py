@@ -1,0 +1,107 @@
+"""The controller side of the plugin: collect records, then leaderboard, files, comparison, gates.
+
+Registered only in the process that owns the session (the xdist controller with ``-n``, the
+only process without it); workers just run cases and attach records to their reports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from robustprune.leaderboard import (
+    LeaderboardError,
+    compare,
+    environment_info,
+    load_leaderboard,
+    validate_leaderboard,
+    write_leaderboard,
+)
+from robustprune.plugin.options import RunOptions
+from robustprune.plugin.records import RecordCollector, devices
+from robustprune.plugin.terminal import Outcome, write_summary
+
+
+def load_report_writer() -> Any:
+    """``robustprune.report.write_report``, or a UsageError saying why it is unavailable."""
+    try:
+        module = importlib.import_module("robustprune.report")
+        return module.write_report
+    except (ImportError, AttributeError) as error:
+        raise pytest.UsageError(
+            f"--rp-report needs robustprune.report.write_report, which cannot be imported: {error}"
+        ) from None
+
+
+def load_baseline(path: Path) -> dict[str, Any]:
+    """The ``--rp-compare`` baseline, or a UsageError naming the file and the problem."""
+    try:
+        return load_leaderboard(path)
+    except LeaderboardError as error:
+        raise pytest.UsageError(f"--rp-compare: {error}") from None
+
+
+def worker_count(config: pytest.Config) -> int:
+    """Processes running cases: the number of xdist workers, or 1 without distribution."""
+    if getattr(config.option, "dist", "no") == "no":
+        return 1
+    return len(getattr(config.option, "tx", None) or []) or 1
+
+
+class Controller:
+    """Per-session plugin object on the controlling process."""
+
+    def __init__(self, config: pytest.Config, options: RunOptions) -> None:
+        self.config = config
+        self.options = options
+        self.collector = RecordCollector()
+        self.baseline = load_baseline(options.compare) if options.compare else None
+        self.write_report = load_report_writer() if options.report else None
+        self.outcome = Outcome(baseline=options.compare, gates=options.compare_fail)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for record in self.collector.add_report(report):
+            self.config.hook.pytest_robustprune_record(record=record)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        outcome = self.outcome
+        outcome.duplicates = list(self.collector.duplicates)
+        if len(self.collector):
+            self._finish_leaderboard(outcome)
+        elif self.baseline is not None:
+            outcome.notes.append("no records were collected; nothing compared with the baseline")
+        if outcome.failed_gates or outcome.errors:
+            if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _finish_leaderboard(self, outcome: Outcome) -> None:
+        records = self.collector.records()
+        environment = environment_info(device=devices(records), workers=worker_count(self.config))
+        leaderboard = self.collector.leaderboard(environment)
+        self.config.hook.pytest_robustprune_leaderboard(leaderboard=leaderboard)
+        try:
+            validate_leaderboard(leaderboard)
+        except LeaderboardError as error:
+            outcome.errors.append(f"the leaderboard is invalid, nothing written: {error}")
+            return
+        outcome.leaderboard = leaderboard
+        if self.options.leaderboard is not None:
+            try:
+                outcome.written += write_leaderboard(leaderboard, self.options.leaderboard)
+            except OSError as error:
+                outcome.errors.append(f"cannot write the leaderboard: {error}")
+        if self.write_report is not None and self.options.report is not None:
+            try:
+                self.write_report(leaderboard, self.options.report)
+                outcome.written.append(self.options.report)
+            except Exception as error:  # a broken figure must not hide the leaderboard
+                outcome.errors.append(f"cannot write the report to {self.options.report}: {error!r}")
+        if self.baseline is not None:
+            outcome.comparison = compare(self.baseline, leaderboard)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        write_summary(terminalreporter, self.outcome)
