@@ -61,7 +61,9 @@ class CifarDenseNet(nn.Module):
     ) -> None:
         super().__init__()
         if depth < 10 or (depth - 4) % 6 != 0:
-            raise ValueError(f"DenseNet-BC depth must be 6n+4 with n >= 1 (10, 22, 100, ...), got {depth}")
+            raise ValueError(
+                f"DenseNet-BC depth must be 6n+4 with n >= 1 (10, 22, 100, ...), got {depth}"
+            )
         if not 0.0 < compression <= 1.0:
             raise ValueError(f"DenseNet compression must be in (0, 1], got {compression}")
         layers_per_block = (depth - 4) // 6

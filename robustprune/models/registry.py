@@ -156,6 +156,5 @@ def _create_timm(timm_name: str, num_classes: int, in_channels: int) -> nn.Modul
 def _unknown(name: str) -> UnknownModelError:
     valid = ", ".join(list_models())
     return UnknownModelError(
-        f"unknown model {name!r}; valid names: {valid}; "
-        f"or {TIMM_PREFIX}<name> for any timm model"
+        f"unknown model {name!r}; valid names: {valid}; or {TIMM_PREFIX}<name> for any timm model"
     )

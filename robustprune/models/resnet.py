@@ -48,7 +48,9 @@ class CifarResNet(nn.Module):
     ) -> None:
         super().__init__()
         if depth < 8 or (depth - 2) % 6 != 0:
-            raise ValueError(f"CIFAR ResNet depth must be 6n+2 with n >= 1 (8, 20, 56, ...), got {depth}")
+            raise ValueError(
+                f"CIFAR ResNet depth must be 6n+2 with n >= 1 (8, 20, 56, ...), got {depth}"
+            )
         blocks_per_stage = (depth - 2) // 6
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])

@@ -43,12 +43,12 @@ class WideBlock(nn.Module):
 class WideResNet(nn.Module):
     """WRN-depth-widen: stem conv (16), three wide stages (stride 1, 2, 2), bn-relu, pool, fc."""
 
-    def __init__(
-        self, depth: int, widen: int, num_classes: int = 10, in_channels: int = 3
-    ) -> None:
+    def __init__(self, depth: int, widen: int, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
         if depth < 10 or (depth - 4) % 6 != 0:
-            raise ValueError(f"WideResNet depth must be 6n+4 with n >= 1 (10, 16, 28, ...), got {depth}")
+            raise ValueError(
+                f"WideResNet depth must be 6n+4 with n >= 1 (10, 16, 28, ...), got {depth}"
+            )
         if widen < 1:
             raise ValueError(f"WideResNet widen factor must be >= 1, got {widen}")
         blocks_per_stage = (depth - 4) // 6
