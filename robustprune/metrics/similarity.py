@@ -1,0 +1,121 @@
+"""Noise similarity: does a pruned network still answer like its parent inside a noise ball?
+
+Uniform noise in [-eps, eps] is added to *normalized* inputs; both networks see the same noisy
+input. Agreement is the fraction of inputs on which their top-1 labels match; the softmax
+distance is the l2 norm of the difference of their softmax outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from robustprune.metrics._torch import batched_logits, check_batch_size, check_images, evaluating
+
+DEFAULT_EPSILONS: tuple[float, ...] = tuple(float(e) for e in np.linspace(0.0, 0.7, 15))
+
+
+@dataclass(frozen=True)
+class NoiseSimilarity:
+    """Per-noise-level similarity of ``model`` to ``reference`` (lists aligned with ``eps``).
+
+    ``agreement``: mean label agreement in [0, 1]; ``agreement_std``: its std over the noise
+    draws. ``softmax_l2``: mean l2 distance of softmax outputs (in [0, sqrt(2)]);
+    ``softmax_l2_std``: std over all (example, draw) pairs. ``accuracy`` / ``reference_accuracy``:
+    top-1 accuracy under the same noise, present only when labels were given.
+    """
+
+    eps: list[float]
+    agreement: list[float]
+    agreement_std: list[float]
+    softmax_l2: list[float]
+    softmax_l2_std: list[float]
+    accuracy: list[float] | None = None
+    reference_accuracy: list[float] | None = None
+
+    def to_dict(self) -> dict[str, list[float] | None]:
+        """Plain JSON types, for records."""
+        return {
+            "eps": self.eps,
+            "agreement": self.agreement,
+            "agreement_std": self.agreement_std,
+            "softmax_l2": self.softmax_l2,
+            "softmax_l2_std": self.softmax_l2_std,
+            "accuracy": self.accuracy,
+            "reference_accuracy": self.reference_accuracy,
+        }
+
+
+def noise_similarity(
+    model: nn.Module,
+    reference: nn.Module,
+    inputs: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    eps: Sequence[float] = DEFAULT_EPSILONS,
+    draws: int = 10,
+    seed: int = 0,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> NoiseSimilarity:
+    """Similarity of ``model`` to ``reference`` (usually the parent) under uniform input noise.
+
+    ``inputs`` are normalized N×C×H×W; ``eps`` are noise half-widths in normalized units
+    (default linspace(0, 0.7, 15)); ``draws`` noise draws per level, from a CPU generator
+    seeded by ``seed`` and shared across levels (draw k at level eps is eps·U_k, U_k ~ U[-1, 1]).
+    """
+    check_images(inputs)
+    check_batch_size(batch_size)
+    if not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be a positive integer, got {draws!r}")
+    levels = [float(e) for e in eps]
+    if not levels or any(not np.isfinite(e) or e < 0 for e in levels):
+        raise ValueError(f"eps must be a non-empty sequence of noise levels >= 0, got {levels}")
+    if labels is not None and labels.shape != (inputs.shape[0],):
+        raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {tuple(labels.shape)}")
+
+    generator = torch.Generator().manual_seed(seed)
+    unit_noise = [
+        torch.rand(inputs.shape, generator=generator, dtype=inputs.dtype) * 2.0 - 1.0
+        for _ in range(draws)
+    ]
+    clean = inputs.detach().cpu()
+    agreement = np.zeros((len(levels), draws))
+    distances: list[list[torch.Tensor]] = [[] for _ in levels]
+    accuracy = np.zeros((len(levels), draws))
+    reference_accuracy = np.zeros((len(levels), draws))
+    with evaluating(model, device) as target, evaluating(reference, target):
+        for level_index, level in enumerate(levels):
+            for draw, noise in enumerate(unit_noise):
+                noisy = clean + level * noise
+                logits = batched_logits(model, noisy, batch_size, target).float()
+                reference_logits = batched_logits(reference, noisy, batch_size, target).float()
+                predicted = logits.argmax(dim=1)
+                reference_predicted = reference_logits.argmax(dim=1)
+                agreement[level_index, draw] = (predicted == reference_predicted).float().mean().item()
+                distance = torch.linalg.vector_norm(
+                    logits.softmax(dim=1) - reference_logits.softmax(dim=1), dim=1
+                )
+                distances[level_index].append(distance.cpu())
+                if labels is not None:
+                    truth = labels.to(target)
+                    accuracy[level_index, draw] = (predicted == truth).float().mean().item()
+                    reference_accuracy[level_index, draw] = (
+                        (reference_predicted == truth).float().mean().item()
+                    )
+
+    l2 = [torch.cat(level_distances).double() for level_distances in distances]
+    return NoiseSimilarity(
+        eps=levels,
+        agreement=[float(v) for v in agreement.mean(axis=1)],
+        agreement_std=[float(v) for v in agreement.std(axis=1)],
+        softmax_l2=[float(d.mean()) for d in l2],
+        softmax_l2_std=[float(d.std(unbiased=False)) for d in l2],
+        accuracy=[float(v) for v in accuracy.mean(axis=1)] if labels is not None else None,
+        reference_accuracy=(
+            [float(v) for v in reference_accuracy.mean(axis=1)] if labels is not None else None
+        ),
+    )
