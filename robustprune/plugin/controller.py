@@ -99,7 +99,9 @@ class Controller:
                 self.write_report(leaderboard, self.options.report)
                 outcome.written.append(self.options.report)
             except Exception as error:  # a broken figure must not hide the leaderboard
-                outcome.errors.append(f"cannot write the report to {self.options.report}: {error!r}")
+                outcome.errors.append(
+                    f"cannot write the report to {self.options.report}: {error!r}"
+                )
         if self.baseline is not None:
             outcome.comparison = compare(self.baseline, leaderboard)
 

@@ -105,7 +105,9 @@ def parse_options(config: pytest.Config) -> RunOptions:
     gates = tuple(config.getoption("rp_compare_fail"))
     compare = config.getoption("rp_compare")
     if gates and compare is None:
-        raise pytest.UsageError("--rp-compare-fail needs a baseline: add --rp-compare BASELINE.json")
+        raise pytest.UsageError(
+            "--rp-compare-fail needs a baseline: add --rp-compare BASELINE.json"
+        )
     data = config.getoption("rp_data") or os.environ.get("ROBUSTPRUNE_DATA") or None
     cache = config.getoption("rp_cache")
 

@@ -88,7 +88,9 @@ class RecordCollector:
 
 def devices(records: Iterable[dict[str, Any]]) -> str:
     """The devices the records ran on, e.g. ``"cpu"`` or ``"cuda:0, cuda:1"``."""
-    names = sorted({str(record.get("environment", {}).get("device", "unknown")) for record in records})
+    names = sorted(
+        {str(record.get("environment", {}).get("device", "unknown")) for record in records}
+    )
     return ", ".join(names) or "unknown"
 
 
