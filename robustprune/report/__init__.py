@@ -1,0 +1,123 @@
+"""HTML report and figures for a leaderboard file: `write_report(leaderboard, out_dir)`.
+
+Writes `out_dir/index.html` (sortable leaderboard tables, figures, environment, timings),
+`out_dir/figures/*.png` and a copy of the leaderboard as `out_dir/leaderboard.json`. The page
+needs no network access. Figures whose data a record lacks are skipped; see docs/report.md.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from robustprune.report import figures
+from robustprune.report.html import ReportFigure, Section, render_index
+
+__all__ = ["SUPPORTED_SCHEMAS", "load_leaderboard", "write_report"]
+
+SUPPORTED_SCHEMAS = (1,)
+JSON_NAME = "leaderboard.json"
+FIGURES_DIR = "figures"
+
+Record = dict[str, Any]
+
+# kind -> (figure function over all records of one dataset x arch, caption)
+GROUP_FIGURES: dict[str, tuple[Callable[[Sequence[Record]], Figure | None], str]] = {
+    "accuracy": (figures.accuracy_curves,
+                 "Accuracy vs prune ratio per distribution; dashed: parent, grey: parent − δ band."),
+    "potential": (figures.prune_potential_bars,
+                  "Prune potential per method and distribution; error bars: seed std."),
+    "excess_error": (figures.excess_error,
+                     "Excess error vs prune ratio; dotted: the fitted slope line."),
+}
+# kind -> (figure function over one record, caption)
+RECORD_FIGURES: dict[str, tuple[Callable[[Record], Figure | None], str]] = {
+    "similarity": (figures.noise_similarity,
+                   "Similarity to the parent under uniform input noise; dashed: separately trained parent."),
+    "cross_confidence": (figures.cross_confidence,
+                         "Cross-confidence: row model's confidence on the column model's pixel subset."),
+}
+
+
+def load_leaderboard(leaderboard: dict[str, Any] | Path | str) -> dict[str, Any]:
+    """The leaderboard as a dict (read from a path if needed), checked for a known schema."""
+    if not isinstance(leaderboard, dict):
+        path = Path(leaderboard)
+        try:
+            leaderboard = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"leaderboard file {str(path)!r} does not exist") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"leaderboard file {str(path)!r} is not valid JSON: {error}") from None
+        if not isinstance(leaderboard, dict):
+            raise ValueError(f"leaderboard file {str(path)!r} holds a {type(leaderboard).__name__}, "
+                             "expected an object with 'schema' and 'records'")
+    schema = leaderboard.get("schema")
+    if schema not in SUPPORTED_SCHEMAS:
+        raise ValueError(f"leaderboard schema {schema!r} is not supported; supported: {list(SUPPORTED_SCHEMAS)}")
+    records = leaderboard.get("records")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"leaderboard 'records' must be a list of record objects, got {type(records).__name__}")
+    return leaderboard
+
+
+def _sections(records: Sequence[Record]) -> list[Section]:
+    """Records grouped by (suite, dataset, arch), in order of first appearance."""
+    sections: dict[tuple[str, str, str], Section] = {}
+    for record in records:
+        key = (str(record.get("suite", "?")), str(record.get("dataset", "?")), str(record.get("arch", "?")))
+        if key not in sections:
+            sections[key] = Section(*key, records=[])
+        sections[key].records.append(record)
+    return list(sections.values())
+
+
+def _save(figure: Figure | None, out_dir: Path, name: str, kind: str, caption: str) -> ReportFigure | None:
+    if figure is None:
+        return None
+    path = out_dir / FIGURES_DIR / f"{name}.png"
+    figures.save_png(figure, path)
+    return ReportFigure(kind=kind, caption=caption, path=f"{FIGURES_DIR}/{path.name}")
+
+
+def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) -> Path:
+    """Render `leaderboard` (a dict or a leaderboard JSON file) into `out_dir`; returns index.html's path."""
+    data = load_leaderboard(leaderboard)
+    out_dir = Path(out_dir)
+    figures_dir = out_dir / FIGURES_DIR
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    for stale in figures_dir.glob("*.png"):  # figures of an earlier report into the same folder
+        stale.unlink()
+    json_path = out_dir / JSON_NAME
+    if isinstance(leaderboard, dict):
+        json_path.write_text(json.dumps(data, indent=1) + "\n")
+    elif Path(leaderboard).resolve() != json_path.resolve():
+        shutil.copyfile(leaderboard, json_path)
+
+    sections = _sections(data["records"])
+    for section in sections:
+        for kind, (draw, caption) in GROUP_FIGURES.items():
+            saved = _save(draw(section.records), out_dir, f"{section.anchor}-{kind}", kind, caption)
+            if saved is not None:
+                section.figures.append(saved)
+        for record in section.records:
+            method = figures_slug(str(record.get("method", "?")))
+            for kind, (draw, caption) in RECORD_FIGURES.items():
+                saved = _save(draw(record), out_dir, f"{section.anchor}-{method}-{kind}", kind,
+                              f"{record.get('method')}: {caption}")
+                if saved is not None:
+                    section.figures.append(saved)
+
+    index = out_dir / "index.html"
+    index.write_text(render_index(data, sections, JSON_NAME), encoding="utf-8")
+    return index
+
+
+def figures_slug(text: str) -> str:
+    """`text` made safe as part of a file name."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text) or "_"

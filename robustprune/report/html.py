@@ -1,0 +1,271 @@
+"""The report's index.html: sortable leaderboard tables, figures, environment and timings.
+
+The page is self-contained (inline CSS and a small vanilla-JS table sorter, figures as files
+next to it), so it opens from disk without network access.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from robustprune.report.figures import NOMINAL, distribution_label
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """One rendered figure: its kind (e.g. "accuracy"), a caption and its path relative to index.html."""
+
+    kind: str
+    caption: str
+    path: str
+
+
+@dataclass
+class Section:
+    """The part of the page for one (suite, dataset, arch): its records and figures."""
+
+    suite: str
+    dataset: str
+    arch: str
+    records: list[Record]
+    figures: list[ReportFigure] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        """The section's HTML id."""
+        return "-".join(_slug(part) for part in (self.suite, self.dataset, self.arch))
+
+    @property
+    def title(self) -> str:
+        """The section heading."""
+        return f"{self.dataset} / {self.arch} (suite {self.suite})"
+
+
+# (summary key, header, kind): "ratio" shows a percentage, "number" three decimals, "seconds" one.
+SUMMARY_COLUMNS: list[tuple[str, str, str]] = [
+    ("nominal_pp", "nominal PP %", "ratio"),
+    ("shifted_pp_mean", "shifted PP mean %", "ratio"),
+    ("shifted_pp_min", "shifted PP min %", "ratio"),
+    ("gap", "gap %", "ratio"),
+    ("excess_error_slope", "excess error slope", "number"),
+    ("flop_reduction_at_pp", "FLOP reduction at PP %", "ratio"),
+    ("similarity", "agreement at PP %", "ratio"),
+]
+TIMING_COLUMNS = ["parent_s", "curve_s", "evaluation_s"]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px; padding: 0 1rem;
+       color: #1b1b1b; line-height: 1.4; }
+h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; margin-top: 2.5rem; }
+table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.9rem; }
+th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f1f3f5; }
+table.sortable thead th { cursor: pointer; user-select: none; white-space: nowrap; }
+table.sortable thead th:hover { background: #e2e6ea; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; font-size: 0.7em; }
+th[aria-sort="descending"]::after { content: " \\25BC"; font-size: 0.7em; }
+td.missing { color: #999; }
+.figures { display: flex; flex-wrap: wrap; gap: 1rem; }
+figure { margin: 0; max-width: 100%; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85rem; color: #555; }
+.note { color: #555; font-size: 0.9rem; }
+"""
+
+_SORTER_JS = """
+(function () {
+  "use strict";
+  function sortKey(cell) {
+    if (!cell) { return null; }
+    var raw = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent.trim();
+    if (raw === "") { return null; }
+    var number = Number(raw);
+    return Number.isNaN(number) ? raw.toLowerCase() : number;
+  }
+  function compare(a, b, direction) {
+    if (a === null || b === null) { return (a === null) - (b === null); }  /* empty cells last */
+    if (typeof a === "number" && typeof b === "number") { return direction * (a - b); }
+    if (typeof a === "number") { return -direction; }
+    if (typeof b === "number") { return direction; }
+    return direction * a.localeCompare(b);
+  }
+  function sortTable(table, header, column) {
+    var ascending = header.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("thead th").forEach(function (th) { th.removeAttribute("aria-sort"); });
+    header.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (r1, r2) {
+      return compare(sortKey(r1.cells[column]), sortKey(r2.cells[column]), ascending ? 1 : -1);
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    table.querySelectorAll("thead th").forEach(function (header, column) {
+      header.tabIndex = 0;
+      header.title = "click to sort";
+      header.addEventListener("click", function () { sortTable(table, header, column); });
+      header.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sortTable(table, header, column); }
+      });
+    });
+  });
+})();
+"""
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in str(text)) or "_"
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _cell(stats: Any, kind: str) -> str:
+    """A table cell for a {"mean", "std"} entry (or a bare number); empty and grey when missing."""
+    mean = stats.get("mean") if isinstance(stats, dict) else stats
+    std = stats.get("std") if isinstance(stats, dict) else None
+    if not _finite(mean):
+        return '<td class="missing" data-sort="">–</td>'
+    scale, digits = {"ratio": (100.0, 1), "seconds": (1.0, 1)}.get(kind, (1.0, 3))
+    text = f"{mean * scale:.{digits}f}"
+    if _finite(std):
+        text += f" ± {std * scale:.{digits}f}"
+    return f'<td data-sort="{mean!r}">{escape(text)}</td>'
+
+
+def _text_cell(value: Any) -> str:
+    return f"<td>{escape(str(value))}</td>"
+
+
+def _table(css_class: str, caption: str, headers: Sequence[str], rows: Sequence[str],
+           attributes: str = "") -> str:
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
+    return (f'<table class="sortable {css_class}"{attributes}><caption>{escape(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _section_attributes(section: Section) -> str:
+    return (f' data-suite="{escape(section.suite)}" data-dataset="{escape(section.dataset)}"'
+            f' data-arch="{escape(section.arch)}"')
+
+
+def summary_table(section: Section) -> str:
+    """One row per method: the record summary (nominal, shifted and gap side by side)."""
+    rows = []
+    for record in section.records:
+        summary = record.get("summary") or {}
+        cells = [_text_cell(record.get("method", "?")),
+                 _text_cell("yes" if record.get("structured") else "no"),
+                 _text_cell("yes" if record.get("data_informed") else "no")]
+        cells += [_cell(summary.get(key), kind) for key, _, kind in SUMMARY_COLUMNS]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    headers = ["method", "structured", "data-informed"] + [h for _, h, _ in SUMMARY_COLUMNS]
+    return _table("leaderboard", "Leaderboard (mean ± std over seeds; PP = prune potential)",
+                  headers, rows, _section_attributes(section))
+
+
+def potential_table(section: Section) -> str:
+    """One row per method: prune potential on every distribution, nominal first."""
+    distributions: list[str] = []
+    for record in section.records:
+        for distribution in record.get("distributions") or []:
+            if distribution not in distributions:
+                distributions.append(distribution)
+    distributions.sort(key=lambda d: d != NOMINAL)
+    rows = []
+    for record in section.records:
+        potential = record.get("prune_potential") or {}
+        cells = [_text_cell(record.get("method", "?"))]
+        cells += [_cell(potential.get(d), "ratio") for d in distributions]
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    headers = ["method"] + [distribution_label(d) + " %" for d in distributions]
+    return _table("potential", "Prune potential per distribution (%, mean ± std over seeds)",
+                  headers, rows, _section_attributes(section))
+
+
+def timings_table(section: Section) -> str:
+    """One row per method: seeds, wall-clock seconds per stage and artifact cache status."""
+    keys = TIMING_COLUMNS + sorted({k for r in section.records for k in (r.get("timings") or {})
+                                    if k not in TIMING_COLUMNS})
+    # Extra timing keys follow the standard ones; a record lacking one gets an empty cell.
+    rows = []
+    for record in section.records:
+        timings = record.get("timings") or {}
+        seconds = [timings.get(k) for k in keys]
+        artifacts = record.get("artifacts") or {}
+        cells = [_text_cell(record.get("method", "?")),
+                 _text_cell(", ".join(str(s) for s in record.get("seeds") or []))]
+        cells += [_cell(v, "seconds") for v in seconds]
+        cells.append(_cell(sum(v for v in seconds if _finite(v)), "seconds"))
+        cells.append(_text_cell("; ".join(f"{k}: {', '.join(map(str, v))}" if isinstance(v, list)
+                                          else f"{k}: {v}" for k, v in artifacts.items())))
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    headers = ["method", "seeds"] + keys + ["total_s", "artifacts"]
+    return _table("timings", "Timings (seconds) and artifact cache status", headers, rows,
+                  _section_attributes(section))
+
+
+def _environment(leaderboard: dict[str, Any]) -> str:
+    environment = leaderboard.get("environment") or {}
+    rows = "".join(f"<tr><th scope=\"row\">{escape(str(k))}</th><td>{escape(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
+                   for k, v in environment.items())
+    return f'<table class="environment"><tbody>{rows}</tbody></table>' if rows else "<p>(none recorded)</p>"
+
+
+def _figures(section: Section) -> str:
+    if not section.figures:
+        return '<p class="note">No figures: the records carry no curve data.</p>'
+    items = "".join(
+        f'<figure data-kind="{escape(f.kind)}"><img src="{escape(f.path)}" alt="{escape(f.caption)}">'
+        f"<figcaption>{escape(f.caption)}</figcaption></figure>" for f in section.figures)
+    return f'<div class="figures">{items}</div>'
+
+
+def render_index(leaderboard: dict[str, Any], sections: Sequence[Section], json_name: str) -> str:
+    """The full index.html text for `leaderboard`, laid out as `sections`."""
+    created = escape(str(leaderboard.get("created", "unknown")))
+    toc = "".join(f'<li><a href="#{s.anchor}">{escape(s.title)}</a> ({len(s.records)} methods)</li>'
+                  for s in sections)
+    body = []
+    for section in sections:
+        body.append(
+            f'<section id="{section.anchor}"{_section_attributes(section)}>'
+            f"<h2>{escape(section.title)}</h2>"
+            f"{summary_table(section)}{potential_table(section)}"
+            f"<h3>Figures</h3>{_figures(section)}"
+            f"<h3>Timings</h3>{timings_table(section)}</section>")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>robustprune report</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<header>
+<h1>robustprune report</h1>
+<p class="note">Leaderboard created {created}, schema {escape(str(leaderboard.get("schema")))},
+{len(leaderboard.get("records") or [])} records. Data: <a href="{escape(json_name)}">{escape(json_name)}</a>.
+Click a table header to sort by that column (again to reverse).</p>
+</header>
+<nav><ul>{toc}</ul></nav>
+<main>{"".join(body) if body else "<p>The leaderboard has no records.</p>"}</main>
+<footer>
+<h2>Environment</h2>
+{_environment(leaderboard)}
+</footer>
+<script>{_SORTER_JS}</script>
+</body>
+</html>
+"""
