@@ -42,7 +42,7 @@ CIFAR10_C_CORRUPTIONS = (
     "speckle_noise", "gaussian_blur", "spatter", "saturate",
 )  # fmt: skip
 
-# Only what a CIFAR batch pickle legitimately contains: numpy arrays (plus builtins).
+# Only what a CIFAR batch pickle legitimately contains: numpy arrays, bytes, builtins.
 _NUMPY_MODULES = {
     "numpy",
     "numpy.core.multiarray",
@@ -57,8 +57,8 @@ class _DataOnlyUnpickler(pickle.Unpickler):
     """Unpickler that refuses every global except numpy's array reconstruction helpers."""
 
     def find_class(self, module: str, name: str) -> object:
-        if module in _NUMPY_MODULES and name in _NUMPY_NAMES:
-            return super().find_class(module, name)
+        if (module in _NUMPY_MODULES and name in _NUMPY_NAMES) or (module, name) == ("_codecs", "encode"):
+            return super().find_class(module, name)  # _codecs.encode: bytes in protocol-2 pickles
         raise pickle.UnpicklingError(
             f"refusing to load {module}.{name} from a CIFAR batch; only numpy arrays are allowed"
         )
