@@ -165,3 +165,14 @@ def test_load_dataset_uses_env_root(monkeypatch, tmp_path) -> None:
     with pytest.raises(DatasetNotFoundError, match=re.escape(str(tmp_path / "cifar-10-batches-py"))) as info:
         load_dataset("cifar10")
     assert isinstance(info.value, FileNotFoundError)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_imageset_lives_on_the_gpu() -> None:
+    images = _uint8_set().to("cuda")
+    assert images.images.is_cuda and images.labels.is_cuda
+    x, y = images.batch(torch.tensor([2, 0]), "cuda")  # CPU index, GPU set
+    assert x.is_cuda and x.dtype == torch.float32 and y.tolist() == [2, 0]
+    x_cpu, _ = images.subset([1]).batch([0], "cpu")
+    assert not x_cpu.is_cuda
