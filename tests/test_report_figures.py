@@ -1,0 +1,190 @@
+"""Tests of robustprune.report: figures from the synthetic leaderboard and write_report's files."""
+
+from __future__ import annotations
+
+import copy
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from robustprune.report import figures, write_report
+
+FIXTURE = Path(__file__).parent / "fixtures" / "synthetic_leaderboard.json"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def leaderboard() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text())
+
+
+@pytest.fixture(scope="module")
+def report(leaderboard: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic leaderboard rendered once for the module; returns index.html's path."""
+    return write_report(FIXTURE, tmp_path_factory.mktemp("report"))
+
+
+def _group(leaderboard: dict[str, Any], arch: str) -> list[dict[str, Any]]:
+    return [r for r in leaderboard["records"] if r["arch"] == arch]
+
+
+def assert_valid_png(path: Path, min_width: int = 300, min_height: int = 200) -> None:
+    """`path` is a decodable PNG of at least the given size that is not one flat color."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path.name} is not a PNG (starts {data[:8]!r})"
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        image.load()
+        assert image.format == "PNG"
+        assert image.width >= min_width and image.height >= min_height, (path.name, image.size)
+        colors = image.convert("RGB").getcolors(maxcolors=1_000_000) or []
+        assert len(colors) > 20, f"{path.name} looks empty: {len(colors)} distinct colors"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "img":
+            self.images.append(values["src"] or "")
+        if tag == "a":
+            self.links.append(values.get("href") or "")
+
+
+def expected_figures(leaderboard: dict[str, Any]) -> set[str]:
+    """The figure files the synthetic leaderboard must produce, derived from its data."""
+    names = set()
+    for record in leaderboard["records"]:
+        prefix = f"{record['suite']}-{record['dataset']}-{record['arch']}"
+        names |= {f"{prefix}-accuracy.png", f"{prefix}-potential.png", f"{prefix}-excess_error.png"}
+        if record["similarity"] is not None:
+            names.add(f"{prefix}-{record['method']}-similarity.png")
+        if "features" in record:
+            names.add(f"{prefix}-{record['method']}-cross_confidence.png")
+    return names
+
+
+def test_fixture_exercises_present_and_absent_optional_data(leaderboard: dict[str, Any]) -> None:
+    records = leaderboard["records"]
+    assert len({r["arch"] for r in records}) == 2 and len({r["method"] for r in records}) == 4
+    assert all(r["distributions"][0] == "nominal" and len(r["distributions"]) >= 3 for r in records)
+    assert {r["similarity"] is None for r in records} == {True, False}
+    assert {"features" in r for r in records} == {True, False}
+
+
+def test_every_figure_is_a_valid_nonempty_png(report: Path, leaderboard: dict[str, Any]) -> None:
+    written = {p.name for p in (report.parent / "figures").iterdir()}
+    assert written == expected_figures(leaderboard)
+    for name in sorted(written):
+        assert_valid_png(report.parent / "figures" / name)
+
+
+def test_index_shows_every_figure_and_links_the_json(report: Path) -> None:
+    parser = _Links()
+    parser.feed(report.read_text(encoding="utf-8"))
+    on_disk = {f"figures/{p.name}" for p in (report.parent / "figures").iterdir()}
+    assert sorted(parser.images) == sorted(on_disk)
+    assert "leaderboard.json" in parser.links
+    assert json.loads((report.parent / "leaderboard.json").read_text()) == json.loads(FIXTURE.read_text())
+
+
+def test_accuracy_curves_draw_one_panel_per_distribution(leaderboard: dict[str, Any]) -> None:
+    records = _group(leaderboard, "resnet20")
+    figure = figures.accuracy_curves(records)
+    panels = [axes for axes in figure.axes if axes.get_visible()]
+    distributions = records[0]["distributions"]
+    assert [p.get_title() for p in panels] == [figures.distribution_label(d) for d in distributions]
+    for panel, distribution in zip(panels, distributions, strict=True):
+        methods = [line.get_label() for line in panel.get_lines() if not line.get_label().startswith("_")]
+        assert methods == ["parent", "WT", "SiPP", "FT", "PFP"]
+        parent_line = panel.get_lines()[0]
+        seeds = [a for r in records for a in r["parent"][distribution]["accuracy"]]
+        assert parent_line.get_ydata()[0] == pytest.approx(sum(seeds) / len(seeds))
+    nominal = panels[0].get_lines()[1]  # WT, seed-averaged
+    first_points = [curve[0] for curve in records[0]["curve"]]
+    assert nominal.get_ydata()[0] == pytest.approx(
+        sum(p["accuracy"]["nominal"] for p in first_points) / len(first_points))
+
+
+def test_prune_potential_bars_match_the_record_means(leaderboard: dict[str, Any]) -> None:
+    records = _group(leaderboard, "vgg16_bn")
+    figure = figures.prune_potential_bars(records)
+    bars = [patch.get_height() for patch in figure.axes[0].patches]
+    expected = [r["prune_potential"][d]["mean"] for r in records for d in r["distributions"]]
+    assert bars == pytest.approx(expected)
+
+
+def test_excess_error_draws_the_slope_line(leaderboard: dict[str, Any]) -> None:
+    record = _group(leaderboard, "resnet20")[0]
+    figure = figures.excess_error([record])
+    dotted = [line for line in figure.axes[0].get_lines()
+              if line.get_linestyle() == ":" and len(line.get_xdata()) == 2]
+    (x0, x1), (y0, y1) = dotted[0].get_xdata(), dotted[0].get_ydata()
+    assert (y1 - y0) / (x1 - x0) == pytest.approx(record["excess_error"]["slope"]["mean"])
+
+
+def test_similarity_draws_each_ratio_and_the_reference(leaderboard: dict[str, Any]) -> None:
+    record = next(r for r in leaderboard["records"] if r["similarity"] is not None)
+    figure = figures.noise_similarity(record)
+    for axes in figure.axes:
+        labels = [line.get_label() for line in axes.get_lines()]
+        ratios = record["similarity"]["ratios"]
+        assert labels == [f"pruned {r:.0%}" for r in ratios] + ["separately trained parent"]
+
+
+def test_optional_figures_are_skipped_without_their_data(leaderboard: dict[str, Any]) -> None:
+    record = copy.deepcopy(leaderboard["records"][0])
+    record["similarity"] = None
+    record.pop("features", None)
+    assert figures.noise_similarity(record) is None
+    assert figures.cross_confidence(record) is None
+    record["features"] = {"models": ["a", "b"], "cross_confidence": [[0.9, 0.1]]}  # not square
+    assert figures.cross_confidence(record) is None
+    record["features"]["cross_confidence"] = [[0.9, 0.1], [0.2, 0.8]]
+    assert figures.cross_confidence(record) is not None
+    for key in ("curve", "prune_potential", "excess_error"):
+        record.pop(key)
+    assert figures.accuracy_curves([record]) is None
+    assert figures.prune_potential_bars([record]) is None
+    assert figures.excess_error([record]) is None
+
+
+def test_records_without_optional_fields_still_render(leaderboard: dict[str, Any], tmp_path: Path) -> None:
+    bare = copy.deepcopy(leaderboard["records"][0])
+    for key in ("similarity", "features", "excess_error", "timings", "artifacts", "summary",
+                "flop_reduction_at_pp", "thresholds", "environment"):
+        bare.pop(key, None)
+    bare["prune_potential"].pop("corruption:fog:3")
+    index = write_report({"schema": 1, "records": [bare]}, tmp_path)
+    written = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert written == ["synthetic-cifar10-resnet20-accuracy.png", "synthetic-cifar10-resnet20-potential.png"]
+    assert_valid_png(tmp_path / "figures" / written[0])
+    assert ">WT<" in index.read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "leaderboard.json").read_text())["records"] == [bare]
+
+
+def test_a_rerun_into_the_same_folder_drops_stale_figures(leaderboard: dict[str, Any], tmp_path: Path) -> None:
+    record = copy.deepcopy(_group(leaderboard, "vgg16_bn")[0])
+    record.pop("excess_error")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "old-accuracy.png").write_bytes(PNG_SIGNATURE)
+    write_report({"schema": 1, "records": [record]}, tmp_path)
+    assert "old-accuracy.png" not in {p.name for p in (tmp_path / "figures").iterdir()}
+
+
+def test_unknown_schema_and_missing_file_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"schema 7 is not supported; supported: \[1\]"):
+        write_report({"schema": 7, "records": []}, tmp_path)
+    with pytest.raises(FileNotFoundError, match="nowhere.json"):
+        write_report(tmp_path / "nowhere.json", tmp_path)
+    with pytest.raises(ValueError, match="'records' must be a list"):
+        write_report({"schema": 1, "records": {"WT": {}}}, tmp_path)
