@@ -24,7 +24,12 @@ PER_BATCH = 20  # 5 × 20 = 100 training images, 10 per class
 
 
 def _write_batch(path: Path, data: np.ndarray, labels: list[int]) -> None:
-    content = {b"batch_label": b"batch", b"labels": labels, b"data": data, b"filenames": [b"x.png"] * len(labels)}
+    content = {
+        b"batch_label": b"batch",
+        b"labels": labels,
+        b"data": data,
+        b"filenames": [b"x.png"] * len(labels),
+    }
     with open(path, "wb") as handle:
         pickle.dump(content, handle, protocol=2)
 
@@ -39,8 +44,12 @@ def _write_cifar10(root: Path) -> np.ndarray:
     for b in range(5):
         rows = slice(b * PER_BATCH, (b + 1) * PER_BATCH)
         _write_batch(directory / f"data_batch_{b + 1}", train[rows], labels[rows])
-    _write_batch(directory / "test_batch", rng.integers(0, 256, (10, 3072), dtype=np.uint8), list(range(10)))
-    names = [n.encode() for n in "airplane automobile bird cat deer dog frog horse ship truck".split()]
+    _write_batch(
+        directory / "test_batch", rng.integers(0, 256, (10, 3072), dtype=np.uint8), list(range(10))
+    )
+    names = [
+        n.encode() for n in "airplane automobile bird cat deer dog frog horse ship truck".split()
+    ]
     with open(directory / "batches.meta", "wb") as handle:
         pickle.dump({b"label_names": names, b"num_cases_per_batch": PER_BATCH}, handle, protocol=2)
     return train
@@ -72,7 +81,9 @@ def test_cifar10_missing_file_names_path_and_files(tmp_path) -> None:
         load_dataset("cifar10", root=tmp_path)
     message = str(info.value)
     assert str(tmp_path / "cifar-10-batches-py") in message
-    assert "test_batch" in message and "batches.meta" in message and "Missing: data_batch_3" in message
+    assert (
+        "test_batch" in message and "batches.meta" in message and "Missing: data_batch_3" in message
+    )
 
 
 def test_cifar_batch_reader_refuses_code(tmp_path) -> None:
@@ -99,7 +110,10 @@ def test_cifar10_1(tmp_path) -> None:
 
 
 def test_cifar10_1_missing(tmp_path) -> None:
-    with pytest.raises(DatasetNotFoundError, match=re.escape(str(tmp_path / "cifar10_1")) + ".*cifar10.1_v6_labels.npy"):
+    with pytest.raises(
+        DatasetNotFoundError,
+        match=re.escape(str(tmp_path / "cifar10_1")) + ".*cifar10.1_v6_labels.npy",
+    ):
         load_cifar10_1(tmp_path)
 
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from robustprune.data import core
 from robustprune.data import (
     DatasetNotFoundError,
     DatasetSplits,
@@ -17,6 +16,7 @@ from robustprune.data import (
     ImageSource,
     UnknownDatasetError,
     channel_stats,
+    core,
     data_root,
     list_datasets,
     load_dataset,
@@ -59,7 +59,11 @@ def test_subset_len_and_to() -> None:
     ("images", "labels", "message"),
     [
         (torch.zeros(2, 3, 4), torch.zeros(2, dtype=torch.int64), "N×C×H×W"),
-        (torch.zeros(2, 1, 4, 4, dtype=torch.float64), torch.zeros(2, dtype=torch.int64), "float64"),
+        (
+            torch.zeros(2, 1, 4, 4, dtype=torch.float64),
+            torch.zeros(2, dtype=torch.int64),
+            "float64",
+        ),
         (torch.zeros(2, 1, 4, 4), torch.zeros(2, dtype=torch.int32), "int64"),
         (torch.zeros(2, 1, 4, 4), torch.zeros(3, dtype=torch.int64), "do not match"),
         (torch.zeros(2, 1, 4, 4), torch.zeros(2, 4, 5, dtype=torch.int64), "do not match"),
@@ -79,7 +83,9 @@ def test_segmentation_masks_are_accepted() -> None:
 
 def test_batches_cover_every_sample_once() -> None:
     images = _uint8_set(7)
-    seen = torch.cat([y for _, y in images.batches(3, shuffle=True, generator=torch.Generator().manual_seed(1))])
+    seen = torch.cat(
+        [y for _, y in images.batches(3, shuffle=True, generator=torch.Generator().manual_seed(1))]
+    )
     assert sorted(seen.tolist()) == sorted(images.labels.tolist())
     assert [len(y) for _, y in images.batches(3)] == [3, 3, 1]
     assert isinstance(images, ImageSource)
@@ -143,7 +149,9 @@ def test_registry_rejects_duplicates_and_lists_sorted(monkeypatch) -> None:
 
 
 def test_unknown_dataset_lists_valid_names() -> None:
-    with pytest.raises(UnknownDatasetError, match="unknown dataset 'nope'.*cifar10.*digits") as info:
+    with pytest.raises(
+        UnknownDatasetError, match="unknown dataset 'nope'.*cifar10.*digits"
+    ) as info:
         load_dataset("nope")
     assert isinstance(info.value, KeyError)
 
@@ -162,7 +170,9 @@ def test_data_root_precedence(monkeypatch, tmp_path) -> None:
 
 def test_load_dataset_uses_env_root(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("ROBUSTPRUNE_DATA", str(tmp_path))
-    with pytest.raises(DatasetNotFoundError, match=re.escape(str(tmp_path / "cifar-10-batches-py"))) as info:
+    with pytest.raises(
+        DatasetNotFoundError, match=re.escape(str(tmp_path / "cifar-10-batches-py"))
+    ) as info:
         load_dataset("cifar10")
     assert isinstance(info.value, FileNotFoundError)
 

@@ -31,8 +31,11 @@ def test_digits_split_is_disjoint_stratified_and_fixed_forever() -> None:
     assert len(set(train) | set(val) | set(test)) == 1797
     assert len(train) + len(val) + len(test) == 1797
     splits = load_dataset("digits")
-    everything = np.bincount(np.concatenate([splits.train.labels, splits.val.labels, splits.test.labels]))
-    share = np.bincount(splits.test.labels.numpy()) - everything * 0.25  # stratified: within one image
+    everything = np.bincount(
+        np.concatenate([splits.train.labels, splits.val.labels, splits.test.labels])
+    )
+    # Stratified: every class gives its 25 % share to within one image.
+    share = np.bincount(splits.test.labels.numpy()) - everything * 0.25
     assert np.all(np.abs(share) < 1.0)
     # Pinned: changing these changes every digits result; do it only with a baseline refresh.
     assert test[:8].tolist() == [1, 5, 9, 12, 14, 15, 16, 17]

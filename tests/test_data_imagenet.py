@@ -34,7 +34,8 @@ def test_imagenet_splits_and_eval_decoding(tmp_path) -> None:
     assert (len(splits.train), len(splits.val), len(splits.test)) == (27, 3, 6)
     assert splits.num_classes == 3 and splits.in_channels == 3 and splits.input_size == (224, 224)
     assert sorted(splits.val.labels.tolist()) == [0, 1, 2]  # stratified
-    assert splits.test.labels.dtype == torch.int64 and splits.test.labels.tolist() == [0, 0, 1, 1, 2, 2]
+    assert splits.test.labels.dtype == torch.int64
+    assert splits.test.labels.tolist() == [0, 0, 1, 1, 2, 2]
     x, y = splits.test.batch(torch.tensor([5, 0]), "cpu")
     assert x.shape == (2, 3, 224, 224) and x.dtype == torch.float32
     assert y.tolist() == [2, 0]
@@ -47,7 +48,8 @@ def test_imagenet_splits_and_eval_decoding(tmp_path) -> None:
 def test_eval_crop_is_center_of_shorter_side_256(tmp_path) -> None:
     path = tmp_path / "a" / "x.jpg"
     path.parent.mkdir()
-    pixels = np.zeros((256, 512, 3), dtype=np.uint8)  # wide image: left half black, right half white
+    # A wide image: left half black, right half white.
+    pixels = np.zeros((256, 512, 3), dtype=np.uint8)
     pixels[:, 256:] = 255
     Image.fromarray(pixels).save(path, quality=100)
     images = FolderImageSet([path], [0])
@@ -60,7 +62,8 @@ def test_eval_crop_is_center_of_shorter_side_256(tmp_path) -> None:
 def test_train_mode_is_repeatable_under_manual_seed(tmp_path) -> None:
     path = tmp_path / "a" / "x.jpg"
     path.parent.mkdir()
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(path)
+    noise = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)
     images = FolderImageSet([path, path], [0, 0], mode="train")
     torch.manual_seed(3)
     first, _ = images.batch([0, 1])
@@ -72,7 +75,9 @@ def test_train_mode_is_repeatable_under_manual_seed(tmp_path) -> None:
 
 
 def test_imagenet_missing_names_path(tmp_path) -> None:
-    with pytest.raises(DatasetNotFoundError, match=re.escape(str(tmp_path / "imagenet" / "train")) + ".*JPEG"):
+    with pytest.raises(
+        DatasetNotFoundError, match=re.escape(str(tmp_path / "imagenet" / "train")) + ".*JPEG"
+    ):
         load_dataset("imagenet", root=tmp_path)
 
 

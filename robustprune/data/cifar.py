@@ -57,7 +57,10 @@ class _DataOnlyUnpickler(pickle.Unpickler):
     """Unpickler that refuses every global except numpy's array reconstruction helpers."""
 
     def find_class(self, module: str, name: str) -> object:
-        if (module in _NUMPY_MODULES and name in _NUMPY_NAMES) or (module, name) == ("_codecs", "encode"):
+        if (module in _NUMPY_MODULES and name in _NUMPY_NAMES) or (module, name) == (
+            "_codecs",
+            "encode",
+        ):
             return super().find_class(module, name)  # _codecs.encode: bytes in protocol-2 pickles
         raise pickle.UnpicklingError(
             f"refusing to load {module}.{name} from a CIFAR batch; only numpy arrays are allowed"
@@ -69,14 +72,18 @@ def read_cifar_batch(path: Path) -> dict[bytes, object]:
     with open(path, "rb") as handle:
         content = _DataOnlyUnpickler(io.BytesIO(handle.read()), encoding="bytes").load()
     if not isinstance(content, dict):
-        raise ValueError(f"{path} is not a CIFAR batch: expected a dict, got {type(content).__name__}")
+        raise ValueError(
+            f"{path} is not a CIFAR batch: expected a dict, got {type(content).__name__}"
+        )
     return content
 
 
 def _batch_arrays(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     content = read_cifar_batch(path)
     if b"data" not in content or b"labels" not in content:
-        raise ValueError(f"{path} is not a CIFAR batch: keys {sorted(content)} lack b'data'/b'labels'")
+        raise ValueError(
+            f"{path} is not a CIFAR batch: keys {sorted(content)} lack b'data'/b'labels'"
+        )
     data = np.asarray(content[b"data"], dtype=np.uint8)
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise ValueError(f"{path}: b'data' must be N×3072 uint8, got shape {data.shape}")
@@ -93,7 +100,9 @@ def _require(dataset: str, directory: Path, files: tuple[str, ...], hint: str = 
         raise DatasetNotFoundError(dataset, directory, files, hint)
 
 
-def load_cifar10_arrays(root: str | os.PathLike[str] | None = None) -> tuple[ImageSet, ImageSet, int]:
+def load_cifar10_arrays(
+    root: str | os.PathLike[str] | None = None,
+) -> tuple[ImageSet, ImageSet, int]:
     """(full train ImageSet of 50,000, test ImageSet of 10,000, number of classes), uint8 N×3×32×32."""
     directory = data_root(root) / CIFAR10_DIR
     _require("cifar10", directory, CIFAR10_FILES)
@@ -126,7 +135,9 @@ def load_cifar10(root: Path) -> DatasetSplits:
 
 def _nhwc_to_imageset(images: np.ndarray, labels: np.ndarray, source: Path) -> ImageSet:
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"{source}: expected uint8 N×H×W×3 images, got {images.dtype} {images.shape}")
+        raise ValueError(
+            f"{source}: expected uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
+        )
     tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
     return ImageSet(tensor, torch.from_numpy(np.asarray(labels, dtype=np.int64).copy()))
 

@@ -24,7 +24,9 @@ DATA_ENV = "ROBUSTPRUNE_DATA"
 class DatasetNotFoundError(FileNotFoundError):
     """An on-disk dataset is missing; the message names the expected path and files."""
 
-    def __init__(self, dataset: str, path: Path | str, files: Sequence[str], hint: str = "") -> None:
+    def __init__(
+        self, dataset: str, path: Path | str, files: Sequence[str], hint: str = ""
+    ) -> None:
         self.dataset = dataset
         self.path = Path(path)
         self.files = tuple(files)
@@ -345,5 +347,7 @@ def list_datasets(include: str | None = None) -> list[str]:
 def load_dataset(name: str, root: str | os.PathLike[str] | None = None) -> DatasetSplits:
     """Load the registered dataset `name` from the data root (see `data_root`)."""
     if name not in _REGISTRY:
-        raise UnknownDatasetError(f"unknown dataset {name!r}; valid names: {', '.join(list_datasets())}")
+        raise UnknownDatasetError(
+            f"unknown dataset {name!r}; valid names: {', '.join(list_datasets())}"
+        )
     return _REGISTRY[name](data_root(root))

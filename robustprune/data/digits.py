@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robustprune.data.core import DatasetSplits, ImageSet, channel_stats, register_dataset, split_indices
+from robustprune.data.core import (
+    DatasetSplits,
+    ImageSet,
+    channel_stats,
+    register_dataset,
+    split_indices,
+)
 
 DIGITS_SEED = 0  # fixed forever so results stay comparable across runs and versions
 DIGITS_TEST_FRACTION = 0.25

@@ -27,7 +27,8 @@ from robustprune.data.core import (
     split_indices,
 )
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the usual constants; computing them means reading 1.28 M files
+# The usual constants: computing them from the train split would mean reading 1.28 M files.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGENET_DIR = "imagenet"
 IMAGENET_C_DIR = "imagenet-c"
@@ -53,7 +54,9 @@ def scan_image_folder(
     else:
         unknown = sorted(set(present) - set(classes))
         if unknown:
-            raise ValueError(f"{directory} has class folders {unknown[:5]} not among the given classes")
+            raise ValueError(
+                f"{directory} has class folders {unknown[:5]} not among the given classes"
+            )
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(classes):
@@ -159,7 +162,9 @@ class FolderImageSet:
         """The files at `index` as a new FolderImageSet (same decoding)."""
         index = _as_index(index, torch.device("cpu"))
         files = [self.files[i] for i in index.tolist()]
-        return FolderImageSet(files, self.labels[index], self.mode, self.resize, self.crop, self.workers)
+        return FolderImageSet(
+            files, self.labels[index], self.mode, self.resize, self.crop, self.workers
+        )
 
     def decode(self, position: int, seed: int | None = None) -> Tensor:
         """One image as uint8 3×crop×crop."""
@@ -176,10 +181,18 @@ class FolderImageSet:
     ) -> tuple[Tensor, Tensor]:
         """Decoded images (float32 in [0, 1], N×3×crop×crop) and labels at `index`, on `device`."""
         positions = _as_index(index, torch.device("cpu")).tolist()
-        seeds = torch.randint(0, 2**31 - 1, (len(positions),)).tolist() if self.mode == "train" else [None] * len(positions)
+        seeds = (
+            torch.randint(0, 2**31 - 1, (len(positions),)).tolist()
+            if self.mode == "train"
+            else [None] * len(positions)
+        )
         with ThreadPoolExecutor(max_workers=self.workers) as pool:  # PIL decoding releases the GIL
             decoded = list(pool.map(self.decode, positions, seeds))
-        images = torch.stack(decoded) if decoded else torch.zeros(0, 3, self.crop, self.crop, dtype=torch.uint8)
+        images = (
+            torch.stack(decoded)
+            if decoded
+            else torch.zeros(0, 3, self.crop, self.crop, dtype=torch.uint8)
+        )
         target = torch.device(device) if device is not None else self.device
         labels = self.labels[torch.as_tensor(positions, dtype=torch.long)]
         return images.to(target).float().div_(255.0), labels.to(target)

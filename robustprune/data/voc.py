@@ -66,7 +66,11 @@ class SegmentationSet:
     """File-backed segmentation pairs with the ImageSet interface; labels are N×size×size int64 masks."""
 
     def __init__(
-        self, images: Sequence[Path], masks: Sequence[Path], size: int = VOC_SIZE, workers: int | None = None
+        self,
+        images: Sequence[Path],
+        masks: Sequence[Path],
+        size: int = VOC_SIZE,
+        workers: int | None = None,
     ) -> None:
         if len(images) != len(masks):
             raise ValueError(f"SegmentationSet got {len(images)} images but {len(masks)} masks")
@@ -113,7 +117,10 @@ class SegmentationSet:
         """The pairs at `index` as a new SegmentationSet."""
         positions = _as_index(index, torch.device("cpu")).tolist()
         return SegmentationSet(
-            [self.images[i] for i in positions], [self.masks[i] for i in positions], self.size, self.workers
+            [self.images[i] for i in positions],
+            [self.masks[i] for i in positions],
+            self.size,
+            self.workers,
         )
 
     def decode(self, position: int) -> tuple[Tensor, Tensor]:
@@ -131,7 +138,9 @@ class SegmentationSet:
         scale = self.size / max(image.width, image.height)
         width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
         image_px = np.asarray(image.resize((width, height), Image.BILINEAR), dtype=np.uint8)
-        mask_px = np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST), dtype=np.uint8)
+        mask_px = np.asarray(
+            Image.fromarray(mask).resize((width, height), Image.NEAREST), dtype=np.uint8
+        )
         out_image = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         out_mask = np.full((self.size, self.size), VOC_IGNORE_INDEX, dtype=np.int64)
         out_image[:height, :width] = image_px
