@@ -1,0 +1,183 @@
+"""The Pruner contract and the registry that turns pruners into benchmark cases.
+
+A pruner is a class with ``name``, ``structured`` and ``data_informed`` and a ``prune`` method
+returning boolean keep-masks. In-tree pruners use ``@register_pruner``; third-party packages
+declare an entry point in the group ``robustprune.pruners``; a conftest.py implements the
+plugin hook ``pytest_robustprune_pruners(registry)`` and calls ``registry.register``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import threading
+from typing import ClassVar
+
+from torch import Tensor, nn
+
+Masks = dict[str, Tensor]
+Sample = list[tuple[Tensor, Tensor]]
+
+ENTRY_POINT_GROUP = "robustprune.pruners"
+
+
+class Pruner:
+    """Base class of every pruning method: subclasses set the three class attributes and ``prune``."""
+
+    name: ClassVar[str]
+    structured: ClassVar[bool]
+    data_informed: ClassVar[bool]
+
+    def prune(self, model: nn.Module, prune_ratio: float, sample: Sample) -> Masks:
+        """Keep-masks (True = keep) per qualified parameter name so that the achieved prune ratio
+        of the whole network (all parameters count) is ``prune_ratio`` in [0, 1).
+
+        ``model`` may already hold zeros from earlier steps (those count as pruned); ``sample``
+        is a list of normalized ``(inputs, targets)`` batches on the model's device.
+        """
+        raise NotImplementedError(f"pruner {type(self).__name__} does not implement prune()")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class PrunerRegistryError(ValueError):
+    """A pruner class that cannot be registered (duplicate name, missing attributes)."""
+
+
+class UnknownPrunerError(KeyError):
+    """A pruner name nobody registered."""
+
+    def __str__(self) -> str:  # KeyError would otherwise print the message quoted
+        return str(self.args[0])
+
+
+def _check_pruner_class(cls: object, origin: str) -> type[Pruner]:
+    if not inspect.isclass(cls):
+        raise PrunerRegistryError(f"pruner from {origin} must be a class, got {cls!r}")
+    problems = []
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        problems.append(f"name must be a non-empty str (got {name!r})")
+    for flag in ("structured", "data_informed"):
+        if not isinstance(getattr(cls, flag, None), bool):
+            problems.append(f"{flag} must be a bool (got {getattr(cls, flag, None)!r})")
+    if not callable(getattr(cls, "prune", None)) or getattr(cls, "prune", None) is Pruner.prune:
+        problems.append("prune(model, prune_ratio, sample) must be implemented")
+    if problems:
+        raise PrunerRegistryError(f"pruner {cls.__qualname__} from {origin}: " + "; ".join(problems))
+    return cls  # type: ignore[return-value]
+
+
+class PrunerRegistry:
+    """Pruner classes by name; a duplicate name raises naming both origins, listing is sorted."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Pruner]] = {}
+        self._origins: dict[str, str] = {}
+        self._entry_points_loaded = False
+
+    def register(self, cls: type[Pruner], origin: str) -> type[Pruner]:
+        """Add ``cls`` under ``cls.name``; ``origin`` says where it came from (shown in errors)."""
+        cls = _check_pruner_class(cls, origin)
+        if cls.name in self._classes:
+            if self._classes[cls.name] is cls and self._origins[cls.name] == origin:
+                return cls  # the same class from the same place (e.g. a re-imported conftest)
+            raise PrunerRegistryError(
+                f"pruner name {cls.name!r} from {origin} is already registered by "
+                f"{self._origins[cls.name]} ({self._classes[cls.name].__qualname__})"
+            )
+        self._classes[cls.name] = cls
+        self._origins[cls.name] = origin
+        return cls
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (tests use it to undo a registration)."""
+        self.get(name)
+        del self._classes[name], self._origins[name]
+
+    def get(self, name: str) -> type[Pruner]:
+        """The pruner class called ``name``; unknown names raise listing the valid ones."""
+        try:
+            return self._classes[name]
+        except KeyError:
+            raise UnknownPrunerError(
+                f"unknown pruner {name!r}; valid pruners: {', '.join(self.names()) or '(none)'}"
+            ) from None
+
+    def create(self, name: str) -> Pruner:
+        """A fresh instance of the pruner called ``name``."""
+        return self.get(name)()
+
+    def origin(self, name: str) -> str:
+        """Where ``name`` was registered from (``"robustprune"``, ``"entry point ..."``, ...)."""
+        self.get(name)
+        return self._origins[name]
+
+    def names(self) -> list[str]:
+        """All registered names, sorted (every xdist worker must collect the same order)."""
+        return sorted(self._classes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[str]:
+        """Import and register every entry point of ``group``; returns the names added.
+
+        An entry point that fails to import or is not a valid pruner raises, naming it.
+        """
+        added = []
+        for entry_point in sorted(importlib.metadata.entry_points(group=group), key=lambda e: e.name):
+            origin = f"entry point {entry_point.name!r} ({entry_point.value}) in {group}"
+            try:
+                cls = entry_point.load()
+            except Exception as error:  # noqa: BLE001 - re-raised with the entry point named
+                raise PrunerRegistryError(f"cannot load pruner {origin}: {error!r}") from error
+            if cls in self._classes.values() and self._origins.get(getattr(cls, "name", "")) == origin:
+                continue
+            self.register(cls, origin)
+            added.append(cls.name)
+        self._entry_points_loaded = True
+        return added
+
+
+_BUILTIN = PrunerRegistry()
+_DEFAULT: PrunerRegistry | None = None
+_LOCK = threading.Lock()
+
+
+def register_pruner(cls: type[Pruner]) -> type[Pruner]:
+    """Class decorator for in-tree pruners: adds ``cls`` to the built-in set of the default registry."""
+    _BUILTIN.register(cls, origin=f"robustprune ({cls.__module__})")
+    if _DEFAULT is not None:
+        _DEFAULT.register(cls, origin=f"robustprune ({cls.__module__})")
+    return cls
+
+
+def default_registry() -> PrunerRegistry:
+    """The process-wide registry: in-tree pruners plus entry points (loaded on first call).
+
+    The pytest plugin passes this object to ``pytest_robustprune_pruners(registry)`` so a
+    conftest.py can add its own pruners.
+    """
+    global _DEFAULT
+    with _LOCK:
+        if _DEFAULT is None:
+            from robustprune.pruning import filters, magnitude, pfp, sipp  # noqa: F401
+
+            registry = PrunerRegistry()
+            for name in _BUILTIN.names():
+                registry.register(_BUILTIN.get(name), _BUILTIN.origin(name))
+            registry.load_entry_points()
+            _DEFAULT = registry
+        return _DEFAULT
+
+
+def reset_default_registry() -> None:
+    """Forget the process-wide registry so the next ``default_registry()`` rebuilds it (tests)."""
+    global _DEFAULT
+    with _LOCK:
+        _DEFAULT = None

@@ -1,0 +1,57 @@
+"""FT: filter thresholding, output filters by l1 norm with the same keep fraction in every layer."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
+from robustprune.pruning.masks import parameter_count, weight_name
+from robustprune.pruning.masks import prune_ratio as achieved_ratio
+from robustprune.pruning.structure import channel_structure, fit_to_target
+
+
+@register_pruner
+class FilterThresholding(Pruner):
+    """Remove the lowest-l1 output filters of every layer but the output layers, at one fraction.
+
+    Filters leave in order of the fraction at which each layer would lose its next filter, so
+    the fraction moves one filter at a time and the achieved ratio can be root-found closely.
+    """
+
+    name = "FT"
+    structured = True
+    data_informed = False
+
+    def prune(self, model: nn.Module, prune_ratio: float, sample: Sample) -> Masks:
+        structure = channel_structure(model)
+        layers = [name for name in structure.modules if name not in structure.output_layers]
+        removal_orders = {name: filter_removal_order(structure.modules[name].weight) for name in layers}
+        events = sorted(
+            ((position + 1) / len(order), index, name)
+            for index, (name, order) in enumerate(removal_orders.items())
+            for position in range(len(order) - 1)  # every layer keeps at least one filter
+        )
+        parent_count = parameter_count(model)
+
+        def make_masks(removed_events: float) -> Masks:
+            counts = dict.fromkeys(layers, 0)
+            for _fraction, _index, name in events[: int(removed_events)]:
+                counts[name] += 1
+            masks = {}
+            for name, order in removal_orders.items():
+                keep = torch.ones(len(order), dtype=torch.bool, device=order.device)
+                keep[order[: counts[name]]] = False
+                weight = structure.modules[name].weight
+                masks[weight_name(name)] = keep.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight).clone()
+            return structure.propagate(masks)
+
+        return fit_to_target(make_masks, lambda m: achieved_ratio(model, m, parent_count),
+                             0, len(events), prune_ratio, integer=True)
+
+
+def filter_removal_order(weight: torch.Tensor) -> torch.Tensor:
+    """Output filter indices by ascending l1 norm; already-zero filters first, ties by index."""
+    norms = weight.detach().reshape(weight.shape[0], -1).abs().sum(dim=1).to(torch.float64)
+    norms[norms == 0] = -1.0
+    return torch.sort(norms, stable=True).indices

@@ -1,0 +1,164 @@
+"""Keep-masks: which parameters are prunable, how big a masked network is, and mask validation.
+
+The prune ratio is the paper's: ``1 - kept / numel(all parameters of the parent)``, where every
+parameter counts (BN scale/shift and biases included) and an entry counts as kept unless a
+mask removes it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+Masks = dict[str, Tensor]
+
+DEFAULT_TOLERANCE = 0.005
+"""Largest accepted gap between achieved and target prune ratio (0.5 percentage points)."""
+
+
+class InvalidMaskError(ValueError):
+    """A pruner returned masks that break the contract; the message names the pruner and why."""
+
+
+def is_prunable(module: nn.Module) -> bool:
+    """Conv2d with ``groups == 1`` and Linear layers are what the four methods prune."""
+    if isinstance(module, nn.Conv2d):
+        return module.groups == 1
+    return isinstance(module, nn.Linear)
+
+
+def prunable_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """Prunable layers by qualified module name, in definition order."""
+    return {name: module for name, module in model.named_modules() if is_prunable(module)}
+
+
+def weight_name(module_name: str) -> str:
+    """Qualified name of a module's weight parameter (``"fc"`` -> ``"fc.weight"``)."""
+    return f"{module_name}.weight" if module_name else "weight"
+
+
+def prunable_weights(model: nn.Module) -> dict[str, Tensor]:
+    """The weights the methods score, by qualified parameter name (``"layer1.0.conv1.weight"``)."""
+    return {weight_name(name): module.weight for name, module in prunable_modules(model).items()}
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of scalar parameters of ``model`` (all of them, BN and biases included)."""
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def kept_count(model: nn.Module, masks: Masks) -> int:
+    """Parameters that survive ``masks``: True entries of masked parameters plus all unmasked ones."""
+    total = 0
+    for name, parameter in model.named_parameters():
+        mask = masks.get(name)
+        total += parameter.numel() if mask is None else int(mask.sum())
+    return total
+
+
+def prune_ratio(model: nn.Module, masks: Masks, parent_param_count: int) -> float:
+    """Achieved prune ratio in [0, 1]: ``1 - kept_count(model, masks) / parent_param_count``."""
+    if parent_param_count <= 0:
+        raise ValueError(f"parent_param_count must be positive, got {parent_param_count}")
+    return 1.0 - kept_count(model, masks) / parent_param_count
+
+
+def current_masks(model: nn.Module) -> Masks:
+    """Masks of the entries of prunable weights that are already exactly zero (earlier pruning)."""
+    return {name: weight.detach() != 0 for name, weight in prunable_weights(model).items()}
+
+
+def combine_masks(*masks: Masks) -> Masks:
+    """Entry-wise AND of several mask dicts (a name missing from one dict means keep-all there)."""
+    combined: Masks = {}
+    for mask_dict in masks:
+        for name, mask in mask_dict.items():
+            mask = mask.to(torch.bool)
+            combined[name] = combined[name] & mask.to(combined[name].device) if name in combined else mask
+    return combined
+
+
+def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
+    """Zero every masked-out entry of ``model``'s parameters in place; returns ``model``."""
+    parameters = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            parameter = parameters[name]
+            parameter.mul_(mask.to(device=parameter.device, dtype=parameter.dtype))
+    return model
+
+
+def validate_masks(
+    pruner_name: str,
+    model: nn.Module,
+    masks: Masks,
+    target_ratio: float,
+    parent_param_count: int,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> float:
+    """Check ``masks`` against the contract and return the achieved prune ratio.
+
+    Raises InvalidMaskError naming the pruner for: unknown parameter names, shape mismatch,
+    non-bool dtype, achieved ratio more than ``tolerance`` away from ``target_ratio``, or a
+    prunable layer whose weight is entirely removed.
+    """
+    def fail(problem: str) -> InvalidMaskError:
+        return InvalidMaskError(f"pruner {pruner_name!r} returned invalid masks: {problem}")
+
+    if not isinstance(masks, dict):
+        raise fail(f"expected a dict of parameter name -> bool tensor, got {type(masks).__name__}")
+    parameters = dict(model.named_parameters())
+    unknown = sorted(set(masks) - set(parameters))
+    if unknown:
+        shown = ", ".join(repr(name) for name in unknown[:5])
+        raise fail(f"unknown parameter name(s) {shown}{' ...' if len(unknown) > 5 else ''}; "
+                   f"valid names are model.named_parameters(), e.g. {next(iter(parameters), '')!r}")
+    for name, mask in masks.items():
+        if not isinstance(mask, Tensor):
+            raise fail(f"mask for {name!r} is a {type(mask).__name__}, expected a torch.bool tensor")
+        if mask.dtype != torch.bool:
+            raise fail(f"mask for {name!r} has dtype {mask.dtype}, expected torch.bool")
+        if tuple(mask.shape) != tuple(parameters[name].shape):
+            raise fail(f"mask for {name!r} has shape {tuple(mask.shape)}, "
+                       f"parameter has shape {tuple(parameters[name].shape)}")
+    for name in prunable_weights(model):
+        if name in masks and not bool(masks[name].any()):
+            raise fail(f"prunable layer weight {name!r} is entirely removed (at least one entry must stay)")
+    achieved = prune_ratio(model, masks, parent_param_count)
+    if abs(achieved - target_ratio) > tolerance:
+        raise fail(f"achieved prune ratio {achieved:.4f} is off the target {target_ratio:.4f} by "
+                   f"{abs(achieved - target_ratio) * 100:.2f} percentage points "
+                   f"(allowed: {tolerance * 100:.2f})")
+    return achieved
+
+
+def global_threshold_masks(
+    model: nn.Module, scores: dict[str, Tensor], target_ratio: float, parent_param_count: int
+) -> Masks:
+    """Unstructured masks removing the lowest-scoring weights network-wide to meet ``target_ratio``.
+
+    Entries already zero in the model rank below every score (so earlier pruning stays pruned);
+    each layer keeps its highest-scoring entry so no layer is emptied. Ties break by position.
+    """
+    weights = prunable_weights(model)
+    names = list(scores)
+    flat = []
+    for name in names:
+        score = scores[name].detach().to(torch.float64).flatten().clone()
+        score[weights[name].detach().flatten() == 0] = -1.0
+        score[torch.argmax(score)] = float("inf")
+        flat.append(score)
+    everything = torch.cat(flat)
+    to_remove = parameter_count(model) - round((1.0 - target_ratio) * parent_param_count)
+    to_remove = max(0, min(to_remove, everything.numel() - len(names)))
+    keep = torch.ones(everything.numel(), dtype=torch.bool, device=everything.device)
+    if to_remove:
+        order = torch.sort(everything, stable=True).indices
+        keep[order[:to_remove]] = False
+    masks: Masks = {}
+    start = 0
+    for name in names:
+        count = scores[name].numel()
+        masks[name] = keep[start : start + count].view(scores[name].shape)
+        start += count
+    return masks

@@ -1,0 +1,101 @@
+"""PFP: provable filter pruning of input channels, per-layer budgets coupled through one epsilon.
+
+For layer l with channel sensitivities s_j (sensitivity.py), P_l output patches and K_l kernel
+entries per filter: alpha_l = 2c ln(8 (P_l + 1) K_l / delta), coef_l = alpha_l sum_j s_j,
+m_l(eps) = ceil(3 (6 + 2 eps) coef_l / eps^2), kept_l = clamp(ceil(sum_j 1 - (1 - s_j / sum s)^m_l),
+1, channels_l). One eps for all layers is root-found so the network meets the budget; each layer
+keeps its top kept_l channels by s_j.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
+from robustprune.pruning.masks import parameter_count, weight_name
+from robustprune.pruning.masks import prune_ratio as achieved_ratio
+from robustprune.pruning.sensitivity import channel_sensitivities
+from robustprune.pruning.structure import channel_structure, fit_to_target, kill_input_channels
+
+C_CONSTANT = 3.0
+DELTA = 1e-16
+LOG_EPS_RANGE = (-25.0, 60.0)
+"""Natural-log bounds of the epsilon search: all sensitive channels kept ... one channel per layer."""
+
+
+@dataclass
+class ChannelBudget:
+    """What PFP's allocation needs from one layer."""
+
+    scores: Tensor  # s_j per input channel, float64, >= 0
+    patches: int  # P_l, output patches per input
+    kernel_numel: int  # K_l, entries of one filter
+
+    @property
+    def coefficient(self) -> float:
+        """coef_l = alpha_l * sum_j s_j with alpha_l = 2c ln(8 (P_l + 1) K_l / delta)."""
+        alpha = 2 * C_CONSTANT * math.log(8 * (self.patches + 1) * self.kernel_numel / DELTA)
+        return alpha * float(self.scores.sum())
+
+    def kept(self, epsilon: float) -> int:
+        """kept_l(eps) = clamp(ceil(sum_j 1 - (1 - p_j)^m_l(eps)), 1, channels)."""
+        total = float(self.scores.sum())
+        channels = self.scores.numel()
+        if total <= 0:
+            return 1
+        samples = 3 * (6 + 2 * epsilon) * self.coefficient / epsilon**2
+        samples = float(math.ceil(samples)) if samples < 2**53 else samples  # beyond: already integral
+        probabilities = (self.scores / total).clamp(max=1.0)
+        expected = float((-torch.expm1(samples * torch.log1p(-probabilities))).sum())
+        return max(1, min(channels, math.ceil(expected - 1e-9)))
+
+
+@register_pruner
+class ProvableFilterPruning(Pruner):
+    """Remove the least sensitive input channels, layer budgets from PFP's error bound."""
+
+    name = "PFP"
+    structured = True
+    data_informed = True
+
+    def prune(self, model: nn.Module, prune_ratio: float, sample: Sample) -> Masks:
+        structure = channel_structure(model)
+        found = channel_sensitivities(model, sample)
+        budgets: dict[str, ChannelBudget] = {}
+        orders: dict[str, Tensor] = {}
+        for name, result in found.items():
+            weight = structure.modules[name].weight.detach()
+            factor = structure.input_factor(name)
+            scores = result.scores.to(torch.float64).view(-1, factor).amax(dim=1)
+            dead = ~weight.transpose(0, 1).reshape(scores.numel(), -1).ne(0).any(dim=1)
+            scores[dead] = 0.0
+            budgets[name] = ChannelBudget(scores, result.patches, weight[0].numel())
+            ranking = scores.clone()
+            ranking[dead] = -1.0  # already removed channels go first
+            orders[name] = torch.sort(ranking, descending=True, stable=True).indices
+        parent_count = parameter_count(model)
+
+        def make_masks(log_epsilon: float) -> Masks:
+            epsilon = math.exp(log_epsilon)
+            masks = {}
+            for name, budget in budgets.items():
+                weight = structure.modules[name].weight
+                keep_count = budget.kept(epsilon)
+                dead = torch.ones(budget.scores.numel(), dtype=torch.bool, device=weight.device)
+                dead[orders[name][:keep_count].to(weight.device)] = False
+                mask = torch.ones_like(weight, dtype=torch.bool)
+                kill_input_channels(mask, dead, structure.input_factor(name))
+                masks[weight_name(name)] = mask
+            return structure.propagate(masks)
+
+        return fit_to_target(make_masks, lambda m: achieved_ratio(model, m, parent_count),
+                             *LOG_EPS_RANGE, prune_ratio)
+
+
+def per_layer_kept(budgets: dict[str, ChannelBudget], epsilon: float) -> dict[str, int]:
+    """kept_l(eps) for every layer (tests and reports use it)."""
+    return {name: budget.kept(epsilon) for name, budget in budgets.items()}
