@@ -1,0 +1,135 @@
+"""Blur corruptions: gaussian, defocus (disk), glass (local pixel shuffling), motion, zoom."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from robustprune.data.shifts import ops
+from robustprune.data.shifts.registry import CorruptionContext, register_corruption
+
+ZOOM_ENDS = (1.06, 1.11, 1.16, 1.21, 1.26)  # CIFAR-10-C: np.arange(1, end, 0.01)
+
+
+@register_corruption("gaussian_blur", "blur", (0.4, 0.6, 0.7, 0.8, 1.0))
+def gaussian_blur(x: Tensor, sigma: float, context: CorruptionContext) -> Tensor:
+    """Gaussian blur of `sigma` px (at 32 px) per channel, border 'nearest', truncated at 4 sigma."""
+    return ops.gaussian_blur(x, context.pixels(sigma), "nearest")
+
+
+@functools.lru_cache(maxsize=64)
+def disk_kernel(radius: float, alias_sigma: float) -> Tensor:
+    """CIFAR-10-C's defocus kernel: normalized disk X²+Y² <= r² on a 17×17 grid (wider if r > 8),
+    smoothed by a 3×3 (5×5 if r > 8) Gaussian of `alias_sigma`; zero margins trimmed."""
+    half = max(8, math.ceil(radius))
+    size = 3 if radius <= 8 else 5
+    grid = torch.arange(-half, half + 1, dtype=torch.float64)
+    disk = ((grid[:, None] ** 2 + grid[None, :] ** 2) <= radius**2).double()
+    disk /= disk.sum()
+    taps = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    gauss = torch.exp(-(taps**2) / (2 * alias_sigma**2)) if alias_sigma > 0 else (taps == 0).double()
+    gauss /= gauss.sum()
+    kernel = ops.filter_separable(disk[None, None], gauss, gauss, "reflect101")[0, 0]
+    nonzero = kernel.nonzero()
+    reach = int((nonzero - half).abs().max()) if len(nonzero) else 0
+    return kernel[half - reach : half + reach + 1, half - reach : half + reach + 1].contiguous()
+
+
+@register_corruption("defocus_blur", "blur", ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)))
+def defocus_blur(x: Tensor, parameter: tuple[float, float], context: CorruptionContext) -> Tensor:
+    """Disk kernel of (radius, alias sigma) px at 32 px, per channel, border reflect101."""
+    radius, alias = parameter
+    kernel = disk_kernel(context.pixels(radius), context.pixels(alias))
+    return ops.filter2d(x, kernel, "reflect101")
+
+
+def glass_shuffle(x: Tensor, delta: int, context: CorruptionContext) -> Tensor:
+    """One pass of CIFAR-10-C's pixel 'swap' loop: for h, w from size-delta down to delta+1,
+    (h, w) <- (h+dy, w+dx) with dy, dx uniform in [-delta, delta-1]; every channel alike.
+
+    For delta = 1 (all CIFAR severities) every source is read before it is overwritten, so the
+    sequential loop equals this single gather; for larger delta it is the parallel version.
+    """
+    n, c, h, w = x.shape
+    rows = torch.arange(h - delta, delta, -1, device=x.device)
+    cols = torch.arange(w - delta, delta, -1, device=x.device)
+    if len(rows) == 0 or len(cols) == 0:
+        return x
+    offsets = context.random.integers(-delta, delta, (n, len(rows), len(cols), 2))
+    source_rows = (rows[None, :, None] + offsets[..., 1]).clamp(0, h - 1)
+    source_cols = (cols[None, None, :] + offsets[..., 0]).clamp(0, w - 1)
+    source = (source_rows * w + source_cols).reshape(n, 1, -1).expand(n, c, -1)
+    target = (rows[:, None] * w + cols[None, :]).reshape(-1)
+    flat = x.reshape(n, c, h * w).clone()
+    flat[:, :, target] = flat.gather(2, source)
+    return flat.reshape(n, c, h, w)
+
+
+@register_corruption(
+    "glass_blur", "blur", ((0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1), (0.25, 1, 2), (0.4, 1, 2))
+)
+def glass_blur(x: Tensor, parameter: tuple[float, int, int], context: CorruptionContext) -> Tensor:
+    """Blur (sigma), quantize to uint8 as the reference does, shuffle `iterations` times, blur again."""
+    sigma, delta, iterations = parameter
+    sigma = context.pixels(sigma)
+    y = torch.floor(ops.gaussian_blur(x, sigma, "nearest").clamp(0, 1) * 255) / 255
+    for _ in range(iterations):
+        y = glass_shuffle(y, context.whole_pixels(delta), context)
+    return ops.gaussian_blur(y, sigma, "nearest")
+
+
+def motion_taps(radius: int, sigma: float) -> Tensor:
+    """ImageMagick's one-sided motion kernel: 2·radius+1 taps, weights exp(-i²/2σ²), normalized."""
+    taps = torch.arange(2 * radius + 1, dtype=torch.float64)
+    weights = torch.exp(-(taps**2) / (2 * sigma**2)) if sigma > 0 else (taps == 0).double()
+    return weights / weights.sum()
+
+
+def motion_blur_images(x: Tensor, radius: int, sigma: float, angles: Tensor) -> Tensor:
+    """Blur each image along its own angle (degrees): tap i samples the pixel at
+    (ceil(i·sin a − ½), ceil(i·cos a − ½)) rows/columns away, edge pixels repeated."""
+    n, c, h, w = x.shape
+    weights = motion_taps(radius, sigma).tolist()
+    steps = torch.arange(len(weights), dtype=torch.float64, device=x.device)
+    radians = angles.to(torch.float64).deg2rad()[:, None]
+    dy = torch.ceil(steps * torch.sin(radians) - 0.5).long()
+    dx = torch.ceil(steps * torch.cos(radians) - 0.5).long()
+    reach = len(weights) - 1
+    padded = ops.pad(x, reach, reach, reach, reach, "nearest")
+    padded_w = w + 2 * reach
+    flat = padded.reshape(n, c, -1)
+    base = ((torch.arange(h, device=x.device) + reach)[:, None] * padded_w
+            + (torch.arange(w, device=x.device) + reach)[None, :]).reshape(1, -1)
+    out = torch.zeros(n, c, h * w, dtype=x.dtype, device=x.device)
+    for i, weight in enumerate(weights):
+        if weight < 1e-12:
+            continue
+        index = base + (dy[:, i] * padded_w + dx[:, i])[:, None]
+        out += weight * flat.gather(2, index[:, None, :].expand(n, c, -1))
+    return out.reshape(n, c, h, w)
+
+
+@register_corruption("motion_blur", "blur", ((6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)))
+def motion_blur(x: Tensor, parameter: tuple[int, float], context: CorruptionContext) -> Tensor:
+    """Motion blur of (radius, sigma) px at 32 px along a random angle in [-45°, 45°] per image."""
+    radius, sigma = parameter
+    angles = context.random.uniform((x.shape[0],), -45.0, 45.0)
+    return motion_blur_images(x, context.whole_pixels(radius), context.pixels(sigma), angles)
+
+
+def zoom_factors(severity: int) -> list[float]:
+    """CIFAR-10-C's zoom factors: np.arange(1, end, 0.01) -> 7, 12, 16, 21, 26 factors."""
+    return np.arange(1, ZOOM_ENDS[severity - 1], 0.01).tolist()
+
+
+@register_corruption("zoom_blur", "blur", tuple(tuple(zoom_factors(s)) for s in range(1, 6)))
+def zoom_blur(x: Tensor, factors: tuple[float, ...], context: CorruptionContext) -> Tensor:
+    """Mean of x and its centre zooms by each factor (relative, so no size scaling needed)."""
+    out = x.clone()
+    for factor in factors:
+        out += ops.clipped_zoom(x, factor)
+    return out / (len(factors) + 1)

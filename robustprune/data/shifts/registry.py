@@ -1,0 +1,314 @@
+"""The shift registry: named corruptions (with their five severity parameters), the uniform
+noise ball, and dataset shifts; `get_shift` resolves suite-file names such as
+``corruption:fog:3``, ``noise:uniform:0.1`` and ``cifar10_1``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+SEVERITIES = (1, 2, 3, 4, 5)
+REFERENCE_SIZE = 32  # spatial parameters are CIFAR-10-C's, defined for 32×32 images
+MIN_SIZE = 4  # smallest image side (pixels) the corruptions accept
+SHIFT_KINDS = ("corruption", "noise", "dataset")
+
+
+class RandomSource:
+    """Random draws for one corruption call, made on CPU from `generator` and moved to `device`,
+    so a seed gives the same draws on CPU and CUDA."""
+
+    def __init__(self, generator: torch.Generator, device: torch.device) -> None:
+        self.generator = generator
+        self.device = device
+
+    def uniform(self, shape: Sequence[int], low: float = 0.0, high: float = 1.0) -> Tensor:
+        """U(low, high) float32 of `shape`."""
+        draw = torch.rand(tuple(shape), generator=self.generator)
+        return (draw * (high - low) + low).to(self.device)
+
+    def normal(self, shape: Sequence[int], mean: float = 0.0, std: float = 1.0) -> Tensor:
+        """N(mean, std²) float32 of `shape`."""
+        draw = torch.randn(tuple(shape), generator=self.generator)
+        return (draw * std + mean).to(self.device)
+
+    def integers(self, low: int, high: int, shape: Sequence[int]) -> Tensor:
+        """Integers uniform in [low, high) (int64) of `shape`."""
+        return torch.randint(low, high, tuple(shape), generator=self.generator).to(self.device)
+
+    def poisson(self, rates: Tensor) -> Tensor:
+        """Poisson(rates) element-wise, same shape and dtype as `rates`."""
+        draw = torch.poisson(rates.detach().float().cpu(), generator=self.generator)
+        return draw.to(device=self.device, dtype=rates.dtype)
+
+
+@dataclass(frozen=True)
+class CorruptionContext:
+    """What a corruption function gets besides the images: random draws and the size scale."""
+
+    random: RandomSource
+    scale: float  # mean image side / 32: spatial parameters (pixels at 32 px) are multiplied by it
+    severity: int
+
+    def pixels(self, length: float) -> float:
+        """A length given in pixels at 32 px, in pixels at this image size."""
+        return length * self.scale
+
+    def whole_pixels(self, length: float) -> int:
+        """`pixels(length)` rounded to an integer of at least 1 (kernel radii, pixel offsets)."""
+        return max(1, round(length * self.scale))
+
+
+CorruptionFunction = Callable[[Tensor, Any, CorruptionContext], Tensor]
+
+
+@dataclass(frozen=True)
+class Corruption:
+    """A registered corruption: `function(x, parameter, context)` maps float N×C×H×W in [0, 1]
+    to the corrupted images (clipping happens in `corrupt`)."""
+
+    name: str
+    family: str
+    parameters: tuple[Any, ...]  # one per severity 1..5, CIFAR-10-C's values at 32 px
+    function: CorruptionFunction = field(repr=False)
+    channels: tuple[int, ...] = (1, 3)
+
+    def parameter(self, severity: int) -> Any:
+        """The parameter for `severity` (1..5)."""
+        return self.parameters[check_severity(severity, self.name) - 1]
+
+
+_CORRUPTIONS: dict[str, Corruption] = {}
+_DATASET_SHIFTS: dict[str, DatasetShiftEntry] = {}
+
+
+@dataclass(frozen=True)
+class DatasetShiftEntry:
+    """A registered dataset shift: `loader(data, root)` returns the shifted test ImageSet."""
+
+    name: str
+    loader: Callable[[Any, Any], Any] = field(repr=False)
+    datasets: tuple[str, ...] = ()  # the nominal datasets it is a shift of ( () = any )
+    description: str = ""
+
+
+def check_severity(severity: int, name: str) -> int:
+    """`severity` if it is an int in 1..5, else ValueError naming the corruption."""
+    if isinstance(severity, bool) or not isinstance(severity, int) or severity not in SEVERITIES:
+        raise ValueError(f"corruption {name!r}: severity must be an int in 1..5, got {severity!r}")
+    return severity
+
+
+def register_corruption(
+    name: str, family: str, parameters: Sequence[Any], channels: Sequence[int] = (1, 3)
+) -> Callable[[CorruptionFunction], CorruptionFunction]:
+    """Decorator registering `function(x, parameter, context)` as corruption `name` with one
+    parameter per severity 1..5; a duplicate name raises."""
+    parameters = tuple(parameters)
+    if len(parameters) != len(SEVERITIES):
+        raise ValueError(f"corruption {name!r}: need 5 severity parameters, got {len(parameters)}")
+
+    def decorate(function: CorruptionFunction) -> CorruptionFunction:
+        if name in _CORRUPTIONS:
+            raise ValueError(f"corruption {name!r} is already registered")
+        if ":" in name:
+            raise ValueError(f"corruption name {name!r} must not contain ':'")
+        _CORRUPTIONS[name] = Corruption(name, family, parameters, function, tuple(channels))
+        return function
+
+    return decorate
+
+
+def register_shift(
+    name: str, datasets: Sequence[str] = (), description: str = ""
+) -> Callable[[Callable[[Any, Any], Any]], Callable[[Any, Any], Any]]:
+    """Decorator registering `loader(data: DatasetSplits, root) -> ImageSet` as dataset shift
+    `name` (e.g. cifar10_1) for the nominal `datasets` (empty: any); a duplicate raises."""
+
+    def decorate(loader: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        if name in _DATASET_SHIFTS or ":" in name or name in SHIFT_KINDS:
+            raise ValueError(
+                f"dataset shift name {name!r} is taken or reserved (no ':', not one of {SHIFT_KINDS})"
+            )
+        _DATASET_SHIFTS[name] = DatasetShiftEntry(name, loader, tuple(datasets), description)
+        return loader
+
+    return decorate
+
+
+def list_corruptions() -> list[str]:
+    """The 19 (or more, if registered) corruption names, sorted."""
+    return sorted(_CORRUPTIONS)
+
+
+def get_corruption(name: str) -> Corruption:
+    """The registered corruption `name`; ValueError listing the valid names otherwise."""
+    try:
+        return _CORRUPTIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown corruption {name!r}; valid: {', '.join(list_corruptions())}"
+        ) from None
+
+
+def corruptions_for(channels: int, size: tuple[int, int]) -> list[str]:
+    """Sorted names of the corruptions that apply to `channels`-channel images of `size` (H, W)."""
+    if min(size) < MIN_SIZE:
+        return []
+    return [name for name in list_corruptions() if channels in _CORRUPTIONS[name].channels]
+
+
+def _generator(generator: torch.Generator | None, seed: int | None) -> torch.Generator:
+    if generator is not None:
+        if generator.device.type != "cpu":
+            raise ValueError(f"generator must be a CPU torch.Generator, got one on {generator.device}")
+        return generator
+    return torch.Generator().manual_seed(0 if seed is None else int(seed))
+
+
+def corrupt(
+    images: Tensor,
+    name: str,
+    severity: int,
+    generator: torch.Generator | None = None,
+    seed: int | None = None,
+) -> Tensor:
+    """Corruption `name` at `severity` (1..5) on N×C×H×W images (uint8 [0, 255] or float [0, 1],
+    1 or 3 channels, any device); same dtype and device out, clipped to the valid range.
+
+    Random draws come from `generator` (a CPU torch.Generator) or a fresh one seeded with
+    `seed` (default 0), so a seed gives the same images on every device (up to float rounding).
+    uint8 output truncates like CIFAR-10-C (``uint8(clip(x, 0, 1) * 255)``).
+    """
+    corruption = get_corruption(name)
+    check_severity(severity, name)
+    if not isinstance(images, Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise ValueError(f"corruption {name!r}: images must be an N×C×H×W tensor, got {shape}")
+    n, channels, height, width = images.shape
+    if channels not in corruption.channels:
+        raise ValueError(
+            f"corruption {name!r} cannot apply to {channels}-channel images; it supports "
+            f"{' or '.join(str(c) for c in corruption.channels)} channel(s)"
+        )
+    if min(height, width) < MIN_SIZE:
+        raise ValueError(
+            f"corruption {name!r}: images of {height}×{width} px are smaller than {MIN_SIZE}×{MIN_SIZE}"
+        )
+    if images.dtype == torch.uint8:
+        x = images.float().div(255.0)
+    elif images.is_floating_point():
+        x = images.float()
+    else:
+        raise ValueError(f"corruption {name!r}: images must be uint8 or float, got {images.dtype}")
+    if n == 0:
+        return images.clone()
+    context = CorruptionContext(
+        RandomSource(_generator(generator, seed), images.device),
+        scale=(height + width) / (2 * REFERENCE_SIZE),
+        severity=severity,
+    )
+    out = corruption.function(x, corruption.parameter(severity), context)
+    out = torch.nan_to_num(out, nan=0.0).clamp_(0.0, 1.0)
+    if images.dtype == torch.uint8:
+        return out.mul_(255.0).to(torch.uint8)  # truncation, as CIFAR-10-C's np.uint8
+    return out.to(images.dtype)
+
+
+# ---------------------------------------------------------------------------- shift names
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A named distribution shift. kind "corruption" (corruption, severity), "noise" (eps, the
+    uniform noise ball in normalized space) or "dataset" (a separately collected test set)."""
+
+    name: str
+    kind: str
+    corruption: str | None = None
+    severity: int | None = None
+    eps: float | None = None
+    datasets: tuple[str, ...] = ()
+
+    def apply(
+        self,
+        images: Tensor,
+        *,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        std: Sequence[float] | None = None,
+    ) -> Tensor:
+        """Shift `images` (N×C×H×W, [0, 1] float or uint8). Noise shifts need the dataset's
+        per-channel `std` and return float32, unclipped; dataset shifts cannot be applied."""
+        if self.kind == "corruption":
+            return corrupt(images, self.corruption, self.severity, generator=generator, seed=seed)  # type: ignore[arg-type]
+        if self.kind == "noise":
+            from robustprune.data.shifts.noise import add_uniform_noise
+
+            if std is None:
+                raise ValueError(f"shift {self.name!r} needs the dataset's per-channel std")
+            return add_uniform_noise(images, self.eps, std, _generator(generator, seed))  # type: ignore[arg-type]
+        raise ValueError(
+            f"shift {self.name!r} is a dataset shift; load it with shifted_test_set(data, {self.name!r})"
+        )
+
+
+def format_eps(eps: float) -> str:
+    """Canonical text of a noise-ball radius: 0.05 -> '0.05', 0.35000000000000003 -> '0.35'."""
+    return f"{round(float(eps), 9):g}"
+
+
+def _valid_forms() -> str:
+    datasets = ", ".join(sorted(_DATASET_SHIFTS)) or "none registered"
+    return (
+        "valid forms: corruption:<name>:<severity 1-5> with name one of "
+        f"{', '.join(list_corruptions())}; noise:uniform:<eps >= 0>; or a dataset shift "
+        f"({datasets})"
+    )
+
+
+def get_shift(name: str) -> Shift:
+    """The Shift called `name`; ValueError listing the valid forms and names otherwise."""
+    if not isinstance(name, str):
+        raise ValueError(f"shift name must be a string, got {name!r}; {_valid_forms()}")
+    parts = name.split(":")
+    if parts[0] == "corruption" and len(parts) == 3 and parts[1] in _CORRUPTIONS:
+        try:
+            severity = int(parts[2])
+        except ValueError:
+            severity = None
+        if severity in SEVERITIES and parts[2].strip() == str(severity):
+            return Shift(f"corruption:{parts[1]}:{severity}", "corruption", parts[1], severity)
+    elif parts[0] == "noise" and len(parts) == 3 and parts[1] == "uniform":
+        try:
+            eps = float(parts[2])
+        except ValueError:
+            eps = math.nan
+        if math.isfinite(eps) and eps >= 0:
+            return Shift(f"noise:uniform:{format_eps(eps)}", "noise", eps=eps)
+    elif len(parts) == 1 and name in _DATASET_SHIFTS:
+        return Shift(name, "dataset", datasets=_DATASET_SHIFTS[name].datasets)
+    raise ValueError(f"unknown shift {name!r}; {_valid_forms()}")
+
+
+def dataset_shift_entry(name: str) -> DatasetShiftEntry:
+    """The registered loader entry of dataset shift `name`."""
+    return _DATASET_SHIFTS[get_shift(name).name]
+
+
+def list_shifts(include: str | None = None) -> list[str]:
+    """Every concrete shift name (95 corruptions, the 15 noise-ball radii, dataset shifts),
+    sorted, optionally filtered by the glob `include` (e.g. ``"corruption:fog:*"``)."""
+    from robustprune.data.shifts.noise import noise_ball_eps
+
+    names = [f"corruption:{c}:{s}" for c in _CORRUPTIONS for s in SEVERITIES]
+    names += [f"noise:uniform:{format_eps(e)}" for e in noise_ball_eps()]
+    names += list(_DATASET_SHIFTS)
+    names = sorted(set(names))
+    return [n for n in names if include is None or fnmatch.fnmatchcase(n, include)]

@@ -1,0 +1,95 @@
+"""Spatter: water streaks (severities 1-3) or mud (4-5) from a thresholded, blurred noise layer."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from robustprune.data.shifts import ops
+from robustprune.data.shifts.registry import CorruptionContext, register_corruption
+
+WATER = (175 / 255, 238 / 255, 238 / 255)  # pale turquoise, RGB
+MUD = (63 / 255, 42 / 255, 20 / 255)  # mud brown, RGB
+DISTANCE_CAP = 20.0  # px at 32 px: the reference truncates the distance map here
+EMBOSS = torch.tensor([[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]], dtype=torch.float64)
+SPATTER = (
+    (0.62, 0.1, 0.7, 0.7, 0.5, 0),
+    (0.65, 0.1, 0.8, 0.7, 0.5, 0),
+    (0.65, 0.3, 1.0, 0.69, 0.5, 0),
+    (0.65, 0.1, 0.7, 0.69, 0.6, 1),
+    (0.65, 0.1, 0.5, 0.68, 0.6, 1),
+)
+
+
+def _color(rgb: tuple[float, float, float], channels: int, like: Tensor) -> Tensor:
+    color = torch.tensor(rgb, dtype=like.dtype, device=like.device).reshape(1, 3, 1, 1)
+    return color if channels == 3 else ops.gray(color)
+
+
+def edge_distance(edges: Tensor, chunk: int = 256) -> Tensor:
+    """Exact Euclidean distance (px) from every pixel to the nearest True pixel of N×H×W `edges`
+    (a large value where an image has none), by two broadcast passes of squared distances."""
+    n, h, w = edges.shape
+    big = float((h + w) ** 2)
+    cols = torch.arange(w, device=edges.device, dtype=torch.float32)
+    rows = torch.arange(h, device=edges.device, dtype=torch.float32)
+    col_cost = (cols[:, None] - cols[None, :]) ** 2  # w×w'
+    row_cost = (rows[:, None] - rows[None, :]) ** 2  # h×h'
+    out = torch.empty(n, h, w, device=edges.device)
+    for start in range(0, n, chunk):
+        part = edges[start : start + chunk]
+        # along rows: min over x' of (x - x')² where edge(y, x')
+        along = torch.where(part[:, :, None, :], col_cost[None, None], big).amin(-1)  # n×h×w
+        # along columns: min over y' of along(y', x) + (y - y')²
+        total = (along[:, None, :, :] + row_cost[None, :, :, None]).amin(2)  # n×h×w
+        out[start : start + chunk] = total.sqrt()
+    return out
+
+
+def equalize_histogram(values: Tensor) -> Tensor:
+    """OpenCV's equalizeHist on N×H×W integer-valued floats in [0, 255], per image."""
+    n = values.shape[0]
+    flat = values.reshape(n, -1).long().clamp(0, 255)
+    hist = torch.zeros(n, 256, device=values.device).scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float32))
+    first = (hist > 0).float().argmax(1, keepdim=True)
+    cdf = hist.cumsum(1)
+    base = cdf.gather(1, first)
+    total = flat.shape[1]
+    scale = 255.0 / (total - base).clamp_min(1)
+    lut = torch.round((cdf - base) * scale).clamp(0, 255)
+    lut = torch.where(torch.arange(256, device=values.device)[None] <= first, 0.0, lut)
+    constant = (total - base).squeeze(1) <= 0  # a single grey level stays as it is
+    out = lut.gather(1, flat).reshape(values.shape)
+    return torch.where(constant[:, None, None], values, out)
+
+
+@register_corruption("spatter", "weather", SPATTER)
+def spatter(x: Tensor, parameter: tuple[float, ...], context: CorruptionContext) -> Tensor:
+    """Liquid layer N(mean, std) blurred by sigma and zeroed below threshold; water: streaks weighted
+    by an edge-distance map (Canny approximated by the layer's region borders); mud: paint where
+    the blurred mask is >= 0.8."""
+    mean, std, sigma, threshold, strength, mud = parameter
+    n, c, h, w = x.shape
+    liquid = context.random.normal((n, 1, h, w), mean, std)
+    liquid = ops.gaussian_blur(liquid, context.pixels(sigma), "nearest")
+    liquid = torch.where(liquid < threshold, torch.zeros_like(liquid), liquid)
+    if mud:
+        mask = (liquid > threshold).to(x.dtype)
+        mask = ops.gaussian_blur(mask, context.pixels(strength), "nearest")
+        mask = torch.where(mask < 0.8, torch.zeros_like(mask), mask)
+        return x * (1 - mask) + _color(MUD, c, x) * mask
+    liquid8 = torch.floor(liquid.clamp(0, 1) * 255)
+    wet = liquid8 > 0
+    neighbours = ops.pad(wet.float(), 1, 1, 1, 1, "nearest")
+    dry_neighbour = torch.stack(
+        (neighbours[..., :-2, 1:-1], neighbours[..., 2:, 1:-1], neighbours[..., 1:-1, :-2], neighbours[..., 1:-1, 2:])
+    ).amin(0) < 1
+    edges = (wet & dry_neighbour)[:, 0]
+    distance = edge_distance(edges).clamp(max=DISTANCE_CAP * context.scale)[:, None]
+    distance = torch.floor(ops.box_blur3(distance))  # float blur, then uint8 truncation
+    distance = equalize_histogram(distance[:, 0])[:, None]
+    distance = torch.round(ops.filter2d(distance, EMBOSS, "reflect101")).clamp(0, 255)
+    distance = torch.round(ops.box_blur3(distance))  # blur of a uint8 image stays uint8
+    weight = liquid8 * distance
+    weight = weight / weight.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12) * strength
+    return x + weight * _color(WATER, c, x)
