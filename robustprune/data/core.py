@@ -144,8 +144,8 @@ class ImageSet:
         """Images (float32 in [0, 1]) and labels at `index`, on `device` (default: where the set lives)."""
         target = torch.device(device) if device is not None else self.device
         index = _as_index(index, self.device)
-        images = self.images.index_select(0, index).to(target, non_blocking=True)
-        labels = self.labels.index_select(0, index).to(target, non_blocking=True)
+        images = self.images.index_select(0, index).to(target)
+        labels = self.labels.index_select(0, index).to(target)
         if images.dtype == torch.uint8:
             images = images.float().div_(255.0)
         return images, labels
@@ -173,6 +173,16 @@ class ImageSource(Protocol):
     labels: Tensor
 
     def __len__(self) -> int: ...
+
+    @property
+    def channels(self) -> int: ...
+
+    @property
+    def image_size(self) -> tuple[int, int]: ...
+
+    def to(self, device: torch.device | str) -> ImageSource: ...
+
+    def subset(self, index: Tensor | Sequence[int] | np.ndarray) -> ImageSource: ...
 
     def batch(
         self, index: Tensor | Sequence[int] | np.ndarray, device: torch.device | str | None = None
@@ -290,12 +300,12 @@ class DatasetSplits:
 
     @property
     def in_channels(self) -> int:
-        return self.train.channels  # type: ignore[attr-defined]
+        return self.train.channels
 
     @property
     def input_size(self) -> tuple[int, int]:
         """(H, W) in pixels of the images the model sees."""
-        return self.train.image_size  # type: ignore[attr-defined]
+        return self.train.image_size
 
     @property
     def segmentation(self) -> bool:
@@ -306,9 +316,9 @@ class DatasetSplits:
         """The same splits with in-memory sets moved to `device` (file-backed sets stay as they are)."""
         return DatasetSplits(
             self.name,
-            self.train.to(device),  # type: ignore[attr-defined]
-            self.val.to(device),  # type: ignore[attr-defined]
-            self.test.to(device),  # type: ignore[attr-defined]
+            self.train.to(device),
+            self.val.to(device),
+            self.test.to(device),
             self.num_classes,
             self.mean,
             self.std,
