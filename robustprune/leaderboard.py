@@ -543,11 +543,18 @@ def example_record(
     dataset: str = "digits",
     suite: str = "digits",
     nominal_pp: Sequence[float] = (0.85, 0.8),
-    shifted_pp: Sequence[float] = (0.45, 0.35),
-    slope: Sequence[float] = (0.02, 0.025),
+    shifted_pp: Sequence[float] | None = None,
+    slope: Sequence[float] | None = None,
 ) -> dict[str, Any]:
-    """A small, valid, self-consistent schema-1 record (one value per seed) for tests and docs."""
+    """A small, valid, self-consistent schema-1 record (one value per seed) for tests and docs.
+
+    ``shifted_pp`` defaults to nominal - 0.4 per seed, ``slope`` to 0.02, 0.025, ...
+    """
     seeds = list(range(len(nominal_pp)))
+    if shifted_pp is None:
+        shifted_pp = [max(0.0, value - 0.4) for value in nominal_pp]
+    if slope is None:
+        slope = [0.02 + 0.005 * seed for seed in seeds]
     shift = "corruption:gaussian_noise:3"
 
     def stat(values: Sequence[float], ci: bool = False) -> dict[str, Any]:

@@ -184,9 +184,11 @@ def test_parse_gate() -> None:
 
 
 def test_compare_is_direction_aware() -> None:
-    baseline = board(example_record("WT"), example_record("FT"))
+    baseline = board(example_record("WT", shifted_pp=(0.45, 0.4)), example_record("FT"))
     current = board(
-        example_record("WT", nominal_pp=(0.75, 0.7)),  # -10 pp nominal; gap shrinks
+        example_record(
+            "WT", nominal_pp=(0.75, 0.7), shifted_pp=(0.45, 0.4)
+        ),  # -10 pp nominal; gap shrinks
         example_record("FT", slope=(0.05, 0.05)),  # steeper excess error
     )
     comparison = compare(baseline, current)
@@ -200,7 +202,10 @@ def test_compare_is_direction_aware() -> None:
 
 
 def test_gates_fail_only_beyond_their_tolerance() -> None:
-    comparison = compare(board(example_record()), board(example_record(nominal_pp=(0.8, 0.75))))
+    comparison = compare(
+        board(example_record(shifted_pp=(0.45, 0.4))),
+        board(example_record(nominal_pp=(0.8, 0.75), shifted_pp=(0.45, 0.4))),
+    )
     assert comparison.failures([Gate("nominal_pp", 0.05)]) == []
     assert len(comparison.failures([Gate("nominal_pp", 0.04)])) == 1
     assert comparison.failures([Gate("gap", 0.0)]) == []  # the gap improved
@@ -218,7 +223,10 @@ def test_compare_reports_missing_and_new_cases_and_skips_nulls() -> None:
 
 
 def test_render_comparison_lists_regressions_first_and_failed_gates() -> None:
-    comparison = compare(board(example_record()), board(example_record(nominal_pp=(0.7, 0.7))))
+    comparison = compare(
+        board(example_record(shifted_pp=(0.45, 0.4))),
+        board(example_record(nominal_pp=(0.7, 0.7), shifted_pp=(0.45, 0.4))),
+    )
     text = render_comparison(comparison, [parse_gate("prune_potential:0.05")])
     lines = text.splitlines()
     assert lines[0].startswith("2 regression(s), 1 improvement(s)")
