@@ -34,7 +34,9 @@ def test_ece_from_logits_uses_softmax_confidence():
     logits = torch.tensor([[logit, 0.0]] * 10)
     labels = torch.tensor([0] * 8 + [1] * 2)
     assert expected_calibration_error(logits, labels) == pytest.approx(0.0, abs=1e-6)
-    assert expected_calibration_error(logits, torch.zeros(10, dtype=torch.long)) == pytest.approx(0.2)
+    assert expected_calibration_error(logits, torch.zeros(10, dtype=torch.long)) == pytest.approx(
+        0.2
+    )
 
 
 def test_bad_confidences_are_rejected():

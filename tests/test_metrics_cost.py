@@ -19,14 +19,14 @@ from robustprune.metrics import (
 def small_net() -> nn.Sequential:
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1, bias=False),   # 8*3*9 MACs at 8x8
+        nn.Conv2d(3, 8, 3, padding=1, bias=False),  # 8*3*9 MACs at 8x8
         nn.BatchNorm2d(8),
         nn.ReLU(),
-        nn.Conv2d(8, 4, 3, stride=2, padding=1),     # 4*8*9 MACs at 4x4
+        nn.Conv2d(8, 4, 3, stride=2, padding=1),  # 4*8*9 MACs at 4x4
         nn.ReLU(),
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
-        nn.Linear(4, 5),                             # 20 MACs
+        nn.Linear(4, 5),  # 20 MACs
     ).eval()
 
 

@@ -71,8 +71,11 @@ def test_per_distribution_and_missing_parent():
 
 @pytest.mark.parametrize(
     ("ratios", "errors", "delta", "match"),
-    [([0.1, 0.2], [0.1], 0.005, "same length"), ([0.1], [float("nan")], 0.005, "finite"),
-     ([0.1], [0.1], -0.1, "delta")],
+    [
+        ([0.1, 0.2], [0.1], 0.005, "same length"),
+        ([0.1], [float("nan")], 0.005, "finite"),
+        ([0.1], [0.1], -0.1, "delta"),
+    ],
 )
 def test_bad_inputs_are_named(ratios, errors, delta, match):
     with pytest.raises(ValueError, match=match):
@@ -95,7 +98,9 @@ def test_potential_is_an_evaluated_ratio_or_zero(curve, delta):
     potential = prune_potential(ratios, errors, parent_error, delta)
     assert potential == 0.0 or potential in ratios
     # The documented 1e-9 round-off allowance is far below 1/N for any realistic test set.
-    qualifying = [r for r, e in zip(ratios, errors) if e <= parent_error + delta + 1e-9]
+    qualifying = [
+        r for r, e in zip(ratios, errors, strict=True) if e <= parent_error + delta + 1e-9
+    ]
     assert potential == max(qualifying, default=0.0)
 
 
@@ -144,7 +149,9 @@ def test_bootstrap_interval_is_wide_near_the_threshold():
     borderline = parent.copy()
     borderline[np.flatnonzero(parent)[:2]] = False
     pruned = np.stack([parent, borderline])
-    low, high = bootstrap_prune_potential([0.4, 0.8], parent, pruned, delta=0.004, num_resamples=300)
+    low, high = bootstrap_prune_potential(
+        [0.4, 0.8], parent, pruned, delta=0.004, num_resamples=300
+    )
     assert low == 0.4 and high == 0.8
 
 
@@ -166,7 +173,11 @@ def test_bootstrap_rejects_mismatched_shapes():
 
 
 def test_safe_potential_and_gap():
-    shifted = {"corruption:fog:3": 0.6, "corruption:gaussian_noise:3": 0.0, "noise:uniform:0.1": 0.3}
+    shifted = {
+        "corruption:fog:3": 0.6,
+        "corruption:gaussian_noise:3": 0.0,
+        "noise:uniform:0.1": 0.3,
+    }
     assert safe_prune_potential(shifted) == 0.0
     assert prune_potential_gap(0.85, shifted) == pytest.approx(0.85 - 0.3)
     assert prune_potential_gap(0.85, 0.45) == pytest.approx(0.4)

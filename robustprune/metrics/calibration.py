@@ -44,7 +44,9 @@ def calibration_bins(
             f"confidences and correct must be equal-length 1-D arrays, got shapes "
             f"{confidence.shape} and {hits.shape}"
         )
-    if confidence.size and (confidence.min() < 0 or confidence.max() > 1 or np.isnan(confidence).any()):
+    if confidence.size and (
+        confidence.min() < 0 or confidence.max() > 1 or np.isnan(confidence).any()
+    ):
         raise ValueError(
             f"confidences must be probabilities in [0, 1], got range [{confidence.min()}, {confidence.max()}]"
         )
@@ -79,7 +81,9 @@ def calibration_error(
     return float(
         sum(
             count / total * abs(accuracy - confidence)
-            for count, accuracy, confidence in zip(bins.counts, bins.accuracy, bins.confidence)
+            for count, accuracy, confidence in zip(
+                bins.counts, bins.accuracy, bins.confidence, strict=True
+            )
             if count
         )
     )

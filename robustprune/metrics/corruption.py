@@ -41,7 +41,9 @@ def corruption_errors(errors: CorruptionErrors, baseline: CorruptionErrors) -> d
     reference = _severity_errors(baseline, "baseline")
     missing = sorted(set(table) - set(reference))
     if missing:
-        raise KeyError(f"baseline has no errors for corruption(s) {missing}; it has {sorted(reference)}")
+        raise KeyError(
+            f"baseline has no errors for corruption(s) {missing}; it has {sorted(reference)}"
+        )
     result = {}
     for corruption, values in table.items():
         base = reference[corruption]
@@ -50,7 +52,9 @@ def corruption_errors(errors: CorruptionErrors, baseline: CorruptionErrors) -> d
                 f"corruption {corruption!r}: {values.size} severities in errors but {base.size} in baseline"
             )
         if base.sum() <= 0:
-            raise ValueError(f"baseline error for corruption {corruption!r} must be > 0, got {base.tolist()}")
+            raise ValueError(
+                f"baseline error for corruption {corruption!r} must be > 0, got {base.tolist()}"
+            )
         result[corruption] = float(values.sum() / base.sum())
     return result
 
@@ -67,7 +71,9 @@ def relative_mean_corruption_error(
     baseline_clean_error: float,
 ) -> float:
     """Relative mCE: degradation over the clean error, normalized by the baseline's degradation."""
-    table = {name: np.atleast_1d(np.asarray(v, dtype=float)) - clean_error for name, v in errors.items()}
+    table = {
+        name: np.atleast_1d(np.asarray(v, dtype=float)) - clean_error for name, v in errors.items()
+    }
     reference = {
         name: np.atleast_1d(np.asarray(v, dtype=float)) - baseline_clean_error
         for name, v in baseline.items()
@@ -91,4 +97,6 @@ def group_corruption_errors(errors_by_distribution: Mapping[str, float]) -> dict
                 f"got {distribution!r}"
             )
         grouped.setdefault(parts[1], {})[int(parts[2])] = float(error)
-    return {name: [by_severity[s] for s in sorted(by_severity)] for name, by_severity in grouped.items()}
+    return {
+        name: [by_severity[s] for s in sorted(by_severity)] for name, by_severity in grouped.items()
+    }

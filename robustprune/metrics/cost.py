@@ -29,7 +29,11 @@ def count_nonzero(model: nn.Module) -> int:
 
 def achieved_prune_ratio(model: nn.Module, parent_param_count: int) -> float:
     """The paper's prune ratio, a fraction: 1 - nonzeros(model) / parameter count of the parent."""
-    if isinstance(parent_param_count, bool) or not isinstance(parent_param_count, int) or parent_param_count < 1:
+    if (
+        isinstance(parent_param_count, bool)
+        or not isinstance(parent_param_count, int)
+        or parent_param_count < 1
+    ):
         raise ValueError(
             f"parent_param_count must be the parent's positive parameter count "
             f"(count_parameters(parent)), got {parent_param_count!r}"
@@ -40,7 +44,9 @@ def achieved_prune_ratio(model: nn.Module, parent_param_count: int) -> float:
 def _spatial(input_size: int | tuple[int, int]) -> tuple[int, int]:
     size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
     if len(size) != 2 or any(not isinstance(s, int) or s < 1 for s in size):
-        raise ValueError(f"input_size must be a positive int or (height, width), got {input_size!r}")
+        raise ValueError(
+            f"input_size must be a positive int or (height, width), got {input_size!r}"
+        )
     return size  # type: ignore[return-value]
 
 
@@ -66,7 +72,9 @@ def _conv_macs(module: nn.Conv2d, alive: torch.Tensor, output: torch.Tensor) -> 
     out_channels, in_per_group = weight.shape[:2]
     groups = module.groups
     kernel_nonzeros = weight.ne(0).sum(dim=(2, 3))  # (out, in / groups)
-    alive_per_filter = alive.reshape(groups, in_per_group).repeat_interleave(out_channels // groups, dim=0)
+    alive_per_filter = alive.reshape(groups, in_per_group).repeat_interleave(
+        out_channels // groups, dim=0
+    )
     positions = output.shape[0] * output.shape[2] * output.shape[3]
     return int((kernel_nonzeros * alive_per_filter).sum()) * positions
 
@@ -150,5 +158,7 @@ def flop_reduction(
     """Fraction of the parent's MACs the pruned network no longer needs: 1 - flops(pruned) / flops(parent)."""
     parent_macs = flops(parent, input_size, in_channels, device)
     if parent_macs == 0:
-        raise ValueError("parent has no Conv2d/Linear multiply-accumulates; cannot compute a FLOP reduction")
+        raise ValueError(
+            "parent has no Conv2d/Linear multiply-accumulates; cannot compute a FLOP reduction"
+        )
     return 1.0 - flops(pruned, input_size, in_channels, device) / parent_macs

@@ -34,7 +34,9 @@ def excess_error(
     shifted = _mean_over_shifts(pruned_shifted, "pruned_shifted")
     parent_shift = _mean_over_shifts(parent_shifted, "parent_shifted")
     if nominal.ndim != 1:
-        raise ValueError(f"pruned_nominal must be one error per ratio (R,), got shape {nominal.shape}")
+        raise ValueError(
+            f"pruned_nominal must be one error per ratio (R,), got shape {nominal.shape}"
+        )
     if shifted.ndim == 2:
         shifted = shifted.mean(axis=1)
     if shifted.shape != nominal.shape:
@@ -43,7 +45,9 @@ def excess_error(
             f"got {np.asarray(pruned_shifted, dtype=float).shape}"
         )
     if parent_shift.ndim > 1 or parent_shift.size == 0:
-        raise ValueError(f"parent_shifted must be a float or (S,) errors, got shape {parent_shift.shape}")
+        raise ValueError(
+            f"parent_shifted must be a float or (S,) errors, got shape {parent_shift.shape}"
+        )
     parent_gap = float(parent_shift.mean()) - float(parent_nominal)
     return [float(v) for v in (shifted - nominal) - parent_gap]
 
@@ -58,5 +62,7 @@ def excess_error_slope(ratios: Sequence[float], excess: Sequence[float]) -> floa
         )
     denominator = float(np.dot(x, x))
     if denominator == 0.0:
-        raise ValueError(f"excess_error_slope needs at least one nonzero prune ratio, got {x.tolist()}")
+        raise ValueError(
+            f"excess_error_slope needs at least one nonzero prune ratio, got {x.tolist()}"
+        )
     return float(np.dot(x, y) / denominator)

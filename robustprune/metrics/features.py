@@ -53,7 +53,9 @@ def backward_selection(
     pixels = height * width
     with evaluating(model, device) as target:
         flat = inputs.detach().to(target).reshape(count, channels, pixels)
-        full_probabilities = batched_logits(model, inputs, batch_size, target).float().softmax(dim=1)
+        full_probabilities = (
+            batched_logits(model, inputs, batch_size, target).float().softmax(dim=1)
+        )
         predicted = full_probabilities.argmax(dim=1)
         kept = torch.ones(count, pixels, dtype=torch.bool, device=target)
         order = torch.empty(count, pixels, dtype=torch.long, device=target)
@@ -70,8 +72,12 @@ def backward_selection(
                 images = image_index[start:stop]
                 batch = current[images]  # advanced indexing copies
                 batch[torch.arange(stop - start, device=target), :, pixel_index[start:stop]] = 0.0
-                probabilities = model(batch.reshape(-1, channels, height, width)).float().softmax(dim=1)
-                candidate_scores[start:stop] = probabilities.gather(1, predicted[images][:, None]).squeeze(1)
+                probabilities = (
+                    model(batch.reshape(-1, channels, height, width)).float().softmax(dim=1)
+                )
+                candidate_scores[start:stop] = probabilities.gather(
+                    1, predicted[images][:, None]
+                ).squeeze(1)
             candidate_scores = candidate_scores.reshape(count, remaining)
             best_score, best = candidate_scores.max(dim=1)
             chosen = pixel_index.reshape(count, remaining).gather(1, best[:, None]).squeeze(1)
@@ -84,8 +90,8 @@ def backward_selection(
 def sufficient_input_subsets(selection: BackwardSelection, threshold: float = 0.9) -> torch.Tensor:
     """Boolean (N, H, W) masks: the smallest set of last-removed pixels whose score is >= ``threshold``.
 
-    ``threshold`` is a probability in [0, 1]. An input whose full-input score is below it gets
-    the whole image (no subset is sufficient).
+    ``threshold`` is a probability in [0, 1]. Removing pixels can raise the score, so a subset
+    may suffice even where the full input does not; an input with none gets the whole image.
     """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
@@ -93,7 +99,9 @@ def sufficient_input_subsets(selection: BackwardSelection, threshold: float = 0.
     # Keeping the last m removed pixels has score scores[:, P - m]; find the smallest such m.
     sizes = torch.arange(pixels + 1)
     sufficient = selection.scores[:, pixels - sizes] >= threshold  # (N, m = 0..P)
-    smallest = torch.where(sufficient.any(dim=1), sufficient.float().argmax(dim=1), torch.tensor(pixels))
+    smallest = torch.where(
+        sufficient.any(dim=1), sufficient.float().argmax(dim=1), torch.tensor(pixels)
+    )
     return _keep_last(selection, smallest)
 
 

@@ -30,7 +30,9 @@ def _as_vector(values: Iterable[float], name: str) -> np.ndarray:
 
 def _check_delta(delta: float) -> None:
     if not np.isfinite(delta) or delta < 0:
-        raise ValueError(f"delta must be a finite fraction >= 0 (0.005 = 0.5 points), got {delta!r}")
+        raise ValueError(
+            f"delta must be a finite fraction >= 0 (0.005 = 0.5 points), got {delta!r}"
+        )
 
 
 def prune_potential(
@@ -102,7 +104,9 @@ def aggregate_seeds(values: Sequence[float]) -> dict[str, Any]:
     return {"values": [float(v) for v in array], "mean": float(array.mean()), "std": std}
 
 
-def _potential_table(ratios: np.ndarray, errors: np.ndarray, parent_errors: np.ndarray, delta: float) -> np.ndarray:
+def _potential_table(
+    ratios: np.ndarray, errors: np.ndarray, parent_errors: np.ndarray, delta: float
+) -> np.ndarray:
     """Vectorised P: ``errors`` (..., R), ``parent_errors`` (...), ``ratios`` broadcastable to errors."""
     qualifies = errors <= parent_errors[..., None] + delta + _TOLERANCE
     candidates = np.where(qualifies, np.broadcast_to(ratios, errors.shape), 0.0)
@@ -184,7 +188,9 @@ def safe_prune_potential(shifted: Mapping[str, float] | Iterable[float]) -> floa
     return float(min(values))
 
 
-def prune_potential_gap(nominal: float, shifted: float | Mapping[str, float] | Iterable[float]) -> float:
+def prune_potential_gap(
+    nominal: float, shifted: float | Mapping[str, float] | Iterable[float]
+) -> float:
     """Nominal minus shifted prune potential; several shifted values are averaged first."""
     if isinstance(shifted, (int, float)):
         return float(nominal) - float(shifted)

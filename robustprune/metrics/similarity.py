@@ -95,7 +95,9 @@ def noise_similarity(
                 reference_logits = batched_logits(reference, noisy, batch_size, target).float()
                 predicted = logits.argmax(dim=1)
                 reference_predicted = reference_logits.argmax(dim=1)
-                agreement[level_index, draw] = (predicted == reference_predicted).float().mean().item()
+                agreement[level_index, draw] = (
+                    (predicted == reference_predicted).float().mean().item()
+                )
                 distance = torch.linalg.vector_norm(
                     logits.softmax(dim=1) - reference_logits.softmax(dim=1), dim=1
                 )
