@@ -1,0 +1,410 @@
+"""Tests of the report's index.html: static structure, and a real headless Chromium session.
+
+The browser test drives Debian's chromium over the DevTools protocol on a pipe
+(--remote-debugging-pipe), so it needs no Python package beyond the standard library and no
+driver binary: `apt-get install -y chromium`. It skips, saying so, when no chromium is found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from robustprune.report import write_report
+from robustprune.report.html import Section, render_index
+
+FIXTURE = Path(__file__).parent / "fixtures" / "synthetic_leaderboard.json"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+@pytest.fixture(scope="module")
+def leaderboard() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text())
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_report(FIXTURE, tmp_path_factory.mktemp("report-html"))
+
+
+class _Tables(HTMLParser):
+    """Collects every sortable table: its attributes, headers and rows of cell (text, data-sort)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[dict[str, Any]] = []
+        self._table: dict[str, Any] | None = None
+        self._cell: list[str] | None = None
+        self._sort: str | None = None
+        self._in_head = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "table":
+            self._table = None
+            if "sortable" in (values.get("class") or ""):
+                self._table = {"attrs": values, "headers": [], "rows": []}
+                self.tables.append(self._table)
+        elif self._table is None:
+            return
+        elif tag == "thead":
+            self._in_head = True
+        elif tag == "tr" and not self._in_head:
+            self._table["rows"].append([])
+        elif tag in ("td", "th"):
+            self._cell, self._sort = [], values.get("data-sort")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._table = None
+        elif tag == "thead":
+            self._in_head = False
+        elif tag in ("td", "th") and self._cell is not None and self._table is not None:
+            text = "".join(self._cell).strip()
+            if self._in_head:
+                self._table["headers"].append(text)
+            else:
+                self._table["rows"][-1].append((text, self._sort))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _tables(html: str) -> list[dict[str, Any]]:
+    parser = _Tables()
+    parser.feed(html)
+    return parser.tables
+
+
+def _methods(leaderboard: dict[str, Any], arch: str) -> list[str]:
+    return [r["method"] for r in leaderboard["records"] if r["arch"] == arch]
+
+
+def test_every_table_has_one_row_per_method(index: Path, leaderboard: dict[str, Any]) -> None:
+    tables = _tables(index.read_text(encoding="utf-8"))
+    kinds = [t["attrs"]["class"].split()[1] for t in tables]
+    assert kinds == ["leaderboard", "potential", "timings"] * 2
+    for table in tables:
+        rows = [row[0][0] for row in table["rows"]]
+        assert rows == _methods(leaderboard, table["attrs"]["data-arch"])
+
+
+def test_summary_cells_carry_the_record_numbers(index: Path, leaderboard: dict[str, Any]) -> None:
+    table = _tables(index.read_text(encoding="utf-8"))[0]
+    column = table["headers"].index("nominal PP %")
+    for row, record in zip(table["rows"], leaderboard["records"], strict=False):
+        text, sort = row[column]
+        summary = record["summary"]["nominal_pp"]
+        assert float(sort) == summary["mean"]
+        assert text == f"{summary['mean'] * 100:.1f} ± {summary['std'] * 100:.1f}"
+
+
+def test_text_from_records_is_escaped(leaderboard: dict[str, Any]) -> None:
+    record = dict(leaderboard["records"][0], method="<script>alert(1)</script>")
+    html = render_index(
+        {"schema": 1, "records": [record]},
+        [Section("s", "d", "a", records=[record])],
+        "leaderboard.json",
+    )
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+
+
+# --- a real browser ------------------------------------------------------------------------
+
+
+def _find_chromium() -> str | None:
+    configured = os.environ.get("ROBUSTPRUNE_CHROMIUM")
+    if configured:
+        return configured
+    return next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
+
+
+class Chromium:
+    """Headless Chromium driven through the DevTools protocol over --remote-debugging-pipe.
+
+    Chromium reads NUL-terminated JSON commands on fd 3 and writes replies and events on fd 4.
+    """
+
+    FLAGS = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--remote-debugging-pipe",
+    ]
+
+    def __init__(self, executable: str, profile: Path, log: Path) -> None:
+        command_read, self._command_write = self._high_pipe()
+        self._reply_read, reply_write = self._high_pipe()
+
+        def wire_pipes() -> None:  # runs in the child before exec
+            os.dup2(command_read, 3)
+            os.dup2(reply_write, 4)
+
+        self._log = log
+        with log.open("wb") as log_file:
+            self.process = subprocess.Popen(
+                [executable, *self.FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                pass_fds=(3, 4),
+                preexec_fn=wire_pipes,
+            )
+        os.close(command_read)
+        os.close(reply_write)
+        self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.events: list[dict[str, Any]] = []
+        self._next_id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    @staticmethod
+    def _high_pipe() -> tuple[int, int]:
+        """A pipe whose ends are above fd 4, so wiring them onto 3 and 4 cannot clobber one."""
+        import fcntl
+
+        ends = []
+        for fd in os.pipe():
+            ends.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10))
+            os.close(fd)
+        return ends[0], ends[1]
+
+    def _read(self) -> None:
+        buffer = b""
+        while chunk := os.read(self._reply_read, 1 << 16):
+            buffer += chunk
+            *messages, buffer = buffer.split(b"\0")
+            for message in messages:
+                self._messages.put(json.loads(message))
+        self._messages.put(None)
+
+    def _failure(self, what: str) -> AssertionError:
+        tail = self._log.read_text(errors="replace")[-2000:] if self._log.exists() else ""
+        return AssertionError(f"chromium: {what}; its log ends:\n{tail}")
+
+    def _wait(self, matches: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = self._messages.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise self._failure(f"no answer within {timeout} s") from None
+            if message is None:
+                raise self._failure("closed the DevTools pipe")
+            if "method" in message:
+                self.events.append(message)
+            if matches(message):
+                return message
+
+    def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        session: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """Send one DevTools command and return its result."""
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._command_write, json.dumps(message).encode() + b"\0")
+        reply = self._wait(lambda m: m.get("id") == message["id"], timeout)
+        if "error" in reply:
+            raise AssertionError(f"chromium: {method} failed: {reply['error']}")
+        return reply["result"]
+
+    def wait_event(self, method: str, session: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait for the next event `method` of `session` (e.g. Page.loadEventFired)."""
+        return self._wait(
+            lambda m: m.get("method") == method and m.get("sessionId") == session, timeout
+        )
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=10)
+        except AssertionError:
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._command_write)
+
+
+class Page:
+    """One tab: navigation, script evaluation, real mouse clicks and the errors it reported."""
+
+    def __init__(self, browser: Chromium) -> None:
+        self.browser = browser
+        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        for domain in ("Page", "Runtime", "Log"):
+            browser.send(f"{domain}.enable", session=self.session)
+
+    def open(self, path: Path) -> None:
+        """Load `path` and wait for its load event (images included)."""
+        self.browser.send("Page.navigate", {"url": path.as_uri()}, session=self.session)
+        self.browser.wait_event("Page.loadEventFired", self.session)
+
+    def evaluate(self, expression: str) -> Any:
+        """The JSON value of a JavaScript expression evaluated in the page."""
+        reply = self.browser.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True},
+            session=self.session,
+        )
+        if "exceptionDetails" in reply:
+            raise AssertionError(f"page script failed: {reply['exceptionDetails']}")
+        return reply["result"].get("value")
+
+    def click(self, selector: str) -> None:
+        """A real left click (mouse pressed and released) in the middle of the element."""
+        box = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        x, y = box
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.browser.send(
+                "Input.dispatchMouseEvent",
+                {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1},
+                session=self.session,
+            )
+
+    def errors(self) -> list[str]:
+        """Uncaught exceptions, console.error/assert calls and error log entries (failed loads)."""
+        found = []
+        for event in self.browser.events:
+            if event.get("sessionId") != self.session:
+                continue
+            params = event.get("params", {})
+            if event["method"] == "Runtime.exceptionThrown":
+                found.append(
+                    f"exception: {params['exceptionDetails'].get('exception', {}).get('description') or params['exceptionDetails'].get('text')}"
+                )
+            elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") in (
+                "error",
+                "assert",
+            ):
+                found.append(
+                    f"console.{params['type']}: {[a.get('value') for a in params.get('args', [])]}"
+                )
+            elif event["method"] == "Log.entryAdded" and params["entry"].get("level") == "error":
+                found.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}")
+        return found
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    executable = _find_chromium()
+    if executable is None:
+        pytest.skip(
+            "no headless browser: install Debian's chromium (apt-get install -y chromium) "
+            "or set ROBUSTPRUNE_CHROMIUM to a Chromium/Chrome executable"
+        )
+    folder = tmp_path_factory.mktemp("chromium")
+    chromium = Chromium(executable, folder / "profile", folder / "chromium.log")
+    try:
+        chromium.send("Browser.getVersion", timeout=60)  # first answer: the browser is up
+        yield chromium
+    finally:
+        chromium.close()
+
+
+def _rows(page: Page, table: str) -> list[list[str]]:
+    return page.evaluate(
+        f"Array.from(document.querySelector({json.dumps(table)}).tBodies[0].rows)"
+        ".map(r => Array.from(r.cells).map(c => c.getAttribute('data-sort') ?? c.textContent))"
+    )
+
+
+def test_browser_catches_page_errors(browser: Chromium, tmp_path: Path) -> None:
+    """The error check below is live: a page with a script error and a missing image is caught."""
+    broken = tmp_path / "broken.html"
+    broken.write_text('<!DOCTYPE html><img src="missing.png"><script>notDefined();</script>')
+    page = Page(browser)
+    page.open(broken)
+    errors = page.errors()
+    assert any("notDefined" in e for e in errors), errors
+    assert any("missing.png" in e for e in errors), errors
+
+
+def test_report_in_headless_chromium(
+    browser: Chromium, index: Path, leaderboard: dict[str, Any]
+) -> None:
+    page = Page(browser)
+    page.open(index)
+    assert page.evaluate("document.title") == "robustprune report"
+    assert page.evaluate("document.images.length") == len(
+        list((index.parent / "figures").iterdir())
+    )
+    assert page.evaluate(
+        "Array.from(document.images).every(i => i.complete && i.naturalWidth > 100)"
+    )
+
+    # one row per method in every table, in record order
+    tables = page.evaluate(
+        "Array.from(document.querySelectorAll('table.sortable')).map(t =>"
+        " [t.dataset.arch, Array.from(t.tBodies[0].rows).map(r => r.cells[0].textContent)])"
+    )
+    assert len(tables) == 6
+    for arch, methods in tables:
+        assert methods == _methods(leaderboard, arch)
+
+    # clicking a header sorts rows by that column numerically; clicking again reverses
+    table = "section[data-arch='resnet20'] table.leaderboard"
+    headers = page.evaluate(
+        f'Array.from(document.querySelectorAll("{table} th")).map(h => h.textContent)'
+    )
+    records = {r["method"]: r for r in leaderboard["records"] if r["arch"] == "resnet20"}
+    nominal = headers.index("nominal PP %") + 1
+    by_nominal = sorted(records, key=lambda m: records[m]["summary"]["nominal_pp"]["mean"])
+    assert by_nominal != list(records)  # else the click would prove nothing
+    page.click(f"{table} th:nth-child({nominal})")
+    assert [row[0] for row in _rows(page, table)] == by_nominal
+    assert (
+        page.evaluate(
+            f"document.querySelector(\"{table} th:nth-child({nominal})\").getAttribute('aria-sort')"
+        )
+        == "ascending"
+    )
+    page.click(f"{table} th:nth-child({nominal})")
+    assert [row[0] for row in _rows(page, table)] == by_nominal[::-1]
+
+    # numbers sort as numbers, not as text ("11.2" < "4.1" as text)
+    timings = "section[data-arch='resnet20'] table.timings"
+    timing_headers = page.evaluate(f"Array.from(document.querySelectorAll(\"{timings} th\")).map(h => h.textContent)")
+    evaluation = timing_headers.index("evaluation_s") + 1
+    before = [row[evaluation - 1] for row in _rows(page, timings)]
+    assert sorted(before) != sorted(before, key=float)  # else this would prove nothing
+    page.click(f"{timings} th:nth-child({evaluation})")
+    after = [float(row[evaluation - 1]) for row in _rows(page, timings)]
+    assert after == sorted(after)
+
+    # a text column sorts alphabetically
+    page.click(f"{table} th:nth-child(1)")
+    assert [row[0] for row in _rows(page, table)] == sorted(records, key=str.lower)
+    assert page.errors() == []
