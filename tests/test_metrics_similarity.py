@@ -36,7 +36,7 @@ def test_a_model_compared_with_itself_is_perfectly_similar():
     model = tiny_net(0)
     images, labels = data()
     result = noise_similarity(
-        model, model, images, labels, eps=[0.0, 0.3, 0.7], draws=3, batch_size=16
+        model, model, images, labels, eps=[0.0, 0.3, 0.7], draws=3, batch_size=16, device="cpu"
     )
     assert result.agreement == [1.0, 1.0, 1.0]
     assert result.agreement_std == [0.0, 0.0, 0.0]
