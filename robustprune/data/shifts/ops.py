@@ -42,9 +42,21 @@ def border_indices(size: int, before: int, after: int, mode: str, device: torch.
 
 def pad(x: Tensor, top: int, bottom: int, left: int, right: int, mode: str) -> Tensor:
     """Pad the last two axes of `x` by the given widths (pixels) with border `mode`."""
-    rows = border_indices(x.shape[-2], top, bottom, mode, x.device)
-    cols = border_indices(x.shape[-1], left, right, mode, x.device)
-    return x.index_select(-2, rows).index_select(-1, cols)
+    x = _pad_axis(x, -2, top, bottom, mode)
+    return _pad_axis(x, -1, left, right, mode)
+
+
+def _pad_axis(x: Tensor, axis: int, before: int, after: int, mode: str) -> Tensor:
+    if before == 0 and after == 0:
+        return x
+    size = x.shape[axis]
+    index = border_indices(size, before, after, mode, x.device)
+    if before + after > 2 * size:
+        return x.index_select(axis, index)
+    # slices are cheaper than index_select: copy the (few) border rows/columns only
+    head = x.index_select(axis, index[:before]) if before else None
+    tail = x.index_select(axis, index[before + size :]) if after else None
+    return torch.cat([t for t in (head, x, tail) if t is not None], dim=axis)
 
 
 def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> Tensor:
@@ -59,30 +71,38 @@ def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> Tensor:
 
 def filter2d(x: Tensor, kernel: Tensor, mode: str) -> Tensor:
     """Correlate every channel of N×C×H×W `x` with one odd-sized 2-D `kernel`, border `mode`."""
-    n, c, h, w = x.shape
     kh, kw = kernel.shape
     if kh % 2 == 0 or kw % 2 == 0:
         raise ValueError(f"filter2d needs an odd-sized kernel, got {kh}×{kw}")
-    if kh == 1 and kw == 1:
-        return x * float(kernel.reshape(()))
-    padded = pad(x.reshape(n * c, 1, h, w), kh // 2, kh // 2, kw // 2, kw // 2, mode)
-    weight = kernel.to(device=x.device, dtype=x.dtype).reshape(1, 1, kh, kw)
-    return F.conv2d(padded, weight).reshape(n, c, h, w)
+    h, w = x.shape[-2:]
+    padded = pad(x, kh // 2, kh // 2, kw // 2, kw // 2, mode)
+    out = torch.zeros_like(x)
+    for (i, j), weight in zip(kernel.nonzero().tolist(), kernel[kernel != 0].tolist()):
+        out.add_(padded[..., i : i + h, j : j + w], alpha=weight)
+    return out
+
+
+def filter_axis(x: Tensor, kernel: Tensor, axis: int, mode: str) -> Tensor:
+    """Correlate `x` along `axis` (-1 or -2) with the odd-sized 1-D `kernel`, border `mode`:
+    a weighted sum of shifted slices, which beats single-channel conv2d on CPU."""
+    taps = kernel.numel()
+    if taps % 2 == 0:
+        raise ValueError(f"filter_axis needs an odd-sized kernel, got {taps} taps")
+    if taps == 1:
+        return x * float(kernel[0])
+    radius = taps // 2
+    size = x.shape[axis]
+    padded = _pad_axis(x, axis, radius, radius, mode)
+    out = torch.zeros_like(x)
+    for offset, weight in enumerate(kernel.tolist()):
+        if weight != 0:
+            out.add_(padded.narrow(axis, offset, size), alpha=weight)
+    return out
 
 
 def filter_separable(x: Tensor, kernel_h: Tensor, kernel_w: Tensor, mode: str) -> Tensor:
-    """Correlate every channel of N×C×H×W `x` with 1-D kernels along H then W, border `mode`."""
-    n, c, h, w = x.shape
-    out = x.reshape(n * c, 1, h, w)
-    if kernel_h.numel() > 1:
-        r = kernel_h.numel() // 2
-        weight = kernel_h.to(device=x.device, dtype=x.dtype).reshape(1, 1, -1, 1)
-        out = F.conv2d(pad(out, r, r, 0, 0, mode), weight)
-    if kernel_w.numel() > 1:
-        r = kernel_w.numel() // 2
-        weight = kernel_w.to(device=x.device, dtype=x.dtype).reshape(1, 1, 1, -1)
-        out = F.conv2d(pad(out, 0, 0, r, r, mode), weight)
-    return out.reshape(n, c, h, w)
+    """Correlate the last two axes of `x` with 1-D kernels along H then W, border `mode`."""
+    return filter_axis(filter_axis(x, kernel_h, -2, mode), kernel_w, -1, mode)
 
 
 def gaussian_blur(x: Tensor, sigma: float, mode: str = "nearest", truncate: float = 4.0) -> Tensor:
@@ -137,25 +157,10 @@ def rgb_to_hsv(x: Tensor) -> Tensor:
 
 
 def hsv_to_rgb(hsv: Tensor) -> Tensor:
-    """skimage's hsv2rgb on N×3×H×W (hue, saturation, value in [0, 1])."""
-    hue, saturation, value = hsv.unbind(dim=1)
-    sector = torch.floor(hue * 6.0)
-    fraction = hue * 6.0 - sector
-    sector = sector.remainder(6).long()
-    p = value * (1 - saturation)
-    q = value * (1 - fraction * saturation)
-    t = value * (1 - (1 - fraction) * saturation)
-    # (r, g, b) per sector 0..5
-    choices = torch.stack(
-        (
-            torch.stack((value, t, p), 1),
-            torch.stack((q, value, p), 1),
-            torch.stack((p, value, t), 1),
-            torch.stack((p, q, value), 1),
-            torch.stack((t, p, value), 1),
-            torch.stack((value, p, q), 1),
-        ),
-        dim=0,
-    )
-    index = sector.unsqueeze(0).unsqueeze(2).expand(1, -1, 3, -1, -1)
-    return choices.gather(0, index).squeeze(0)
+    """skimage's hsv2rgb on N×3×H×W (hue, saturation, value in [0, 1]), in the closed form
+    channel_n = V − V·S·clamp(min(k, 4 − k), 0, 1), k = (n + 6·H) mod 6, n = 5, 3, 1 for R, G, B."""
+    hue, saturation, value = hsv[:, 0:1], hsv[:, 1:2], hsv[:, 2:3]
+    n = torch.tensor([5.0, 3.0, 1.0], dtype=hsv.dtype, device=hsv.device).reshape(1, 3, 1, 1)
+    k = (n + hue * 6.0).remainder(6.0)
+    ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
+    return value - value * saturation * ramp
