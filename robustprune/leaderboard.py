@@ -83,9 +83,7 @@ def _dict(value: Any, path: str, required: Sequence[str] = ()) -> dict[str, Any]
     _typed(value, dict, "an object", path)
     missing = [name for name in required if name not in value]
     if missing:
-        raise LeaderboardError(
-            f"{path}: missing field {missing[0]!r} (required: {', '.join(required)})"
-        )
+        raise LeaderboardError(f"{path}: missing field {missing[0]!r}")
     return value
 
 
