@@ -94,7 +94,9 @@ def test_index_shows_every_figure_and_links_the_json(report: Path) -> None:
     on_disk = {f"figures/{p.name}" for p in (report.parent / "figures").iterdir()}
     assert sorted(parser.images) == sorted(on_disk)
     assert "leaderboard.json" in parser.links
-    assert json.loads((report.parent / "leaderboard.json").read_text()) == json.loads(FIXTURE.read_text())
+    assert json.loads((report.parent / "leaderboard.json").read_text()) == json.loads(
+        FIXTURE.read_text()
+    )
 
 
 def test_accuracy_curves_draw_one_panel_per_distribution(leaderboard: dict[str, Any]) -> None:
@@ -104,7 +106,9 @@ def test_accuracy_curves_draw_one_panel_per_distribution(leaderboard: dict[str, 
     distributions = records[0]["distributions"]
     assert [p.get_title() for p in panels] == [figures.distribution_label(d) for d in distributions]
     for panel, distribution in zip(panels, distributions, strict=True):
-        methods = [line.get_label() for line in panel.get_lines() if not line.get_label().startswith("_")]
+        methods = [
+            line.get_label() for line in panel.get_lines() if not line.get_label().startswith("_")
+        ]
         assert methods == ["parent", "WT", "SiPP", "FT", "PFP"]
         parent_line = panel.get_lines()[0]
         seeds = [a for r in records for a in r["parent"][distribution]["accuracy"]]
@@ -112,7 +116,8 @@ def test_accuracy_curves_draw_one_panel_per_distribution(leaderboard: dict[str, 
     nominal = panels[0].get_lines()[1]  # WT, seed-averaged
     first_points = [curve[0] for curve in records[0]["curve"]]
     assert nominal.get_ydata()[0] == pytest.approx(
-        sum(p["accuracy"]["nominal"] for p in first_points) / len(first_points))
+        sum(p["accuracy"]["nominal"] for p in first_points) / len(first_points)
+    )
 
 
 def test_prune_potential_bars_match_the_record_means(leaderboard: dict[str, Any]) -> None:
@@ -126,8 +131,11 @@ def test_prune_potential_bars_match_the_record_means(leaderboard: dict[str, Any]
 def test_excess_error_draws_the_slope_line(leaderboard: dict[str, Any]) -> None:
     record = _group(leaderboard, "resnet20")[0]
     figure = figures.excess_error([record])
-    dotted = [line for line in figure.axes[0].get_lines()
-              if line.get_linestyle() == ":" and len(line.get_xdata()) == 2]
+    dotted = [
+        line
+        for line in figure.axes[0].get_lines()
+        if line.get_linestyle() == ":" and len(line.get_xdata()) == 2
+    ]
     (x0, x1), (y0, y1) = dotted[0].get_xdata(), dotted[0].get_ydata()
     assert (y1 - y0) / (x1 - x0) == pytest.approx(record["excess_error"]["slope"]["mean"])
 
@@ -158,21 +166,37 @@ def test_optional_figures_are_skipped_without_their_data(leaderboard: dict[str, 
     assert figures.excess_error([record]) is None
 
 
-def test_records_without_optional_fields_still_render(leaderboard: dict[str, Any], tmp_path: Path) -> None:
+def test_records_without_optional_fields_still_render(
+    leaderboard: dict[str, Any], tmp_path: Path
+) -> None:
     bare = copy.deepcopy(leaderboard["records"][0])
-    for key in ("similarity", "features", "excess_error", "timings", "artifacts", "summary",
-                "flop_reduction_at_pp", "thresholds", "environment"):
+    for key in (
+        "similarity",
+        "features",
+        "excess_error",
+        "timings",
+        "artifacts",
+        "summary",
+        "flop_reduction_at_pp",
+        "thresholds",
+        "environment",
+    ):
         bare.pop(key, None)
     bare["prune_potential"].pop("corruption:fog:3")
     index = write_report({"schema": 1, "records": [bare]}, tmp_path)
     written = sorted(p.name for p in (tmp_path / "figures").iterdir())
-    assert written == ["synthetic-cifar10-resnet20-accuracy.png", "synthetic-cifar10-resnet20-potential.png"]
+    assert written == [
+        "synthetic-cifar10-resnet20-accuracy.png",
+        "synthetic-cifar10-resnet20-potential.png",
+    ]
     assert_valid_png(tmp_path / "figures" / written[0])
     assert ">WT<" in index.read_text(encoding="utf-8")
     assert json.loads((tmp_path / "leaderboard.json").read_text())["records"] == [bare]
 
 
-def test_a_rerun_into_the_same_folder_drops_stale_figures(leaderboard: dict[str, Any], tmp_path: Path) -> None:
+def test_a_rerun_into_the_same_folder_drops_stale_figures(
+    leaderboard: dict[str, Any], tmp_path: Path
+) -> None:
     record = copy.deepcopy(_group(leaderboard, "vgg16_bn")[0])
     record.pop("excess_error")
     (tmp_path / "figures").mkdir()

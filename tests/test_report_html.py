@@ -396,7 +396,9 @@ def test_report_in_headless_chromium(
 
     # numbers sort as numbers, not as text ("11.2" < "4.1" as text)
     timings = "section[data-arch='resnet20'] table.timings"
-    timing_headers = page.evaluate(f"Array.from(document.querySelectorAll(\"{timings} th\")).map(h => h.textContent)")
+    timing_headers = page.evaluate(
+        f'Array.from(document.querySelectorAll("{timings} th")).map(h => h.textContent)'
+    )
     evaluation = timing_headers.index("evaluation_s") + 1
     before = [row[evaluation - 1] for row in _rows(page, timings)]
     assert sorted(before) != sorted(before, key=float)  # else this would prove nothing

@@ -28,19 +28,29 @@ Record = dict[str, Any]
 
 # kind -> (figure function over all records of one dataset x arch, caption)
 GROUP_FIGURES: dict[str, tuple[Callable[[Sequence[Record]], Figure | None], str]] = {
-    "accuracy": (figures.accuracy_curves,
-                 "Accuracy vs prune ratio per distribution; dashed: parent, grey: parent − δ band."),
-    "potential": (figures.prune_potential_bars,
-                  "Prune potential per method and distribution; error bars: seed std."),
-    "excess_error": (figures.excess_error,
-                     "Excess error vs prune ratio; dotted: the fitted slope line."),
+    "accuracy": (
+        figures.accuracy_curves,
+        "Accuracy vs prune ratio per distribution; dashed: parent, grey: parent − δ band.",
+    ),
+    "potential": (
+        figures.prune_potential_bars,
+        "Prune potential per method and distribution; error bars: seed std.",
+    ),
+    "excess_error": (
+        figures.excess_error,
+        "Excess error vs prune ratio; dotted: the fitted slope line.",
+    ),
 }
 # kind -> (figure function over one record, caption)
 RECORD_FIGURES: dict[str, tuple[Callable[[Record], Figure | None], str]] = {
-    "similarity": (figures.noise_similarity,
-                   "Similarity to the parent under uniform input noise; dashed: separately trained parent."),
-    "cross_confidence": (figures.cross_confidence,
-                         "Cross-confidence: row model's confidence on the column model's pixel subset."),
+    "similarity": (
+        figures.noise_similarity,
+        "Similarity to the parent under uniform input noise; dashed: separately trained parent.",
+    ),
+    "cross_confidence": (
+        figures.cross_confidence,
+        "Cross-confidence: row model's confidence on the column model's pixel subset.",
+    ),
 }
 
 
@@ -55,14 +65,20 @@ def load_leaderboard(leaderboard: dict[str, Any] | Path | str) -> dict[str, Any]
         except json.JSONDecodeError as error:
             raise ValueError(f"leaderboard file {str(path)!r} is not valid JSON: {error}") from None
         if not isinstance(leaderboard, dict):
-            raise ValueError(f"leaderboard file {str(path)!r} holds a {type(leaderboard).__name__}, "
-                             "expected an object with 'schema' and 'records'")
+            raise ValueError(
+                f"leaderboard file {str(path)!r} holds a {type(leaderboard).__name__}, "
+                "expected an object with 'schema' and 'records'"
+            )
     schema = leaderboard.get("schema")
     if schema not in SUPPORTED_SCHEMAS:
-        raise ValueError(f"leaderboard schema {schema!r} is not supported; supported: {list(SUPPORTED_SCHEMAS)}")
+        raise ValueError(
+            f"leaderboard schema {schema!r} is not supported; supported: {list(SUPPORTED_SCHEMAS)}"
+        )
     records = leaderboard.get("records")
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise ValueError(f"leaderboard 'records' must be a list of record objects, got {type(records).__name__}")
+        raise ValueError(
+            f"leaderboard 'records' must be a list of record objects, got {type(records).__name__}"
+        )
     return leaderboard
 
 
@@ -70,14 +86,20 @@ def _sections(records: Sequence[Record]) -> list[Section]:
     """Records grouped by (suite, dataset, arch), in order of first appearance."""
     sections: dict[tuple[str, str, str], Section] = {}
     for record in records:
-        key = (str(record.get("suite", "?")), str(record.get("dataset", "?")), str(record.get("arch", "?")))
+        key = (
+            str(record.get("suite", "?")),
+            str(record.get("dataset", "?")),
+            str(record.get("arch", "?")),
+        )
         if key not in sections:
             sections[key] = Section(*key, records=[])
         sections[key].records.append(record)
     return list(sections.values())
 
 
-def _save(figure: Figure | None, out_dir: Path, name: str, kind: str, caption: str) -> ReportFigure | None:
+def _save(
+    figure: Figure | None, out_dir: Path, name: str, kind: str, caption: str
+) -> ReportFigure | None:
     if figure is None:
         return None
     path = out_dir / FIGURES_DIR / f"{name}.png"
@@ -108,8 +130,13 @@ def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) 
         for record in section.records:
             method = figures_slug(str(record.get("method", "?")))
             for kind, (draw, caption) in RECORD_FIGURES.items():
-                saved = _save(draw(record), out_dir, f"{section.anchor}-{method}-{kind}", kind,
-                              f"{record.get('method')}: {caption}")
+                saved = _save(
+                    draw(record),
+                    out_dir,
+                    f"{section.anchor}-{method}-{kind}",
+                    kind,
+                    f"{record.get('method')}: {caption}",
+                )
                 if saved is not None:
                     section.figures.append(saved)
 

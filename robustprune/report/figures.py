@@ -19,8 +19,18 @@ from matplotlib.figure import Figure
 Record = dict[str, Any]
 
 NOMINAL = "nominal"
-_METHOD_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-                  "#17becf", "#7f7f7f", "#bcbd22"]
+_METHOD_COLORS = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+]
 _DPI = 100
 
 
@@ -77,7 +87,9 @@ def _grid(count: int, max_columns: int = 4) -> tuple[int, int]:
     return math.ceil(count / columns), columns
 
 
-def _mean_curve(record: Record, distribution: str) -> tuple[list[float], list[float], list[float], list[float]]:
+def _mean_curve(
+    record: Record, distribution: str
+) -> tuple[list[float], list[float], list[float], list[float]]:
     """Seed-averaged curve on one distribution: (prune ratio, mean, min, max accuracy).
 
     Points are matched across seeds by their target ratio; a seed missing a point or the
@@ -106,17 +118,26 @@ def _mean_curve(record: Record, distribution: str) -> tuple[list[float], list[fl
 
 def _parent_accuracy(records: Sequence[Record], distribution: str) -> float | None:
     """Mean parent accuracy on a distribution over all seeds of all records (they share parents)."""
-    values = [float(v) for record in records
-              for v in ((record.get("parent") or {}).get(distribution) or {}).get("accuracy") or []
-              if _finite(v)]
+    values = [
+        float(v)
+        for record in records
+        for v in ((record.get("parent") or {}).get(distribution) or {}).get("accuracy") or []
+        if _finite(v)
+    ]
     return _mean(values) if values else None
 
 
 def _finish(figure: Figure, axes: Axes, title: str) -> Figure:
     handles, labels = axes.get_legend_handles_labels()
     if handles:
-        figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6),
-                      frameon=False, fontsize="small")
+        figure.legend(
+            handles,
+            labels,
+            loc="lower center",
+            ncol=min(len(labels), 6),
+            frameon=False,
+            fontsize="small",
+        )
     figure.suptitle(title)
     figure.tight_layout(rect=(0, 0.07, 1, 1))
     return figure
@@ -131,7 +152,9 @@ def accuracy_curves(records: Sequence[Record]) -> Figure | None:
     """
     distributions = _distributions(records)
     curves = {(r.get("method"), d): _mean_curve(r, d) for r in records for d in distributions}
-    distributions = [d for d in distributions if any(curves[(r.get("method"), d)][0] for r in records)]
+    distributions = [
+        d for d in distributions if any(curves[(r.get("method"), d)][0] for r in records)
+    ]
     if not distributions:
         return None
     colors = method_colors(records)
@@ -151,7 +174,9 @@ def accuracy_curves(records: Sequence[Record]) -> Figure | None:
             if not xs:
                 continue
             color = colors[str(record.get("method"))]
-            axes.plot(xs, means, marker="o", markersize=3, color=color, label=str(record.get("method")))
+            axes.plot(
+                xs, means, marker="o", markersize=3, color=color, label=str(record.get("method"))
+            )
             axes.fill_between(xs, lows, highs, color=color, alpha=0.15, linewidth=0)
         axes.set_title(distribution_label(distribution), fontsize="medium")
         axes.set_xlim(0, 1)
@@ -168,9 +193,13 @@ def accuracy_curves(records: Sequence[Record]) -> Figure | None:
 
 def prune_potential_bars(records: Sequence[Record]) -> Figure | None:
     """Prune potential per method, nominal next to each shift; error bars are the seed std."""
-    distributions = [d for d in _distributions(records)
-                     if any(_finite(((r.get("prune_potential") or {}).get(d) or {}).get("mean"))
-                            for r in records)]
+    distributions = [
+        d
+        for d in _distributions(records)
+        if any(
+            _finite(((r.get("prune_potential") or {}).get(d) or {}).get("mean")) for r in records
+        )
+    ]
     if not distributions:
         return None
     colors = method_colors(records)
@@ -187,11 +216,20 @@ def prune_potential_bars(records: Sequence[Record]) -> Figure | None:
             heights.append(float(entry["mean"]) if _finite(entry.get("mean")) else 0.0)
             errors.append(float(entry["std"]) if _finite(entry.get("std")) else 0.0)
         positions = [d + (m - (len(methods) - 1) / 2) * width for d in range(len(distributions))]
-        axes.bar(positions, heights, width=width * 0.95, yerr=errors, capsize=2,
-                 color=colors[method], label=method, error_kw={"linewidth": 0.8})
+        axes.bar(
+            positions,
+            heights,
+            width=width * 0.95,
+            yerr=errors,
+            capsize=2,
+            color=colors[method],
+            label=method,
+            error_kw={"linewidth": 0.8},
+        )
     axes.set_xticks(range(len(distributions)))
-    axes.set_xticklabels([distribution_label(d) for d in distributions], rotation=20,
-                         ha="right", fontsize="small")
+    axes.set_xticklabels(
+        [distribution_label(d) for d in distributions], rotation=20, ha="right", fontsize="small"
+    )
     axes.set_ylabel("prune potential")
     axes.set_ylim(0, 1)
     axes.grid(axis="y", alpha=0.3)
@@ -211,21 +249,41 @@ def excess_error(records: Sequence[Record]) -> Figure | None:
     for record in records:
         data = record.get("excess_error") or {}
         ratios = [float(r) for r in data.get("ratios") or [] if _finite(r)]
-        rows = [row for row in data.get("values") or []
-                if row and len(row) == len(ratios) and all(_finite(v) for v in row)]
+        rows = [
+            row
+            for row in data.get("values") or []
+            if row and len(row) == len(ratios) and all(_finite(v) for v in row)
+        ]
         if not ratios or not rows:
             continue
         color = colors[str(record.get("method"))]
         columns = list(zip(*rows, strict=True))
-        axes.plot(ratios, [_mean(c) for c in columns], marker="o", markersize=3, color=color,
-                  label=str(record.get("method")))
+        axes.plot(
+            ratios,
+            [_mean(c) for c in columns],
+            marker="o",
+            markersize=3,
+            color=color,
+            label=str(record.get("method")),
+        )
         if len(rows) > 1:
-            axes.fill_between(ratios, [min(c) for c in columns], [max(c) for c in columns],
-                              color=color, alpha=0.15, linewidth=0)
+            axes.fill_between(
+                ratios,
+                [min(c) for c in columns],
+                [max(c) for c in columns],
+                color=color,
+                alpha=0.15,
+                linewidth=0,
+            )
         slope = (data.get("slope") or {}).get("mean")
         if _finite(slope):
-            axes.plot([0, max(ratios)], [0, float(slope) * max(ratios)], color=color,
-                      linestyle=":", linewidth=1.5)
+            axes.plot(
+                [0, max(ratios)],
+                [0, float(slope) * max(ratios)],
+                color=color,
+                linestyle=":",
+                linewidth=1.5,
+            )
         drawn = True
     if not drawn:
         return None
@@ -269,27 +327,44 @@ def noise_similarity(record: Record) -> Figure | None:
     agreement_axes, distance_axes = figure.subplots(1, 2)
     colormap = matplotlib.colormaps["viridis"]
     drawn = False
-    for metric, axes, label in (("agreement", agreement_axes, "label agreement with parent"),
-                                ("softmax_l2", distance_axes, "softmax ℓ2 distance to parent")):
+    for metric, axes, label in (
+        ("agreement", agreement_axes, "label agreement with parent"),
+        ("softmax_l2", distance_axes, "softmax ℓ2 distance to parent"),
+    ):
         for index, ratio in enumerate(ratios):
             values = _similarity_series(similarity, metric, ratio)
             if values is None or len(values) != len(eps):
                 continue
             color = colormap(index / max(len(ratios) - 1, 1) * 0.9)
-            axes.plot(eps, values, color=color, marker="o", markersize=2.5,
-                      label=f"pruned {float(ratio):.0%}")
+            axes.plot(
+                eps,
+                values,
+                color=color,
+                marker="o",
+                markersize=2.5,
+                label=f"pruned {float(ratio):.0%}",
+            )
             drawn = True
         reference = (similarity.get("reference") or {}).get(metric)
         if reference is not None and len(reference) == len(eps):
-            axes.plot(eps, reference, color="black", linestyle="--", linewidth=1.5,
-                      label="separately trained parent")
+            axes.plot(
+                eps,
+                reference,
+                color="black",
+                linestyle="--",
+                linewidth=1.5,
+                label="separately trained parent",
+            )
         axes.set_xlabel("noise ε (normalized inputs)")
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
     if not drawn:
         return None
-    return _finish(figure, agreement_axes,
-                   f"{_group_title([record])} {record.get('method')}: similarity under noise")
+    return _finish(
+        figure,
+        agreement_axes,
+        f"{_group_title([record])} {record.get('method')}: similarity under noise",
+    )
 
 
 def cross_confidence(record: Record) -> Figure | None:
@@ -303,8 +378,11 @@ def cross_confidence(record: Record) -> Figure | None:
         return None
     models = [str(m) for m in features.get("models") or []]
     matrix = features.get("cross_confidence") or []
-    if (not models or len(matrix) != len(models)
-            or any(len(row) != len(models) or not all(_finite(v) for v in row) for row in matrix)):
+    if (
+        not models
+        or len(matrix) != len(models)
+        or any(len(row) != len(models) or not all(_finite(v) for v in row) for row in matrix)
+    ):
         return None
     size = 1.6 + 0.9 * len(models)
     figure = _new_figure(size + 1.4, size)
@@ -312,8 +390,15 @@ def cross_confidence(record: Record) -> Figure | None:
     image = axes.imshow(matrix, cmap="magma", vmin=0, vmax=1)
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
-            axes.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize="small",
-                      color="white" if value < 0.6 else "black")
+            axes.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize="small",
+                color="white" if value < 0.6 else "black",
+            )
     axes.set_xticks(range(len(models)))
     axes.set_xticklabels(models, rotation=30, ha="right", fontsize="small")
     axes.set_yticks(range(len(models)))

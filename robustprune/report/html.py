@@ -61,11 +61,13 @@ SUMMARY_COLUMNS: list[tuple[str, str, str]] = [
 TIMING_COLUMNS = ["parent_s", "curve_s", "evaluation_s"]
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px; padding: 0 1rem;
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400px; padding: 0 1rem;
        color: #1b1b1b; line-height: 1.4; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; margin-top: 2.5rem; }
 table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.9rem; }
-th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.6rem; text-align: right; }
+th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.6rem; text-align: right; white-space: nowrap; }
+caption { text-align: left; font-weight: 600; padding-bottom: 0.3rem; }
+.scroll { overflow-x: auto; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f1f3f5; }
 table.sortable thead th { cursor: pointer; user-select: none; white-space: nowrap; }
@@ -147,16 +149,22 @@ def _text_cell(value: Any) -> str:
     return f"<td>{escape(str(value))}</td>"
 
 
-def _table(css_class: str, caption: str, headers: Sequence[str], rows: Sequence[str],
-           attributes: str = "") -> str:
+def _table(
+    css_class: str, caption: str, headers: Sequence[str], rows: Sequence[str], attributes: str = ""
+) -> str:
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
-    return (f'<table class="sortable {css_class}"{attributes}><caption>{escape(caption)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    return (
+        f'<div class="scroll"><table class="sortable {css_class}"{attributes}>'
+        f"<caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _section_attributes(section: Section) -> str:
-    return (f' data-suite="{escape(section.suite)}" data-dataset="{escape(section.dataset)}"'
-            f' data-arch="{escape(section.arch)}"')
+    return (
+        f' data-suite="{escape(section.suite)}" data-dataset="{escape(section.dataset)}"'
+        f' data-arch="{escape(section.arch)}"'
+    )
 
 
 def summary_table(section: Section) -> str:
@@ -164,14 +172,21 @@ def summary_table(section: Section) -> str:
     rows = []
     for record in section.records:
         summary = record.get("summary") or {}
-        cells = [_text_cell(record.get("method", "?")),
-                 _text_cell("yes" if record.get("structured") else "no"),
-                 _text_cell("yes" if record.get("data_informed") else "no")]
+        cells = [
+            _text_cell(record.get("method", "?")),
+            _text_cell("yes" if record.get("structured") else "no"),
+            _text_cell("yes" if record.get("data_informed") else "no"),
+        ]
         cells += [_cell(summary.get(key), kind) for key, _, kind in SUMMARY_COLUMNS]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     headers = ["method", "structured", "data-informed"] + [h for _, h, _ in SUMMARY_COLUMNS]
-    return _table("leaderboard", "Leaderboard (mean ± std over seeds; PP = prune potential)",
-                  headers, rows, _section_attributes(section))
+    return _table(
+        "leaderboard",
+        "Leaderboard (mean ± std over seeds; PP = prune potential)",
+        headers,
+        rows,
+        _section_attributes(section),
+    )
 
 
 def potential_table(section: Section) -> str:
@@ -189,37 +204,62 @@ def potential_table(section: Section) -> str:
         cells += [_cell(potential.get(d), "ratio") for d in distributions]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     headers = ["method"] + [distribution_label(d) + " %" for d in distributions]
-    return _table("potential", "Prune potential per distribution (%, mean ± std over seeds)",
-                  headers, rows, _section_attributes(section))
+    return _table(
+        "potential",
+        "Prune potential per distribution (%, mean ± std over seeds)",
+        headers,
+        rows,
+        _section_attributes(section),
+    )
 
 
 def timings_table(section: Section) -> str:
     """One row per method: seeds, wall-clock seconds per stage and artifact cache status."""
-    keys = TIMING_COLUMNS + sorted({k for r in section.records for k in (r.get("timings") or {})
-                                    if k not in TIMING_COLUMNS})
+    keys = TIMING_COLUMNS + sorted(
+        {k for r in section.records for k in (r.get("timings") or {}) if k not in TIMING_COLUMNS}
+    )
     # Extra timing keys follow the standard ones; a record lacking one gets an empty cell.
     rows = []
     for record in section.records:
         timings = record.get("timings") or {}
         seconds = [timings.get(k) for k in keys]
         artifacts = record.get("artifacts") or {}
-        cells = [_text_cell(record.get("method", "?")),
-                 _text_cell(", ".join(str(s) for s in record.get("seeds") or []))]
+        cells = [
+            _text_cell(record.get("method", "?")),
+            _text_cell(", ".join(str(s) for s in record.get("seeds") or [])),
+        ]
         cells += [_cell(v, "seconds") for v in seconds]
         cells.append(_cell(sum(v for v in seconds if _finite(v)), "seconds"))
-        cells.append(_text_cell("; ".join(f"{k}: {', '.join(map(str, v))}" if isinstance(v, list)
-                                          else f"{k}: {v}" for k, v in artifacts.items())))
+        cells.append(
+            _text_cell(
+                "; ".join(
+                    f"{k}: {', '.join(map(str, v))}" if isinstance(v, list) else f"{k}: {v}"
+                    for k, v in artifacts.items()
+                )
+            )
+        )
         rows.append(f"<tr>{''.join(cells)}</tr>")
     headers = ["method", "seeds"] + keys + ["total_s", "artifacts"]
-    return _table("timings", "Timings (seconds) and artifact cache status", headers, rows,
-                  _section_attributes(section))
+    return _table(
+        "timings",
+        "Timings (seconds) and artifact cache status",
+        headers,
+        rows,
+        _section_attributes(section),
+    )
 
 
 def _environment(leaderboard: dict[str, Any]) -> str:
     environment = leaderboard.get("environment") or {}
-    rows = "".join(f"<tr><th scope=\"row\">{escape(str(k))}</th><td>{escape(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>"
-                   for k, v in environment.items())
-    return f'<table class="environment"><tbody>{rows}</tbody></table>' if rows else "<p>(none recorded)</p>"
+    rows = "".join(
+        f'<tr><th scope="row">{escape(str(k))}</th><td>{escape(json.dumps(v) if not isinstance(v, str) else v)}</td></tr>'
+        for k, v in environment.items()
+    )
+    return (
+        f'<table class="environment"><tbody>{rows}</tbody></table>'
+        if rows
+        else "<p>(none recorded)</p>"
+    )
 
 
 def _figures(section: Section) -> str:
@@ -227,15 +267,19 @@ def _figures(section: Section) -> str:
         return '<p class="note">No figures: the records carry no curve data.</p>'
     items = "".join(
         f'<figure data-kind="{escape(f.kind)}"><img src="{escape(f.path)}" alt="{escape(f.caption)}">'
-        f"<figcaption>{escape(f.caption)}</figcaption></figure>" for f in section.figures)
+        f"<figcaption>{escape(f.caption)}</figcaption></figure>"
+        for f in section.figures
+    )
     return f'<div class="figures">{items}</div>'
 
 
 def render_index(leaderboard: dict[str, Any], sections: Sequence[Section], json_name: str) -> str:
     """The full index.html text for `leaderboard`, laid out as `sections`."""
     created = escape(str(leaderboard.get("created", "unknown")))
-    toc = "".join(f'<li><a href="#{s.anchor}">{escape(s.title)}</a> ({len(s.records)} methods)</li>'
-                  for s in sections)
+    toc = "".join(
+        f'<li><a href="#{s.anchor}">{escape(s.title)}</a> ({len(s.records)} methods)</li>'
+        for s in sections
+    )
     body = []
     for section in sections:
         body.append(
@@ -243,7 +287,8 @@ def render_index(leaderboard: dict[str, Any], sections: Sequence[Section], json_
             f"<h2>{escape(section.title)}</h2>"
             f"{summary_table(section)}{potential_table(section)}"
             f"<h3>Figures</h3>{_figures(section)}"
-            f"<h3>Timings</h3>{timings_table(section)}</section>")
+            f"<h3>Timings</h3>{timings_table(section)}</section>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
