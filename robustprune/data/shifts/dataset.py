@@ -111,7 +111,7 @@ def shifted_test_set(
 
 @register_shift("cifar10_1", datasets=("cifar10",), description="CIFAR-10.1 v6 (Recht et al. 2018)")
 def cifar10_1(data: Any, root: str | os.PathLike[str] | None) -> Any:
-    """CIFAR-10.1's 2,000 test images from <root>/CIFAR-10.1."""
+    """CIFAR-10.1's 2,000 test images from the data root (layout: docs/datasets.md)."""
     from robustprune.data.cifar import load_cifar10_1
 
     return load_cifar10_1(root)
