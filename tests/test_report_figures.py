@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from robustprune.leaderboard import validate_leaderboard
 from robustprune.report import figures, write_report
 
 FIXTURE = Path(__file__).parent / "fixtures" / "synthetic_leaderboard.json"
@@ -79,6 +80,11 @@ def test_fixture_exercises_present_and_absent_optional_data(leaderboard: dict[st
     assert all(r["distributions"][0] == "nominal" and len(r["distributions"]) >= 3 for r in records)
     assert {r["similarity"] is None for r in records} == {True, False}
     assert {"features" in r for r in records} == {True, False}
+
+
+def test_fixture_follows_the_record_schema(leaderboard: dict[str, Any]) -> None:
+    """The synthetic leaderboard is a valid schema-1 file, its extra "features" field included."""
+    validate_leaderboard(leaderboard)
 
 
 def test_every_figure_is_a_valid_nonempty_png(report: Path, leaderboard: dict[str, Any]) -> None:

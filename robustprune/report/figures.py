@@ -205,7 +205,7 @@ def prune_potential_bars(records: Sequence[Record]) -> Figure | None:
     colors = method_colors(records)
     methods = list(colors)
     width = 0.8 / len(methods)
-    figure = _new_figure(max(6.0, 1.2 + 0.45 * len(methods) * len(distributions)), 4.2)
+    figure = _new_figure(min(24.0, max(6.0, 1.2 + 0.45 * len(methods) * len(distributions))), 4.2)
     axes = figure.subplots()
     for m, method in enumerate(methods):
         record = next(r for r in records if str(r.get("method")) == method)
