@@ -96,8 +96,8 @@ class Controller:
                 outcome.errors.append(f"cannot write the leaderboard: {error}")
         if self.write_report is not None and self.options.report is not None:
             try:
-                self.write_report(leaderboard, self.options.report)
-                outcome.written.append(self.options.report)
+                index = self.write_report(leaderboard, self.options.report)
+                outcome.written.append(index if isinstance(index, Path) else self.options.report)
             except Exception as error:  # a broken figure must not hide the leaderboard
                 outcome.errors.append(
                     f"cannot write the report to {self.options.report}: {error!r}"
