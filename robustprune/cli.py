@@ -1,0 +1,162 @@
+"""The ``robustprune`` command line: list registries, render and compare leaderboards, reports.
+
+    robustprune list models|datasets|pruners|shifts [--include PATTERN]
+    robustprune render leaderboard.json [--format text|md|csv]
+    robustprune compare BASELINE.json CURRENT.json [--fail METRIC:TOL ...]
+    robustprune report leaderboard.json OUT_DIR
+
+Exit status: 0 success, 1 a regression (compare), 2 bad usage or an unreadable file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from robustprune.leaderboard import (
+    SUMMARY_METRICS,
+    Gate,
+    LeaderboardError,
+    compare,
+    load_leaderboard,
+    parse_gate,
+    render_comparison,
+    render_csv,
+    render_markdown,
+    render_text,
+)
+
+
+def _list_models() -> list[str]:
+    return importlib.import_module("robustprune.models").list_models()
+
+
+def _list_datasets() -> list[str]:
+    return importlib.import_module("robustprune.data").list_datasets()
+
+
+def _list_pruners() -> list[str]:
+    return importlib.import_module("robustprune.pruning").default_registry().names()
+
+
+def _list_shifts() -> list[str]:
+    return importlib.import_module("robustprune.data.shifts").list_shifts()
+
+
+LISTINGS: dict[str, Callable[[], list[str]]] = {
+    "models": _list_models,
+    "datasets": _list_datasets,
+    "pruners": _list_pruners,
+    "shifts": _list_shifts,
+}
+RENDERERS = {"text": render_text, "md": render_markdown, "csv": render_csv}
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed without a traceback, exit status 2."""
+
+
+def _gate(text: str) -> Gate:
+    try:
+        return parse_gate(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subcommand per action."""
+    parser = argparse.ArgumentParser(
+        prog="robustprune", description="Pruned networks beyond test accuracy: leaderboards."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser(
+        "list", help="list registered models, datasets, pruners or shifts"
+    )
+    listing.add_argument("what", choices=sorted(LISTINGS))
+    listing.add_argument("--include", metavar="PATTERN", help="only names matching this glob")
+
+    render = commands.add_parser("render", help="print a leaderboard file as tables")
+    render.add_argument("leaderboard", type=Path, metavar="LEADERBOARD.json")
+    render.add_argument("--format", choices=sorted(RENDERERS), default="text")
+
+    comparing = commands.add_parser(
+        "compare",
+        help="compare two leaderboard files; exit 1 on a regression",
+        description="Without --fail any regression of any summary metric exits 1; with --fail "
+        "only regressions beyond the given tolerances do.",
+    )
+    comparing.add_argument("baseline", type=Path, metavar="BASELINE.json")
+    comparing.add_argument("current", type=Path, metavar="CURRENT.json")
+    comparing.add_argument(
+        "--fail", metavar="METRIC:TOL", type=_gate, action="append", default=[],
+        help=f"gate (repeatable); METRIC is one of {', '.join(SUMMARY_METRICS)} or prune_potential",
+    )  # fmt: skip
+
+    report = commands.add_parser("report", help="write figures and index.html for a leaderboard")
+    report.add_argument("leaderboard", type=Path, metavar="LEADERBOARD.json")
+    report.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    return parser
+
+
+def run_list(what: str, include: str | None) -> int:
+    try:
+        names = LISTINGS[what]()
+    except (ImportError, AttributeError) as error:
+        raise CommandError(f"cannot list {what}: {error}") from None
+    for name in names:
+        if include is None or fnmatch.fnmatch(name, include):
+            print(name)
+    return 0
+
+
+def run_render(path: Path, fmt: str) -> int:
+    sys.stdout.write(RENDERERS[fmt](load_leaderboard(path)))
+    return 0
+
+
+def run_compare(baseline: Path, current: Path, gates: Sequence[Gate]) -> int:
+    comparison = compare(load_leaderboard(baseline), load_leaderboard(current))
+    sys.stdout.write(render_comparison(comparison, gates))
+    failed = comparison.failures(gates) if gates else comparison.regressions
+    return 1 if failed else 0
+
+
+def run_report(path: Path, out_dir: Path) -> int:
+    leaderboard = load_leaderboard(path)
+    try:
+        write_report = importlib.import_module("robustprune.report").write_report
+    except (ImportError, AttributeError) as error:
+        raise CommandError(
+            f"cannot write a report: robustprune.report is unavailable: {error}"
+        ) from None
+    index = write_report(leaderboard, out_dir)
+    print(f"wrote {index if index is not None else out_dir}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help, or a usage error already printed by argparse
+        return exit.code if isinstance(exit.code, int) else 2
+    try:
+        if args.command == "list":
+            return run_list(args.what, args.include)
+        if args.command == "render":
+            return run_render(args.leaderboard, args.format)
+        if args.command == "compare":
+            return run_compare(args.baseline, args.current, args.fail)
+        return run_report(args.leaderboard, args.out_dir)
+    except (CommandError, LeaderboardError) as error:
+        print(f"robustprune {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
