@@ -26,10 +26,11 @@ def _color(rgb: tuple[float, float, float], channels: int, like: Tensor) -> Tens
     return color if channels == 3 else ops.gray(color)
 
 
-def edge_distance(edges: Tensor, chunk: int = 256) -> Tensor:
+def edge_distance(edges: Tensor) -> Tensor:
     """Exact Euclidean distance (px) from every pixel to the nearest True pixel of N×H×W `edges`
     (a large value where an image has none), by two broadcast passes of squared distances."""
     n, h, w = edges.shape
+    chunk = max(1, 2**23 // (h * w * max(h, w)))  # bounds the n×h×w×w broadcast to ~32 MB
     big = float((h + w) ** 2)
     cols = torch.arange(w, device=edges.device, dtype=torch.float32)
     rows = torch.arange(h, device=edges.device, dtype=torch.float32)
