@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
-from robustprune.pruning.masks import parameter_count, weight_name
+from robustprune.pruning.masks import combine_masks, current_masks, parameter_count, weight_name
 from robustprune.pruning.masks import prune_ratio as achieved_ratio
 from robustprune.pruning.structure import channel_structure, fit_to_target
 
@@ -33,6 +33,7 @@ class FilterThresholding(Pruner):
             for position in range(len(order) - 1)  # every layer keeps at least one filter
         )
         parent_count = parameter_count(model)
+        existing = current_masks(model)  # entries zeroed by earlier steps stay removed
 
         def make_masks(removed_events: float) -> Masks:
             counts = dict.fromkeys(layers, 0)
@@ -44,7 +45,7 @@ class FilterThresholding(Pruner):
                 keep[order[: counts[name]]] = False
                 weight = structure.modules[name].weight
                 masks[weight_name(name)] = keep.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight).clone()
-            return structure.propagate(masks)
+            return structure.propagate(combine_masks(masks, existing))
 
         return fit_to_target(make_masks, lambda m: achieved_ratio(model, m, parent_count),
                              0, len(events), prune_ratio, integer=True)

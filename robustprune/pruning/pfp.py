@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
-from robustprune.pruning.masks import parameter_count, weight_name
+from robustprune.pruning.masks import combine_masks, current_masks, parameter_count, weight_name
 from robustprune.pruning.masks import prune_ratio as achieved_ratio
 from robustprune.pruning.sensitivity import channel_sensitivities
 from robustprune.pruning.structure import channel_structure, fit_to_target, kill_input_channels
@@ -78,6 +78,7 @@ class ProvableFilterPruning(Pruner):
             ranking[dead] = -1.0  # already removed channels go first
             orders[name] = torch.sort(ranking, descending=True, stable=True).indices
         parent_count = parameter_count(model)
+        existing = current_masks(model)  # entries zeroed by earlier steps stay removed
 
         def make_masks(log_epsilon: float) -> Masks:
             epsilon = math.exp(log_epsilon)
@@ -90,7 +91,7 @@ class ProvableFilterPruning(Pruner):
                 mask = torch.ones_like(weight, dtype=torch.bool)
                 kill_input_channels(mask, dead, structure.input_factor(name))
                 masks[weight_name(name)] = mask
-            return structure.propagate(masks)
+            return structure.propagate(combine_masks(masks, existing))
 
         return fit_to_target(make_masks, lambda m: achieved_ratio(model, m, parent_count),
                              *LOG_EPS_RANGE, prune_ratio)

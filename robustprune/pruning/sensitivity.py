@@ -25,6 +25,9 @@ DENOMINATOR_EPS = 1e-12
 DEFAULT_MAX_ELEMENTS = 1 << 24
 """Largest intermediate tensor (in elements) one chunk may allocate: 64 MiB in float32."""
 
+PRODUCT_BLOCK = 1 << 18
+"""Elements per block of PFP's max-product on CPU (cache-sized; larger blocks run slower)."""
+
 
 @dataclass
 class LayerSensitivity:
@@ -131,7 +134,8 @@ def _channel_scores(patches: Tensor, weight: Tensor, max_elements: int) -> Tenso
     columns = patches.permute(1, 0, 2).reshape(k, -1)  # K x Q, Q = n * P
     rows = reciprocal.permute(1, 0, 2).reshape(2 * filters, -1)  # 2F x Q
     best = torch.zeros(2 * filters, k, dtype=weight.dtype, device=weight.device)
-    step = max(1, max_elements // (2 * filters * k))
+    block = max_elements if patches.is_cuda else min(max_elements, PRODUCT_BLOCK)
+    step = max(1, block // (2 * filters * k))
     for q in range(0, columns.shape[1], step):
         product = rows[:, None, q : q + step] * columns[None, :, q : q + step]
         torch.maximum(best, product.amax(dim=-1), out=best)
