@@ -11,8 +11,7 @@ import scipy.ndimage as ndimage
 import torch
 from PIL import Image
 
-from robustprune.data.shifts import corrupt, corruptions_for, list_corruptions
-from robustprune.data.shifts import ops
+from robustprune.data.shifts import corrupt, corruptions_for, list_corruptions, ops
 from robustprune.data.shifts.blur import disk_kernel, glass_shuffle, motion_blur_images, motion_taps
 from robustprune.data.shifts.registry import CorruptionContext, RandomSource
 from robustprune.data.shifts.synthetic import structured_images
@@ -86,12 +85,12 @@ def test_non_square_float64(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(set(list_corruptions()) - NOT_MONOTONE))
 def test_distance_grows_with_severity(name: str, distances: dict[str, list[float]]) -> None:
     d = distances[name]
-    assert all(b > a for a, b in zip(d, d[1:])), d
+    assert all(b > a for a, b in zip(d, d[1:], strict=False)), d
 
 
 def test_documented_severity_exceptions(distances: dict[str, list[float]]) -> None:
     elastic, saturate, glass = distances["elastic_transform"], distances["saturate"], distances["glass_blur"]
-    assert all(b < a for a, b in zip(elastic, elastic[1:]))  # the affine part shrinks
+    assert all(b < a for a, b in zip(elastic, elastic[1:], strict=False))  # the affine part shrinks
     assert saturate[1] > saturate[0] and saturate[2] < saturate[3] < saturate[4]  # desaturate, then saturate
     assert min(glass[3:]) > max(glass[:3])  # only the second shuffling pass adds distance
     frost, spatter, motion = distances["frost"], distances["spatter"], distances["motion_blur"]

@@ -122,7 +122,7 @@ def test_noise_ball_draws_are_seeded_and_distinct() -> None:
     x = torch.rand(4, 3, 8, 8)
     first = list(noise_ball(x, 0.1, STD, draws=3, seed=1))
     again = list(noise_ball(x, 0.1, STD, draws=3, seed=1))
-    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert not torch.equal(first[0], first[1])
     assert torch.equal(get_shift("noise:uniform:0.1").apply(x, std=STD, seed=0), get_shift("noise:uniform:0.1").apply(x, std=STD, seed=0))
     with pytest.raises(ValueError, match="std"):

@@ -15,8 +15,8 @@ from robustprune.data.shifts import (
     noise_ball_eps,
     register_corruption,
     register_shift,
+    registry,
 )
-from robustprune.data.shifts import registry
 from robustprune.data.shifts.blur import zoom_factors
 from robustprune.data.shifts.mix import MIX1_TEST_CORRUPTIONS, MIX1_TRAIN_CORRUPTIONS
 

@@ -51,7 +51,11 @@ def generate(images: Tensor, shift: Shift, seed: int, std: tuple[float, ...] | N
 def _released(dataset: str, corruption: str, severity: int, root: str | os.PathLike[str] | None) -> Any:
     """The released corrupted test set of `dataset`, or None when its files are not on disk."""
     if dataset == "cifar10":
-        from robustprune.data.cifar import CIFAR10_C_CORRUPTIONS, cifar10_c_available, load_cifar10_c
+        from robustprune.data.cifar import (
+            CIFAR10_C_CORRUPTIONS,
+            cifar10_c_available,
+            load_cifar10_c,
+        )
 
         if corruption in CIFAR10_C_CORRUPTIONS and cifar10_c_available(root, corruption):
             return load_cifar10_c(root, corruption, severity)

@@ -77,7 +77,7 @@ def filter2d(x: Tensor, kernel: Tensor, mode: str) -> Tensor:
     h, w = x.shape[-2:]
     padded = pad(x, kh // 2, kh // 2, kw // 2, kw // 2, mode)
     out = torch.zeros_like(x)
-    for (i, j), weight in zip(kernel.nonzero().tolist(), kernel[kernel != 0].tolist()):
+    for (i, j), weight in zip(kernel.nonzero().tolist(), kernel[kernel != 0].tolist(), strict=True):
         out.add_(padded[..., i : i + h, j : j + w], alpha=weight)
     return out
 
