@@ -106,5 +106,5 @@ register_recipe(Recipe("imagenet_resnet", 90, 256, 0.1, 1e-4, milestones=(30, 60
 register_recipe(Recipe("voc_deeplabv3", 45, 16, 0.02, 1e-4, schedule="poly"))
 
 # The embedded default: small enough to train a digits parent in seconds on 2 CPU cores.
-register_recipe(Recipe("digits", 20, 64, 0.05, 5e-4, schedule="cosine", warmup_epochs=1))
-register_recipe(Recipe("digits_retrain", 4, 64, 0.02, 5e-4, schedule="cosine"))
+register_recipe(Recipe("digits", 15, 128, 0.1, 5e-4, schedule="cosine", warmup_epochs=1))
+register_recipe(Recipe("digits_retrain", 2, 128, 0.05, 5e-4, schedule="cosine"))

@@ -1,0 +1,155 @@
+"""Benchmark cases from the suite file: one parametrized case per (architecture, method).
+
+Fixtures build the case's artifacts in order, each from the artifact store when it is there:
+``parent`` (trained parents, one per seed) -> ``curve`` (Algorithm 1 per seed) ->
+``evaluation`` (every network on the nominal test set and every shift) -> ``record``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from robustprune.plugin import get_pruner_registry
+from robustprune.plugin.options import get_options
+from robustprune.suite import SuiteError, load_suite, validate_suite
+
+
+def _suite(config: pytest.Config):
+    options = get_options(config)
+    try:
+        suite = load_suite(options.suite)
+        if options.seeds:
+            suite = suite.with_seeds(options.seeds)
+        validate_suite(suite, get_pruner_registry(config).names())
+    except SuiteError as error:
+        raise pytest.UsageError(str(error)) from None
+    return suite
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" not in metafunc.fixturenames:
+        return
+    suite = _suite(metafunc.config)
+    params = []
+    for case in suite.cases(get_pruner_registry(metafunc.config).names()):
+        marks = [pytest.mark.xdist_group(case.group)]
+        if case.smoke:
+            marks.append(pytest.mark.smoke)
+        if suite.paper:
+            marks.append(pytest.mark.paper)
+        if suite.gpu:
+            marks.append(pytest.mark.gpu)
+        params.append(pytest.param(case, id=case.id, marks=marks))
+    metafunc.parametrize("case", params)
+
+
+@pytest.fixture(scope="session")
+def suite(pytestconfig: pytest.Config):
+    """The suite this run benchmarks (``--rp-suite``)."""
+    return _suite(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def runner(suite, rp_options, rp_device, rp_pruners, rp_progress):
+    """Builds and caches parents, curves and evaluations for this process."""
+    from robustprune.cache import ArtifactStore
+    from robustprune.harness import CaseRunner
+
+    return CaseRunner(suite, ArtifactStore(rp_options.cache), rp_device, rp_options.data,
+                      progress=rp_progress, registry=rp_pruners)
+
+
+@pytest.fixture
+def parent(case, runner):
+    """The trained parents of the case's architecture, one per seed (skips when data is missing)."""
+    from robustprune.data import DatasetNotFoundError
+
+    if runner.suite.gpu and runner.device.type != "cuda":
+        pytest.skip(f"suite {runner.suite.name!r} needs a CUDA device; this run has {runner.device}")
+    try:
+        return [runner.parent(case.arch, seed) for seed in runner.suite.seeds]
+    except DatasetNotFoundError as error:
+        pytest.skip(str(error))
+
+
+@pytest.fixture
+def curve(case, runner, parent):
+    """The prune-retrain curve of the case's method, one list of points per seed."""
+    return [runner.curve(case.arch, case.method, seed) for seed in runner.suite.seeds]
+
+
+@pytest.fixture
+def evaluation(case, runner, curve):
+    """Every network of the case measured on every distribution (a CaseResult)."""
+    return runner.run(case)
+
+
+@pytest.fixture
+def record(evaluation, rp_record):
+    """The case's record, handed to the leaderboard even when the case then fails."""
+    from robustprune.record import build_record
+
+    built = build_record(evaluation)
+    rp_record(built)
+    return built
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the controller of an xdist run, echo the workers' progress lines as they arrive."""
+    from robustprune.progress import PROGRESS_ENV, ProgressTail, new_progress_path
+
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    path = new_progress_path(get_options(config).cache)
+    os.environ[PROGRESS_ENV] = str(path)  # inherited by the workers xdist starts next
+    config._rp_progress_tail = ProgressTail(path, reporter.write_line).start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    tail = getattr(config, "_rp_progress_tail", None)
+    if tail is not None:
+        tail.stop()
+
+
+@pytest.fixture(scope="session")
+def rp_progress(pytestconfig: pytest.Config):
+    """Where long work reports: the controller's progress file under xdist, else the terminal."""
+    from robustprune.progress import PROGRESS_ENV, file_sink
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get(PROGRESS_ENV):
+        return file_sink(os.environ[PROGRESS_ENV], f"[{worker}]")
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+
+    def echo(line: str) -> None:
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"[robustprune] {line}")
+
+    return echo
+
+
+@pytest.fixture(scope="session")
+def rp_baseline(rp_options):
+    """``rp_baseline(record) -> (baseline record or None, tolerance or None)`` from --rp-compare.
+
+    The tolerance is the ``nominal_pp``/``prune_potential`` gate of ``--rp-compare-fail``; with a
+    baseline and such a gate, a case must also reach (baseline prune potential - tolerance).
+    """
+    from robustprune.leaderboard import canonical_metric, load_leaderboard, record_key
+
+    if rp_options.compare is None:
+        return lambda record: (None, None)
+    baseline = {record_key(r): r for r in load_leaderboard(rp_options.compare)["records"]}
+    tolerance = next(
+        (gate.tolerance for gate in rp_options.compare_fail if canonical_metric(gate.metric) == "nominal_pp"),
+        None,
+    )
+    return lambda record: (baseline.get(record_key(record)), tolerance)

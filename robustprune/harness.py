@@ -1,0 +1,328 @@
+"""One benchmark case from start to finish: parent -> curve -> evaluation, every step cached.
+
+:class:`CaseRunner` is what the pytest fixtures call, and it is usable without pytest::
+
+    runner = CaseRunner(load_suite("digits"), ArtifactStore(), device="cpu")
+    record = build_record(runner.run(case))
+
+Every expensive artifact (trained parent, each prune-retrain step, each evaluation) lives in
+the artifact store, so whichever process asks first computes it and a warm rerun only reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from robustprune.cache import ArtifactStore
+from robustprune.suite import Case, Suite
+from robustprune.train import ENGINE_VERSION, evaluate, train
+
+Progress = Callable[[str], None]
+NOMINAL = "nominal"
+EVALUATION_VERSION = 1
+
+
+def _quiet(_: str) -> None:
+    """The default progress sink: say nothing."""
+
+
+@dataclass
+class SeedResult:
+    """Everything measured for one seed of a case."""
+
+    seed: int
+    parent_eval: dict[str, dict[str, Any]]  # distribution -> {accuracy, loss, correct}
+    points: list[dict[str, Any]]  # per ratio: target_ratio, prune_ratio, flop_reduction, accuracy, loss, correct
+    similarity: dict[str, Any] | None
+    timings: dict[str, float]
+    origins: dict[str, str]
+
+
+@dataclass
+class CaseResult:
+    """A case's per-seed results plus what the record needs to say about the run."""
+
+    case: Case
+    seeds: list[SeedResult]
+    shift_sources: dict[str, str]
+    structured: bool
+    data_informed: bool
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+class CaseRunner:
+    """Builds (or loads) parents, prune curves and evaluations for the cases of one suite."""
+
+    def __init__(
+        self,
+        suite: Suite,
+        store: ArtifactStore,
+        device: torch.device | str = "cpu",
+        data_root: str | Path | None = None,
+        progress: Progress | None = None,
+        registry=None,
+    ) -> None:
+        self.suite, self.store, self.device = suite, store, torch.device(device)
+        self.data_root, self.say = data_root, progress or _quiet
+        self._registry = registry
+        self._parents: dict[tuple[str, int], tuple[nn.Module, str, str, float]] = {}
+        self._curves: dict[tuple[str, str, int], tuple[list, str, float]] = {}
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from robustprune.pruning import default_registry
+
+            self._registry = default_registry()
+        return self._registry
+
+    @cached_property
+    def data(self):
+        """The suite's dataset on the device (raises DatasetNotFoundError when it is missing)."""
+        from robustprune.data import load_dataset
+
+        data = load_dataset(self.suite.dataset, root=self.data_root)
+        return data.to(self.device) if len(data.train) <= 100_000 else data
+
+    @cached_property
+    def train_set(self):
+        """The parents' training images: the nominal train split, or the suite's robust mix."""
+        if self.suite.train_mix is None:
+            return self.data.train
+        from robustprune.data.shifts import mix1_training_set
+
+        if self.suite.train_mix != "mix1":
+            raise ValueError(f"{self.suite.path}: unknown train_mix {self.suite.train_mix!r}; valid: 'mix1'")
+        return mix1_training_set(self.data.train, seed=0)
+
+    @cached_property
+    def distributions(self) -> dict[str, tuple[Any, str]]:
+        """Test sets by distribution name: the nominal test split, then every shift (with its source)."""
+        from robustprune.data.shifts import shifted_test_set
+
+        sets = {NOMINAL: (self.data.test, "nominal")}
+        for name in self.suite.shifts:
+            images, source = shifted_test_set(self.data, name, seed=0, root=self.data_root, store=self.store)
+            sets[name] = (images.to(self.device) if hasattr(images, "images") else images, source)
+        return sets
+
+    def model_shape(self) -> dict[str, Any]:
+        return {
+            "num_classes": self.data.num_classes,
+            "in_channels": self.data.in_channels,
+            "input_size": list(self.data.input_size),
+        }
+
+    def new_model(self, arch: str) -> nn.Module:
+        from robustprune.models import create
+
+        shape = self.model_shape()
+        return create(arch, shape["num_classes"], shape["in_channels"], tuple(shape["input_size"]))
+
+    def parent(self, arch: str, seed: int) -> tuple[nn.Module, str, str, float]:
+        """(model, artifact key, "computed"|"loaded", seconds) of the parent for ``arch`` and ``seed``."""
+        if (arch, seed) in self._parents:
+            return self._parents[(arch, seed)]
+        from robustprune.recipes import get_recipe
+
+        recipe = get_recipe(self.suite.train_recipe(arch))
+        key = {
+            "dataset": self.suite.dataset,
+            "train_mix": self.suite.train_mix,
+            "arch": arch,
+            "shape": self.model_shape(),
+            "recipe": recipe.to_dict(),
+            "seed": seed,
+            "engine": ENGINE_VERSION,
+        }
+        started = time.perf_counter()
+
+        def build():
+            self.say(f"training parent {self.suite.dataset}/{arch} seed {seed} ({recipe.epochs} epochs)")
+            torch.manual_seed(seed)
+            model = self.new_model(arch)
+            train(model, self.data, recipe, seed, self.device, train_set=self.train_set,
+                  progress=lambda line: self.say(f"parent {arch} seed {seed}: {line}"))
+            return dict(model.state_dict()), {"arch": arch, "seed": seed}
+
+        artifact = self.store.get_or_create("parent", key, build)
+        if not artifact.computed:
+            self.say(f"reusing cached parent {self.suite.dataset}/{arch} seed {seed}")
+        model = self.new_model(arch)
+        model.load_state_dict(artifact.tensors)
+        model.to(self.device).eval()
+        result = (model, artifact.key, artifact.origin, time.perf_counter() - started)
+        self._parents[(arch, seed)] = result
+        return result
+
+    def curve(self, arch: str, method: str, seed: int) -> tuple[list, str, float]:
+        """(curve points, "computed"|"loaded"|"mixed", seconds) of Algorithm 1 for one seed."""
+        if (arch, method, seed) in self._curves:
+            return self._curves[(arch, method, seed)]
+        from robustprune.pipeline import prune_curve
+        from robustprune.recipes import get_recipe
+
+        parent, parent_key, _, _ = self.parent(arch, seed)
+        pruner = self.registry.get(method)()
+        started = time.perf_counter()
+        points = prune_curve(
+            parent,
+            self.data,
+            pruner,
+            list(self.suite.grid),
+            get_recipe(self.suite.retrain_recipe(arch)),
+            seed,
+            self.device,
+            store=self.store,
+            parent_key=parent_key,
+            mode=self.suite.mode,
+            progress=lambda line: self.say(f"{arch}/{method} seed {seed}: {line}"),
+        )
+        computed = {point.computed for point in points}
+        origin = "computed" if computed == {True} else "loaded" if computed == {False} else "mixed"
+        self._curves[(arch, method, seed)] = (points, origin, time.perf_counter() - started)
+        return self._curves[(arch, method, seed)]
+
+    def evaluate_all(self, model: nn.Module) -> dict[str, dict[str, Any]]:
+        """Accuracy, loss and per-example correctness of ``model`` on every distribution (cached)."""
+        fingerprint = model_fingerprint(model)
+        results = {}
+        for name, (images, _) in self.distributions.items():
+            key = {"model": fingerprint, "dataset": self.suite.dataset, "distribution": name,
+                   "version": EVALUATION_VERSION}
+
+            def build(images=images):
+                outcome = evaluate(model, images, self.data, self.device)
+                correct = outcome.correct if outcome.correct is not None else torch.zeros(0, dtype=torch.bool)
+                return {"correct": correct.to(torch.uint8)}, {"accuracy": outcome.accuracy, "loss": outcome.loss}
+
+            artifact = self.store.get_or_create("evaluation", key, build)
+            results[name] = {
+                "accuracy": artifact.meta["accuracy"],
+                "loss": artifact.meta["loss"],
+                "correct": artifact.tensors["correct"].bool(),
+            }
+        return results
+
+    def similarity(self, parent: nn.Module, reference: nn.Module | None, points: list) -> dict[str, Any] | None:
+        """Noise similarity to the parent for pruned nets at a few ratios and a separately trained parent."""
+        if not self.suite.similarity or not points:
+            return None
+        from robustprune.data import normalize
+        from robustprune.metrics import noise_similarity
+
+        inputs = normalize(self.data.test.batch(torch.arange(len(self.data.test)), self.device)[0],
+                           self.data.mean, self.data.std)
+        chosen = _spread(points, 3)
+        subjects = {f"{p.prune_ratio:.4f}": p.model for p in chosen}
+        if reference is not None:
+            subjects["reference"] = reference
+        key_base = model_fingerprint(parent)
+        out: dict[str, Any] = {"ratios": [round(p.prune_ratio, 4) for p in chosen],
+                               "agreement": {}, "softmax_l2": {}, "reference": None}
+        for label, model in subjects.items():
+            key = {"parent": key_base, "model": model_fingerprint(model),
+                   "draws": self.suite.similarity_draws, "version": EVALUATION_VERSION}
+
+            def build(model=model):
+                measured = noise_similarity(model, parent, inputs, draws=self.suite.similarity_draws,
+                                            seed=0, device=self.device)
+                return {}, measured.to_dict()
+
+            measured = self.store.get_or_create("similarity", key, build).meta
+            out["eps"] = measured["eps"]
+            if label == "reference":
+                out["reference"] = {"agreement": measured["agreement"], "softmax_l2": measured["softmax_l2"]}
+            else:
+                out["agreement"][label] = measured["agreement"]
+                out["softmax_l2"][label] = measured["softmax_l2"]
+        return out
+
+    def run(self, case: Case) -> CaseResult:
+        """All seeds of ``case``: parents, curves, evaluations, similarity."""
+        from robustprune.metrics import flop_reduction
+
+        pruner_cls = self.registry.get(case.method)
+        seeds = []
+        for seed in self.suite.seeds:
+            parent, _, parent_origin, parent_seconds = self.parent(case.arch, seed)
+            points, curve_origin, curve_seconds = self.curve(case.arch, case.method, seed)
+            started = time.perf_counter()
+            parent_eval = self.evaluate_all(parent)
+            size = self.data.input_size
+            rows = []
+            for point in points:
+                measured = self.evaluate_all(point.model)
+                rows.append({
+                    "target_ratio": point.target_ratio,
+                    "prune_ratio": point.prune_ratio,
+                    "flop_reduction": flop_reduction(point.model, parent, input_size=size,
+                                                     in_channels=self.data.in_channels, device=self.device),
+                    "evaluation": measured,
+                })
+            reference = None
+            if len(self.suite.seeds) > 1:
+                other = self.suite.seeds[(self.suite.seeds.index(seed) + 1) % len(self.suite.seeds)]
+                reference = self.parent(case.arch, other)[0]
+            similarity = self.similarity(parent, reference, points)
+            seeds.append(SeedResult(
+                seed=seed,
+                parent_eval=parent_eval,
+                points=rows,
+                similarity=similarity,
+                timings={"parent_s": parent_seconds, "curve_s": curve_seconds,
+                         "evaluation_s": time.perf_counter() - started},
+                origins={"parent": parent_origin, "curve": curve_origin},
+            ))
+        return CaseResult(
+            case=case,
+            seeds=seeds,
+            shift_sources={name: source for name, (_, source) in self.distributions.items() if name != NOMINAL},
+            structured=bool(pruner_cls.structured),
+            data_informed=bool(pruner_cls.data_informed),
+            environment=environment(self.device),
+        )
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A short hash of a model's class and every tensor in its state dict (names, shapes, values)."""
+    digest = hashlib.sha256(type(model).__name__.encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(json.dumps(list(tensor.shape)).encode())
+        digest.update(tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and device, as records and leaderboard files report them."""
+    import platform
+
+    import robustprune
+
+    return {
+        "robustprune": robustprune.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _spread(points: list, count: int) -> list:
+    """``count`` points spread evenly over a curve (first, middle, last...)."""
+    if len(points) <= count:
+        return list(points)
+    step = (len(points) - 1) / (count - 1)
+    return [points[round(i * step)] for i in range(count)]
