@@ -97,11 +97,14 @@ def record(evaluation, rp_record):
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """On the controller of an xdist run, echo the workers' progress lines as they arrive."""
+    """Under xdist: keep each parent's cases on one worker, and echo the workers' progress."""
     from robustprune.progress import PROGRESS_ENV, ProgressTail, new_progress_path
 
     if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
         return
+    explicit_dist = any(arg.startswith("--dist") or arg == "-d" for arg in config.invocation_params.args)
+    if not explicit_dist and config.getoption("dist", default="no") == "load":
+        config.option.dist = "loadgroup"  # cases of one architecture share its parents
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return
