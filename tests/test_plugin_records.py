@@ -174,3 +174,29 @@ def test_two_cases_with_one_key_warn(pytester: pytest.Pytester) -> None:
             "kept the latter",
         ]
     )
+
+
+def test_a_record_made_in_a_fixture_survives_a_later_setup_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from robustprune.leaderboard import example_record
+
+        @pytest.fixture
+        def record(rp_record):
+            rp_record(example_record("SiPP"))
+
+        @pytest.fixture
+        def broken(record):
+            raise RuntimeError("checkpoint unreadable")
+
+        def test_case(record, broken):
+            pass
+
+        def test_recorded_then_passes(rp_record):
+            rp_record(example_record("WT"))
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*leaderboard (2 record(s))*", "SiPP *", "WT *"])

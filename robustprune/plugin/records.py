@@ -3,7 +3,8 @@
 A case calls ``rp_record(record)``; the record is validated and stored as JSON text in the
 test item's ``user_properties``. pytest puts user properties in every test report and
 pytest-xdist ships reports to the controller, so the controller sees the same records in the
-same form with ``-n 0`` or ``-n 8``; it collects them from the "call" report, passed or failed.
+same form with ``-n 0`` or ``-n 8``; it collects them from the "call" report, passed or failed
+(or from the setup report when a fixture after the recording one failed and no call follows).
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ class RecordCollector:
         """(key, first nodeid, later nodeid) for keys recorded more than once; the later wins."""
 
     def add_report(self, report: pytest.TestReport) -> list[dict[str, Any]]:
-        """Take the records out of one "call" report; return them (usually zero or one)."""
-        if report.when != "call":
+        """Take the records out of a "call" report, or of a failed setup (no call follows)."""
+        if not (report.when == "call" or report.when == "setup" and not report.passed):
             return []
         found = []
         for name, text in report.user_properties:
