@@ -1,0 +1,148 @@
+"""Algorithm 1, the prune-retrain loop: a parent network in, a prune curve out.
+
+Iterative mode (the paper's "cascade") prunes the current network to each target of an
+increasing grid, recomputing scores on its current weights, retrains with the masks held at
+zero and continues from it; one-shot mode starts every target from the parent. Each step's
+weights and masks are cached under a key of everything that determines them, so an
+interrupted run resumes where it stopped and another method never retrains the parent.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from robustprune.pruning import (
+    Masks,
+    Pruner,
+    apply_masks,
+    default_registry,
+    draw_sample,
+    parameter_count,
+    prune_ratio,
+    sample_size as sample_size_rule,
+    validate_masks,
+)
+from robustprune.pruning.masks import combine_masks
+
+PIPELINE_VERSION = 1
+"""Part of every step's cache key; bump when the loop changes what a step produces."""
+
+MODES = ("iterative", "one-shot")
+_STATE, _MASK = "state.", "mask."
+
+
+@dataclass
+class CurvePoint:
+    """One step of the curve: target and achieved prune ratio in [0, 1], the retrained masked
+    network, its masks, and whether this run computed it (False: loaded from the store)."""
+
+    target_ratio: float
+    prune_ratio: float
+    model: nn.Module
+    masks: Masks
+    computed: bool
+
+
+def default_grid(n: int = 16, first: float = 0.2, last: float = 0.97) -> list[float]:
+    """``n`` increasing target prune ratios from ``first`` to ``last``, geometric in keep ratio."""
+    if n < 1 or not 0 <= first < 1 or not 0 <= last < 1 or (n > 1 and last <= first):
+        raise ValueError(f"default_grid needs n >= 1 and 0 <= first < last < 1; got n={n}, "
+                         f"first={first}, last={last}")
+    if n == 1:
+        return [first]
+    ratio = (1 - last) / (1 - first)
+    return [round(1 - (1 - first) * ratio ** (i / (n - 1)), 10) for i in range(n)]
+
+
+def prune_curve(
+    parent: nn.Module,
+    data,
+    pruner: Pruner | str,
+    grid: list[float],
+    retrain_recipe,
+    seed: int,
+    device: torch.device | str,
+    store=None,
+    parent_key: str = "",
+    mode: str = "iterative",
+    sample_size: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[CurvePoint]:
+    """Prune ``parent`` to every ratio of ``grid`` (increasing, in [0, 1)) and retrain each step.
+
+    ``store`` (an ArtifactStore) caches every step under (``parent_key``, pruner name, grid up to
+    the step, recipe, mode, seed, sample size, code versions); ``parent`` is never modified.
+    ``sample_size`` defaults to the size rule of DESIGN.md, capped by ``data.val``.
+    """
+    from robustprune.train import ENGINE_VERSION, get_recipe, train
+
+    if mode not in MODES:
+        raise ValueError(f"prune_curve: unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
+    if any(not 0 <= r < 1 for r in grid) or list(grid) != sorted(set(grid)):
+        raise ValueError(f"prune_curve: grid must be strictly increasing ratios in [0, 1), got {grid}")
+    if store is not None and not parent_key:
+        raise ValueError("prune_curve: a store needs a parent_key naming the parent network")
+    pruner = default_registry().create(pruner) if isinstance(pruner, str) else pruner
+    recipe = get_recipe(retrain_recipe) if isinstance(retrain_recipe, str) else retrain_recipe
+    device = torch.device(device)
+    parent = parent.to(device).eval()
+    parent_count = parameter_count(parent)
+    size = 0
+    sample: list = []
+    if pruner.data_informed:
+        input_shape = (data.in_channels, *data.input_size)
+        size = sample_size or sample_size_rule(parent, input_shape, available=len(data.val))
+        sample = draw_sample(data, size, seed, device)
+
+    points: list[CurvePoint] = []
+    current, current_masks = parent, {}
+    for step, target in enumerate(grid):
+        if mode == "one-shot":
+            current, current_masks = parent, {}
+        start, start_masks = current, current_masks
+
+        def build(start: nn.Module = start, start_masks: Masks = start_masks, target: float = target):
+            model = copy.deepcopy(start)
+            masks = combine_masks(pruner.prune(model, target, sample), start_masks)
+            achieved = validate_masks(pruner.name, model, masks, target, parent_count)
+            apply_masks(model, masks)
+            if progress is not None:
+                progress(f"{pruner.name} {mode} step {step + 1}/{len(grid)}: pruned to {achieved:.4f}")
+            train(model, data, recipe, seed, device, masks=masks, progress=progress)
+            tensors = {_STATE + k: v for k, v in model.state_dict().items()}
+            tensors.update({_MASK + k: v for k, v in masks.items()})
+            return tensors, {"target_ratio": target, "prune_ratio": achieved}
+
+        key_fields = {
+            "parent": parent_key,
+            "dataset": getattr(data, "name", ""),
+            "pruner": pruner.name,
+            "grid": list(grid[: step + 1]) if mode == "iterative" else [target],
+            "recipe": recipe.to_dict(),
+            "mode": mode,
+            "seed": seed,
+            "sample_size": size,
+            "pipeline": PIPELINE_VERSION,
+            "engine": ENGINE_VERSION,
+        }
+        if store is not None:
+            artifact = store.get_or_create("prune_step", key_fields, build)
+            tensors, meta, computed = artifact.tensors, artifact.meta, artifact.computed
+        else:
+            (tensors, meta), computed = build(), True
+        model = copy.deepcopy(parent)
+        model.load_state_dict({k[len(_STATE):]: v for k, v in tensors.items() if k.startswith(_STATE)})
+        model.to(device).eval()
+        masks = {k[len(_MASK):]: v.to(device) for k, v in tensors.items() if k.startswith(_MASK)}
+        achieved = prune_ratio(model, masks, parent_count)
+        points.append(CurvePoint(target, achieved, model, masks, computed))
+        current, current_masks = model, masks
+        if progress is not None:
+            progress(f"{pruner.name} step {step + 1}/{len(grid)} {'computed' if computed else 'loaded'}"
+                     f" at prune ratio {meta.get('prune_ratio', achieved):.4f}")
+    return points
