@@ -1,0 +1,75 @@
+"""Leaderboards as data: records -> validated files -> tables -> comparisons against a baseline.
+
+Used by the pytest plugin and by the ``robustprune`` command line; imports neither torch nor
+pytest. The schema is described in docs/records.md.
+"""
+
+from __future__ import annotations
+
+from robustprune.leaderboard.compare import (
+    Change,
+    Comparison,
+    Gate,
+    compare,
+    parse_gate,
+    render_comparison,
+)
+from robustprune.leaderboard.examples import example_record
+from robustprune.leaderboard.files import (
+    dumps,
+    environment_info,
+    load_leaderboard,
+    make_leaderboard,
+    write_leaderboard,
+)
+from robustprune.leaderboard.schema import (
+    KEY_FIELDS,
+    LOWER_IS_BETTER,
+    METRIC_ALIASES,
+    SCHEMA,
+    SUMMARY_METRICS,
+    Key,
+    LeaderboardError,
+    canonical_metric,
+    record_key,
+    validate_leaderboard,
+    validate_record,
+)
+from robustprune.leaderboard.tables import (
+    format_stat,
+    group_tables,
+    render_csv,
+    render_markdown,
+    render_text,
+)
+
+__all__ = [
+    "KEY_FIELDS",
+    "LOWER_IS_BETTER",
+    "METRIC_ALIASES",
+    "SCHEMA",
+    "SUMMARY_METRICS",
+    "Change",
+    "Comparison",
+    "Gate",
+    "Key",
+    "LeaderboardError",
+    "canonical_metric",
+    "compare",
+    "dumps",
+    "environment_info",
+    "example_record",
+    "format_stat",
+    "group_tables",
+    "load_leaderboard",
+    "make_leaderboard",
+    "parse_gate",
+    "record_key",
+    "render_comparison",
+    "render_csv",
+    "render_markdown",
+    "render_text",
+    "validate_leaderboard",
+    "validate_record",
+    "write_leaderboard",
+]

@@ -1,0 +1,202 @@
+"""The leaderboard schema: metric names and directions, record keys, and validation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+SCHEMA = 1
+"""Version of the leaderboard file and of each record; bumped on incompatible changes."""
+
+SUMMARY_METRICS: tuple[str, ...] = (
+    "nominal_pp",
+    "shifted_pp_mean",
+    "shifted_pp_min",
+    "gap",
+    "excess_error_slope",
+    "flop_reduction_at_pp",
+    "similarity",
+)
+"""Keys of a record's ``summary``, in table column order."""
+
+METRIC_ALIASES: dict[str, str] = {"prune_potential": "nominal_pp"}
+LOWER_IS_BETTER: frozenset[str] = frozenset({"gap", "excess_error_slope"})
+NULLABLE_METRICS: frozenset[str] = frozenset({"similarity"})
+
+COLUMN_TITLES: dict[str, str] = {
+    "nominal_pp": "nominal PP",
+    "shifted_pp_mean": "shifted PP mean",
+    "shifted_pp_min": "shifted PP min",
+    "gap": "gap",
+    "excess_error_slope": "excess-err. slope",
+    "flop_reduction_at_pp": "FLOP red. at PP",
+    "similarity": "similarity",
+}
+PERCENT_METRICS: frozenset[str] = frozenset(SUMMARY_METRICS) - {"excess_error_slope"}
+
+Key = tuple[str, str, str, str]
+KEY_FIELDS: tuple[str, ...] = ("suite", "dataset", "arch", "method")
+
+
+class LeaderboardError(ValueError):
+    """A leaderboard file or record that does not follow the schema, or cannot be read."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: Any, path: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LeaderboardError(f"{path}: expected a number, got {_shown(value)}")
+    if not math.isfinite(value):
+        raise LeaderboardError(f"{path}: expected a finite number, got {value!r}")
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], name: str, path: str) -> None:
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        raise LeaderboardError(f"{path}: expected {name}, got {_shown(value)}")
+
+
+def _dict(value: Any, path: str, required: Sequence[str] = ()) -> dict[str, Any]:
+    _typed(value, dict, "an object", path)
+    missing = [name for name in required if name not in value]
+    if missing:
+        raise LeaderboardError(f"{path}: missing field {missing[0]!r}")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    _typed(value, list, "a list", path)
+    return value
+
+
+def _numbers(value: Any, path: str) -> None:
+    for index, item in enumerate(_list(value, path)):
+        _number(item, f"{path}[{index}]")
+
+
+def _stat(value: Any, path: str, *, values: bool = False) -> None:
+    """A ``{"mean", "std"}`` statistic, with per-seed ``values`` when asked."""
+    _dict(value, path, ("values", "mean", "std") if values else ("mean", "std"))
+    for name in ("mean", "std"):
+        _number(value[name], f"{path}.{name}")
+    if "values" in value:
+        _numbers(value["values"], f"{path}.values")
+    if "ci" in value:
+        _numbers(value["ci"], f"{path}.ci")
+
+
+def _per_distribution(value: Any, path: str, check: Any) -> None:
+    for name, item in _dict(value, path).items():
+        check(item, f"{path}.{name}")
+
+
+def _curve_point(point: Any, path: str) -> None:
+    _dict(point, path, ("target_ratio", "prune_ratio", "flop_reduction", "accuracy", "loss"))
+    for name in ("target_ratio", "prune_ratio", "flop_reduction"):
+        _number(point[name], f"{path}.{name}")
+    for name in ("accuracy", "loss"):
+        _per_distribution(point[name], f"{path}.{name}", _number)
+
+
+RECORD_FIELDS: tuple[str, ...] = (
+    "schema", "suite", "dataset", "arch", "method", "structured", "data_informed", "seeds",
+    "delta", "distributions", "shift_sources", "parent", "curve", "prune_potential",
+    "flop_reduction_at_pp", "excess_error", "similarity", "summary", "thresholds", "timings",
+    "artifacts", "environment",
+)  # fmt: skip
+
+
+def validate_record(record: Any, path: str = "record") -> None:
+    """Raise LeaderboardError naming the first field of ``record`` that breaks schema 1."""
+    _dict(record, path, RECORD_FIELDS)
+    if record["schema"] != SCHEMA:
+        raise LeaderboardError(f"{path}.schema: expected {SCHEMA}, got {record['schema']!r}")
+    for name in KEY_FIELDS:
+        _typed(record[name], str, "a string", f"{path}.{name}")
+        if not record[name]:
+            raise LeaderboardError(f"{path}.{name}: expected a non-empty string, got ''")
+    for name in ("structured", "data_informed"):
+        _typed(record[name], bool, "true or false", f"{path}.{name}")
+    for index, seed in enumerate(_list(record["seeds"], f"{path}.seeds")):
+        _typed(seed, int, "an integer", f"{path}.seeds[{index}]")
+    _number(record["delta"], f"{path}.delta")
+    for index, name in enumerate(_list(record["distributions"], f"{path}.distributions")):
+        _typed(name, str, "a string", f"{path}.distributions[{index}]")
+    _per_distribution(
+        record["shift_sources"],
+        f"{path}.shift_sources",
+        lambda value, where: _typed(value, str, "a string", where),
+    )
+    _per_distribution(
+        record["parent"],
+        f"{path}.parent",
+        lambda value, where: [
+            _numbers(_dict(value, where, ("accuracy", "loss"))[name], f"{where}.{name}")
+            for name in ("accuracy", "loss")
+        ],
+    )
+    for seed_index, points in enumerate(_list(record["curve"], f"{path}.curve")):
+        for index, point in enumerate(_list(points, f"{path}.curve[{seed_index}]")):
+            _curve_point(point, f"{path}.curve[{seed_index}][{index}]")
+    _per_distribution(
+        record["prune_potential"],
+        f"{path}.prune_potential",
+        lambda value, where: _stat(value, where, values=True),
+    )
+    _per_distribution(
+        record["flop_reduction_at_pp"],
+        f"{path}.flop_reduction_at_pp",
+        lambda value, where: _stat(value, where, values=True),
+    )
+    excess = _dict(record["excess_error"], f"{path}.excess_error", ("ratios", "values", "slope"))
+    _numbers(excess["ratios"], f"{path}.excess_error.ratios")
+    for index, row in enumerate(_list(excess["values"], f"{path}.excess_error.values")):
+        _numbers(row, f"{path}.excess_error.values[{index}]")
+    _stat(excess["slope"], f"{path}.excess_error.slope", values=True)
+    if record["similarity"] is not None:
+        _dict(record["similarity"], f"{path}.similarity")
+    summary = _dict(record["summary"], f"{path}.summary", SUMMARY_METRICS)
+    for name in SUMMARY_METRICS:
+        if summary[name] is None and name in NULLABLE_METRICS:
+            continue
+        _stat(summary[name], f"{path}.summary.{name}")
+    _dict(record["thresholds"], f"{path}.thresholds")
+    _per_distribution(record["timings"], f"{path}.timings", _number)
+    _dict(record["artifacts"], f"{path}.artifacts")
+    _dict(record["environment"], f"{path}.environment")
+
+
+def validate_leaderboard(leaderboard: Any) -> None:
+    """Raise LeaderboardError naming the first field that breaks schema 1, or a duplicate key."""
+    _dict(leaderboard, "leaderboard", ("schema", "created", "environment", "records"))
+    if leaderboard["schema"] != SCHEMA:
+        raise LeaderboardError(f"schema: expected {SCHEMA}, got {leaderboard['schema']!r}")
+    _typed(leaderboard["created"], str, "a string", "created")
+    _dict(leaderboard["environment"], "environment")
+    seen: dict[Key, int] = {}
+    for index, record in enumerate(_list(leaderboard["records"], "records")):
+        validate_record(record, f"records[{index}]")
+        key = record_key(record)
+        if key in seen:
+            raise LeaderboardError(
+                f"records[{index}]: duplicate key {'/'.join(key)} (also records[{seen[key]}])"
+            )
+        seen[key] = index
+
+
+def record_key(record: dict[str, Any]) -> Key:
+    """``(suite, dataset, arch, method)``: a leaderboard holds at most one record per key."""
+    return tuple(str(record[name]) for name in KEY_FIELDS)  # type: ignore[return-value]
+
+
+def canonical_metric(name: str) -> str:
+    """Resolve aliases (``prune_potential`` -> ``nominal_pp``); raise ValueError if unknown."""
+    resolved = METRIC_ALIASES.get(name, name)
+    if resolved not in SUMMARY_METRICS:
+        choices = ", ".join([*SUMMARY_METRICS, *METRIC_ALIASES])
+        raise ValueError(f"unknown metric {name!r}; valid metrics: {choices}")
+    return resolved
