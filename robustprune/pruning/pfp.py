@@ -80,21 +80,40 @@ class ProvableFilterPruning(Pruner):
         parent_count = parameter_count(model)
         existing = current_masks(model)  # entries zeroed by earlier steps stay removed
 
-        def make_masks(log_epsilon: float) -> Masks:
-            epsilon = math.exp(log_epsilon)
-            masks = {}
-            for name, budget in budgets.items():
-                weight = structure.modules[name].weight
-                keep_count = budget.kept(epsilon)
-                dead = torch.ones(budget.scores.numel(), dtype=torch.bool, device=weight.device)
-                dead[orders[name][:keep_count].to(weight.device)] = False
-                mask = torch.ones_like(weight, dtype=torch.bool)
-                kill_input_channels(mask, dead, structure.input_factor(name))
-                masks[weight_name(name)] = mask
-            return structure.propagate(combine_masks(masks, existing))
+        memo: dict[tuple[int, ...], Masks] = {}
 
-        return fit_to_target(make_masks, lambda m: achieved_ratio(model, m, parent_count),
-                             *LOG_EPS_RANGE, prune_ratio)
+        def masks_for(counts: dict[str, int]) -> Masks:
+            key = tuple(counts.values())
+            if key not in memo:
+                masks = {}
+                for name, keep_count in counts.items():
+                    weight = structure.modules[name].weight
+                    dead = torch.ones(budgets[name].scores.numel(), dtype=torch.bool, device=weight.device)
+                    dead[orders[name][:keep_count].to(weight.device)] = False
+                    mask = torch.ones_like(weight, dtype=torch.bool)
+                    kill_input_channels(mask, dead, structure.input_factor(name))
+                    masks[weight_name(name)] = mask
+                memo[key] = structure.propagate(combine_masks(masks, existing))
+            return memo[key]
+
+        def make_masks(log_epsilon: float) -> Masks:
+            return masks_for(per_layer_kept(budgets, math.exp(log_epsilon)))
+
+        def ratio_of(masks: Masks) -> float:
+            return achieved_ratio(model, masks, parent_count)
+
+        floor = per_layer_kept(budgets, math.exp(LOG_EPS_RANGE[0]))
+        if ratio_of(masks_for(floor)) <= prune_ratio:
+            return fit_to_target(make_masks, ratio_of, *LOG_EPS_RANGE, prune_ratio, iterations=40)
+
+        # Below PFP's floor (channels of zero sensitivity are never kept by the formula): every
+        # layer keeps at least a fraction (1 - t) of its channels, t root-found in [0, 1].
+        def make_floor_masks(t: float) -> Masks:
+            channels = {name: budget.scores.numel() for name, budget in budgets.items()}
+            return masks_for({name: max(floor[name], math.ceil((1 - t) * channels[name]))
+                              for name in budgets})
+
+        return fit_to_target(make_floor_masks, ratio_of, 0.0, 1.0, prune_ratio, iterations=40)
 
 
 def per_layer_kept(budgets: dict[str, ChannelBudget], epsilon: float) -> dict[str, int]:
