@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+# Imported before any pytester snapshot: pytester restores sys.modules after each in-process
+# run, and a torch dropped from sys.modules then imported again crashes the process.
+import robustprune.pruning
+
 pytest_plugins = ["pytester"]
 
 
@@ -28,8 +32,6 @@ class StandInRegistry:
 def test_pruner_hook_reaches_every_conftest_once(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import robustprune.pruning
-
     registry = StandInRegistry()
     calls: list[Any] = []
     monkeypatch.setattr(
