@@ -30,6 +30,11 @@ class Recipe:
             raise ValueError(
                 f"recipe {self.name!r}: unknown schedule {self.schedule!r}; valid: {sorted(SCHEDULES)}"
             )
+        if self.schedule == "every" and self.step_every <= 0 and self.epochs > 0:
+            raise ValueError(
+                f"recipe {self.name!r}: schedule 'every' needs step_every > 0 (epochs), "
+                f"got {self.step_every}"
+            )
         if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(
                 f"recipe {self.name!r}: epochs ({self.epochs}) must be >= 0, batch_size "
