@@ -24,8 +24,10 @@ from robustprune.pruning import (
     draw_sample,
     parameter_count,
     prune_ratio,
-    sample_size as sample_size_rule,
     validate_masks,
+)
+from robustprune.pruning import (
+    sample_size as sample_size_rule,
 )
 from robustprune.pruning.masks import combine_masks
 
@@ -106,7 +108,8 @@ def prune_curve(
             current, current_masks = parent, {}
         start, start_masks = current, current_masks
 
-        def build(start: nn.Module = start, start_masks: Masks = start_masks, target: float = target):
+        def build(start: nn.Module = start, start_masks: Masks = start_masks, target: float = target,
+                  step: int = step):
             model = copy.deepcopy(start)
             masks = combine_masks(pruner.prune(model, target, sample), start_masks)
             achieved = validate_masks(pruner.name, model, masks, target, parent_count)

@@ -36,7 +36,7 @@ def test_default_grid_is_geometric_in_keep_ratio():
     grid = default_grid()
     assert len(grid) == 16 and grid[0] == pytest.approx(0.2) and grid[-1] == pytest.approx(0.97)
     keep = [1 - r for r in grid]
-    steps = [b / a for a, b in zip(keep, keep[1:])]
+    steps = [b / a for a, b in zip(keep, keep[1:], strict=False)]
     assert max(steps) == pytest.approx(min(steps))
     assert default_grid(4, 0.5, 0.9) == pytest.approx([0.5, 1 - 0.5 * 0.2 ** (1 / 3), 1 - 0.5 * 0.2 ** (2 / 3), 0.9])
 
@@ -50,7 +50,7 @@ def test_iterative_curve_meets_ratios_keeps_masks_and_caches(tmp_path, method):
     curve = prune_curve(parent, data, method, grid, RECIPE, seed=0, device="cpu", store=store,
                         parent_key="tiny-parent", sample_size=16)
     assert [p.target_ratio for p in curve] == grid and all(p.computed for p in curve)
-    for point, previous in zip(curve, [None, *curve]):
+    for point, previous in zip(curve, [None, *curve], strict=False):
         assert point.prune_ratio == pytest.approx(point.target_ratio, abs=0.005)
         parameters = dict(point.model.named_parameters())
         for name, mask in point.masks.items():
@@ -61,8 +61,8 @@ def test_iterative_curve_meets_ratios_keeps_masks_and_caches(tmp_path, method):
     again = prune_curve(parent, data, method, grid, RECIPE, seed=0, device="cpu", store=store,
                         parent_key="tiny-parent", sample_size=16)
     assert not any(p.computed for p in again)
-    for first, second in zip(curve, again):
-        for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values()):
+    for first, second in zip(curve, again, strict=True):
+        for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values(), strict=True):
             assert torch.equal(a, b), name
 
 

@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from robustprune.pruning import InvalidMaskError, kept_count, parameter_count, prune_ratio, validate_masks
+from robustprune.pruning import (
+    InvalidMaskError,
+    kept_count,
+    parameter_count,
+    prune_ratio,
+    validate_masks,
+)
 from robustprune.pruning.masks import combine_masks, global_threshold_masks, prunable_weights
 
 

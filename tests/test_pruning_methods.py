@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from robustprune.pruning import default_registry, parameter_count, prune_ratio, validate_masks
+from robustprune.pruning import default_registry, parameter_count, prune_ratio
 from robustprune.pruning.filters import filter_removal_order
 from robustprune.pruning.pfp import ChannelBudget, per_layer_kept
 from robustprune.pruning.sensitivity import channel_sensitivities, weight_sensitivities
@@ -172,7 +172,7 @@ def test_pfp_allocation_formula_and_counts_grow_with_budget():
     budgets = {n: ChannelBudget(r.scores.double(), r.patches, getattr(model, n).weight[0].numel())
                for n, r in found.items()}
     counts = [per_layer_kept(budgets, eps) for eps in (1e4, 1e3, 1e2, 10.0, 1.0)]
-    for looser, tighter in zip(counts, counts[1:]):
+    for looser, tighter in zip(counts, counts[1:], strict=False):
         assert all(tighter[n] >= looser[n] for n in budgets)
     assert counts[0] != counts[-1]
     # and so do the kept channels of the pruned network
@@ -181,7 +181,7 @@ def test_pfp_allocation_formula_and_counts_grow_with_budget():
              for n, m in pfp.prune(model, ratio, sample_for()).items() if n.endswith("weight")
              and n.split(".")[0] in budgets}
             for ratio in (0.7, 0.5, 0.3)]
-    for smaller, larger in zip(kept, kept[1:]):
+    for smaller, larger in zip(kept, kept[1:], strict=False):
         assert all(larger[n] >= smaller[n] for n in smaller)
 
 

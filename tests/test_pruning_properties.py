@@ -8,7 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from robustprune.pruning import apply_masks, default_registry, parameter_count, prune_ratio, validate_masks
+from robustprune.pruning import (
+    apply_masks,
+    default_registry,
+    parameter_count,
+    prune_ratio,
+    validate_masks,
+)
 
 METHODS = ("WT", "SiPP", "FT", "PFP")
 SETTINGS = settings(max_examples=5, deadline=None, derandomize=True,
