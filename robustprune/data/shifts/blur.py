@@ -89,28 +89,48 @@ def motion_taps(radius: int, sigma: float) -> Tensor:
     return weights / weights.sum()
 
 
-def motion_blur_images(x: Tensor, radius: int, sigma: float, angles: Tensor) -> Tensor:
-    """Blur each image along its own angle (degrees): tap i samples the pixel at
-    (ceil(i·sin a − ½), ceil(i·cos a − ½)) rows/columns away, edge pixels repeated."""
-    n, c, h, w = x.shape
-    weights = motion_taps(radius, sigma).tolist()
-    steps = torch.arange(len(weights), dtype=torch.float64, device=x.device)
-    radians = angles.to(torch.float64).deg2rad()[:, None]
+def motion_offsets(count_taps: int, angles: Tensor) -> tuple[Tensor, Tensor]:
+    """Per image (rows) and tap (columns): the (dy, dx) pixel offsets of the motion taps."""
+    steps = torch.arange(count_taps, dtype=torch.float64)
+    radians = angles.detach().cpu().to(torch.float64).deg2rad()[:, None]
     dy = torch.ceil(steps * torch.sin(radians) - 0.5).long()
     dx = torch.ceil(steps * torch.cos(radians) - 0.5).long()
-    reach = len(weights) - 1
-    padded = ops.pad(x, reach, reach, reach, reach, "nearest")
-    padded_w = w + 2 * reach
-    flat = padded.reshape(n, c, -1)
-    base = ((torch.arange(h, device=x.device) + reach)[:, None] * padded_w
-            + (torch.arange(w, device=x.device) + reach)[None, :]).reshape(1, -1)
-    out = torch.zeros(n, c, h * w, dtype=x.dtype, device=x.device)
-    for i, weight in enumerate(weights):
-        if weight < 1e-12:
-            continue
-        index = base + (dy[:, i] * padded_w + dx[:, i])[:, None]
-        out += weight * flat.gather(2, index[:, None, :].expand(n, c, -1))
-    return out.reshape(n, c, h, w)
+    return dy, dx
+
+
+def motion_blur_images(x: Tensor, radius: int, sigma: float, angles: Tensor) -> Tensor:
+    """Blur each image along its own angle (degrees): tap i samples the pixel at
+    (ceil(i·sin a − ½), ceil(i·cos a − ½)) rows/columns away, edge pixels repeated.
+
+    Images whose angles give the same integer offsets for every tap share one sum of shifted
+    slices: the images are sorted by that offset pattern, so each group is a contiguous range."""
+    n, c, h, w = x.shape
+    weights = motion_taps(radius, sigma).tolist()
+    used = [i for i, weight in enumerate(weights) if weight >= 1e-12]
+    dy, dx = motion_offsets(len(weights), angles)
+    dy, dx = dy[:, used], dx[:, used]
+    reach_y = int(dy.abs().max()) if n else 0
+    reach_x = int(dx.abs().max()) if n else 0
+    patterns, group = torch.unique(torch.cat((dy, dx), 1), dim=0, return_inverse=True)
+    order = torch.argsort(group, stable=True)
+    counts = torch.bincount(group, minlength=len(patterns)).tolist()
+    padded = ops.pad(x.index_select(0, order.to(x.device)), reach_y, reach_y, reach_x, reach_x, "nearest")
+    out = torch.empty_like(x)
+    start = 0
+    for pattern, count in zip(patterns.tolist(), counts, strict=True):
+        block = padded[start : start + count]
+        target = out[start : start + count]
+        for k, i in enumerate(used):
+            top, left = reach_y + pattern[k], reach_x + pattern[len(used) + k]
+            tap = block[:, :, top : top + h, left : left + w]
+            if k == 0:
+                torch.mul(tap, weights[i], out=target)
+            else:
+                target.add_(tap, alpha=weights[i])
+        start += count
+    result = torch.empty_like(x)
+    result[order.to(x.device)] = out
+    return result
 
 
 @register_corruption("motion_blur", "blur", ((6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)))
@@ -126,9 +146,26 @@ def zoom_factors(severity: int) -> list[float]:
     return np.arange(1, ZOOM_ENDS[severity - 1], 0.01).tolist()
 
 
+@functools.lru_cache(maxsize=32)
+def zoom_blur_operator(h: int, w: int, factors: tuple[float, ...]) -> Tensor:
+    """The (h·w)×(h·w) float64 matrix of zoom_blur on a flattened image: (I + Σ_z A_z ⊗ B_z)/(Z+1)
+    with A_z, B_z the per-axis clipped-zoom matrices."""
+    total = torch.eye(h * w, dtype=torch.float64)
+    for factor in factors:
+        total += torch.kron(ops.zoom_matrix(h, float(factor)), ops.zoom_matrix(w, float(factor)))
+    return total / (len(factors) + 1)
+
+
+ZOOM_DENSE_MAX_PIXELS = 1024  # up to 32×32, zoom_blur is one dense (h·w)² matmul
+
+
 @register_corruption("zoom_blur", "blur", tuple(tuple(zoom_factors(s)) for s in range(1, 6)))
 def zoom_blur(x: Tensor, factors: tuple[float, ...], context: CorruptionContext) -> Tensor:
     """Mean of x and its centre zooms by each factor (relative, so no size scaling needed)."""
+    n, c, h, w = x.shape
+    if h * w <= ZOOM_DENSE_MAX_PIXELS:
+        operator = ops._cached_on(zoom_blur_operator(h, w, tuple(factors)), x)
+        return torch.matmul(x.reshape(n * c, h * w), operator.T).reshape(n, c, h, w)
     out = x.clone()
     for factor in factors:
         out += ops.clipped_zoom(x, factor)

@@ -6,6 +6,7 @@ Border modes use SciPy / OpenCV names so the corruptions can say exactly what th
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -69,12 +70,62 @@ def gaussian_kernel1d(sigma: float, truncate: float = 4.0) -> Tensor:
     return weights / weights.sum()
 
 
+MATRIX_MAX_SIZE = 128  # axes up to this length are filtered by one small matmul, not shifted slices
+
+
+@functools.lru_cache(maxsize=256)
+def _axis_matrix(taps: tuple[float, ...], size: int, mode: str) -> Tensor:
+    """The size×size float64 matrix M with M @ v = correlation of v with the odd-length `taps`
+    under border `mode` (padding folded into the edge rows)."""
+    radius = len(taps) // 2
+    index = border_indices(size, radius, radius, mode, torch.device("cpu"))
+    rows = torch.arange(size).repeat_interleave(len(taps))
+    cols = index.unfold(0, len(taps), 1).reshape(-1)
+    weights = torch.tensor(taps, dtype=torch.float64).repeat(size)
+    matrix = torch.zeros(size, size, dtype=torch.float64)
+    return matrix.index_put_((rows, cols), weights, accumulate=True)
+
+
+def axis_matrix(kernel: Tensor | tuple[float, ...], size: int, mode: str, like: Tensor) -> Tensor:
+    """`_axis_matrix` for a 1-D `kernel`, in `like`'s dtype and on its device."""
+    taps = tuple(float(t) for t in (kernel.tolist() if isinstance(kernel, Tensor) else kernel))
+    return _cached_on(_axis_matrix(taps, size, mode), like)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_cast(matrix: Tensor, dtype: torch.dtype, device: torch.device) -> Tensor:
+    return matrix.to(device=device, dtype=dtype)
+
+
+def _cached_on(matrix: Tensor, like: Tensor) -> Tensor:
+    return _cached_cast(matrix, like.dtype, like.device)
+
+
+def apply_axis_matrix(x: Tensor, matrix: Tensor, axis: int) -> Tensor:
+    """out[..., i, :] = Σ_j matrix[i, j]·x[..., j, :] (axis -2) or the same along the last axis."""
+    if axis in (-1, x.ndim - 1):
+        return torch.matmul(x, matrix.T)
+    if axis in (-2, x.ndim - 2):
+        return torch.matmul(matrix, x)
+    raise ValueError(f"axis must be -1 or -2, got {axis}")
+
+
 def filter2d(x: Tensor, kernel: Tensor, mode: str) -> Tensor:
-    """Correlate every channel of N×C×H×W `x` with one odd-sized 2-D `kernel`, border `mode`."""
+    """Correlate every channel of N×C×H×W `x` with one odd-sized 2-D `kernel`, border `mode`.
+
+    Small images: the kernel is split (SVD) into a few separable terms, each two small matmuls
+    (border padding is per axis, so this equals the 2-D correlation up to float rounding)."""
     kh, kw = kernel.shape
     if kh % 2 == 0 or kw % 2 == 0:
         raise ValueError(f"filter2d needs an odd-sized kernel, got {kh}×{kw}")
     h, w = x.shape[-2:]
+    if max(h, w) <= MATRIX_MAX_SIZE:
+        out = None
+        for column, row in _separable_terms(tuple(map(tuple, kernel.double().tolist()))):
+            term = apply_axis_matrix(x, axis_matrix(row, w, mode, x), -1)
+            term = apply_axis_matrix(term, axis_matrix(column, h, mode, x), -2)
+            out = term if out is None else out.add_(term)
+        return out if out is not None else torch.zeros_like(x)
     padded = pad(x, kh // 2, kh // 2, kw // 2, kw // 2, mode)
     out = torch.zeros_like(x)
     for (i, j), weight in zip(kernel.nonzero().tolist(), kernel[kernel != 0].tolist(), strict=True):
@@ -82,9 +133,20 @@ def filter2d(x: Tensor, kernel: Tensor, mode: str) -> Tensor:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _separable_terms(kernel: tuple[tuple[float, ...], ...]) -> tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]:
+    """(column taps, row taps) pairs whose outer products sum to `kernel` (SVD, float64)."""
+    matrix = torch.tensor(kernel, dtype=torch.float64)
+    u, s, vh = torch.linalg.svd(matrix)
+    keep = s > s[0] * 1e-12 if s.numel() and s[0] > 0 else torch.zeros_like(s, dtype=torch.bool)
+    return tuple(
+        (tuple((u[:, r] * s[r]).tolist()), tuple(vh[r].tolist())) for r in range(len(s)) if keep[r]
+    )
+
+
 def filter_axis(x: Tensor, kernel: Tensor, axis: int, mode: str) -> Tensor:
     """Correlate `x` along `axis` (-1 or -2) with the odd-sized 1-D `kernel`, border `mode`:
-    a weighted sum of shifted slices, which beats single-channel conv2d on CPU."""
+    one small matmul for axes up to MATRIX_MAX_SIZE, else a weighted sum of shifted slices."""
     taps = kernel.numel()
     if taps % 2 == 0:
         raise ValueError(f"filter_axis needs an odd-sized kernel, got {taps} taps")
@@ -92,6 +154,8 @@ def filter_axis(x: Tensor, kernel: Tensor, axis: int, mode: str) -> Tensor:
         return x * float(kernel[0])
     radius = taps // 2
     size = x.shape[axis]
+    if size <= MATRIX_MAX_SIZE:
+        return apply_axis_matrix(x, axis_matrix(kernel, size, mode, x), axis)
     padded = _pad_axis(x, axis, radius, radius, mode)
     out = torch.zeros_like(x)
     for offset, weight in enumerate(kernel.tolist()):
@@ -114,24 +178,38 @@ def gaussian_blur(x: Tensor, sigma: float, mode: str = "nearest", truncate: floa
 
 
 def box_blur3(x: Tensor) -> Tensor:
-    """OpenCV `blur(x, (3, 3))`: 3×3 mean with border reflect101."""
-    kernel = torch.full((3,), 1.0 / 3.0, dtype=torch.float64)
-    return filter_separable(x, kernel, kernel, "reflect101")
+    """OpenCV `blur(x, (3, 3))`: 3×3 mean with border reflect101 (the 9-pixel sum, then ÷ 9, so
+    integer-valued inputs give correctly rounded means)."""
+    ones = torch.ones(3, dtype=torch.float64)
+    return filter_separable(x, ones, ones, "reflect101") / 9.0
+
+
+@functools.lru_cache(maxsize=256)
+def zoom_matrix(size: int, factor: float) -> Tensor:
+    """The size×size float64 matrix of `clipped_zoom` along one axis (bilinear is separable):
+    centre crop ceil(size/factor), linear zoom with corners aligned to round(crop·factor), centre
+    trim back to `size`."""
+    crop = math.ceil(size / factor)
+    top = (size - crop) // 2
+    out = round(crop * factor)
+    if out == crop == size:
+        return torch.eye(size, dtype=torch.float64)
+    basis = torch.eye(crop, dtype=torch.float64)[:, None, :]  # crop unit vectors, N×C×L
+    zoomed = F.interpolate(basis, size=out, mode="linear", align_corners=True)[:, 0, :]  # crop×out
+    trim = (out - size) // 2
+    matrix = torch.zeros(size, size, dtype=torch.float64)
+    matrix[:, top : top + crop] = zoomed[:, trim : trim + size].T
+    return matrix
 
 
 def clipped_zoom(x: Tensor, factor: float) -> Tensor:
     """CIFAR-10-C's clipped_zoom: centre crop ceil(size/factor), bilinear zoom (SciPy order 1,
-    corners aligned) to round(crop·factor), centre trim back to the input size."""
+    corners aligned) to round(crop·factor), centre trim back to the input size — as two small
+    matmuls (one matrix per axis)."""
     h, w = x.shape[-2:]
-    crop_h, crop_w = math.ceil(h / factor), math.ceil(w / factor)
-    top, left = (h - crop_h) // 2, (w - crop_w) // 2
-    crop = x[..., top : top + crop_h, left : left + crop_w]
-    out_h, out_w = round(crop_h * factor), round(crop_w * factor)
-    if (out_h, out_w) == (crop_h, crop_w) == (h, w):
-        return x.clone()
-    zoomed = F.interpolate(crop, size=(out_h, out_w), mode="bilinear", align_corners=True)
-    trim_h, trim_w = (out_h - h) // 2, (out_w - w) // 2
-    return zoomed[..., trim_h : trim_h + h, trim_w : trim_w + w]
+    rows = _cached_on(zoom_matrix(h, float(factor)), x)
+    cols = _cached_on(zoom_matrix(w, float(factor)), x)
+    return torch.matmul(rows, torch.matmul(x, cols.T))
 
 
 def gray(x: Tensor) -> Tensor:
