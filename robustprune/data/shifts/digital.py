@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import warnings
 
 import numpy as np
 import torch
@@ -69,19 +70,32 @@ def pixelate(x: Tensor, factor: float, context: CorruptionContext) -> Tensor:
 
 @register_corruption("jpeg_compression", "digital", (80, 65, 58, 50, 40))
 def jpeg_compression(x: Tensor, quality: int, context: CorruptionContext) -> Tensor:
-    """JPEG encode/decode at `quality` with PIL (libjpeg, 4:2:0 chroma), one image at a time."""
-    n, c, h, w = x.shape
-    pixels = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    out = np.empty_like(pixels)
+    """JPEG encode/decode at `quality` (libjpeg, 4:2:0 chroma, islow DCT) on the uint8 batch with
+    torchvision's list encoder/decoder on CPU: byte-identical to PIL's save/open (tested)."""
+    pixels = (x.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+    try:
+        with warnings.catch_warnings():  # torchvision >= 0.29 flags its image codecs as deprecated
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from torchvision.io import decode_jpeg, encode_jpeg
+
+            out = torch.stack(decode_jpeg(encode_jpeg(list(pixels), quality=int(quality)), device="cpu"))
+    except (ImportError, RuntimeError, TypeError):  # no codec: PIL, one image at a time
+        out = _jpeg_pil(pixels, int(quality))
+    return out.to(x.device).float() / 255
+
+
+def _jpeg_pil(pixels: Tensor, quality: int) -> Tensor:
+    """PIL's JPEG round trip of N×C×H×W uint8 `pixels`, one image at a time."""
+    n, c, h, w = pixels.shape
+    array = pixels.permute(0, 2, 3, 1).numpy()
+    out = np.empty_like(array)
     mode = "RGB" if c == 3 else "L"
     for i in range(n):
         buffer = io.BytesIO()
-        Image.fromarray(pixels[i] if c == 3 else pixels[i, :, :, 0], mode).save(
-            buffer, format="JPEG", quality=int(quality)
-        )
+        Image.fromarray(array[i] if c == 3 else array[i, :, :, 0], mode).save(buffer, format="JPEG", quality=quality)
         decoded = np.asarray(Image.open(buffer))
         out[i] = decoded if c == 3 else decoded[:, :, None]
-    return torch.from_numpy(out).to(x.device).permute(0, 3, 1, 2).float() / 255
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
 ELASTIC = (  # (alpha, sigma, affine) in px at 32 px = 32 × (0,0,.08) (.05,.2,.07) (.08,.06,.06) (.1,.04,.05) (.1,.03,.03)

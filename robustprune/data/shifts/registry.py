@@ -18,6 +18,7 @@ SEVERITIES = (1, 2, 3, 4, 5)
 REFERENCE_SIZE = 32  # spatial parameters are CIFAR-10-C's, defined for 32×32 images
 MIN_SIZE = 4  # smallest image side (pixels) the corruptions accept
 SHIFT_KINDS = ("corruption", "noise", "dataset")
+POISSON_TABLE_MAX_RATE = 1e5  # larger Poisson rates fall back to torch.poisson
 
 
 class RandomSource:
@@ -31,12 +32,16 @@ class RandomSource:
     def uniform(self, shape: Sequence[int], low: float = 0.0, high: float = 1.0) -> Tensor:
         """U(low, high) float32 of `shape`."""
         draw = torch.rand(tuple(shape), generator=self.generator)
-        return (draw * (high - low) + low).to(self.device)
+        if (low, high) != (0.0, 1.0):
+            draw.mul_(high - low).add_(low)
+        return draw.to(self.device)
 
     def normal(self, shape: Sequence[int], mean: float = 0.0, std: float = 1.0) -> Tensor:
         """N(mean, std²) float32 of `shape`."""
         draw = torch.randn(tuple(shape), generator=self.generator)
-        return (draw * std + mean).to(self.device)
+        if (mean, std) != (0.0, 1.0):
+            draw.mul_(std).add_(mean)
+        return draw.to(self.device)
 
     def integers(self, low: int, high: int, shape: Sequence[int]) -> Tensor:
         """Integers uniform in [low, high) (int64) of `shape`."""
@@ -46,6 +51,36 @@ class RandomSource:
         """Poisson(rates) element-wise, same shape and dtype as `rates`."""
         draw = torch.poisson(rates.detach().float().cpu(), generator=self.generator)
         return draw.to(device=self.device, dtype=rates.dtype)
+
+    def poisson_levels(self, levels: Tensor, level_rates: Tensor) -> Tensor:
+        """Poisson(level_rates[levels]) element-wise (float32, shape of the int64 `levels`), by
+        inverting each level's CDF (float64) with a guide table: exact up to float64 rounding and
+        far faster than per-element rejection sampling when there are few levels (e.g. 256)."""
+        rates = level_rates.detach().cpu().to(torch.float64)
+        if rates.numel() == 0 or rates.min() < 0 or rates.max() > POISSON_TABLE_MAX_RATE:
+            return self.poisson(level_rates.detach().float().cpu()[levels.cpu()])
+        top = float(rates.max())
+        support = int(math.ceil(top + 14 * math.sqrt(top) + 24))  # P(X >= support) < 1e-40
+        k = torch.arange(support, dtype=torch.float64)
+        log_pmf = torch.special.xlogy(k, rates[:, None]) - rates[:, None] - torch.lgamma(k + 1)
+        cdf = log_pmf.exp().cumsum(1)
+        cdf[:, -1] = 1.0  # every u < 1 ends inside the table
+        rows = len(rates)
+        cuts = torch.arange(support, dtype=torch.float64).div_(support).expand(rows, -1).contiguous()
+        # guide[r, j]: flat index of the first k with cdf[r, k] > j/support (where to start looking)
+        guide = torch.searchsorted(cdf, cuts, right=True) + torch.arange(rows)[:, None] * support
+        guide = guide.to(torch.int32).reshape(-1)
+        flat_cdf = cdf.reshape(-1)
+        shape = levels.shape
+        start = levels.detach().cpu().reshape(-1).to(torch.int32).mul_(support)
+        u = torch.rand(start.numel(), generator=self.generator, dtype=torch.float64)
+        position = guide.index_select(0, (u * support).to(torch.int32).clamp_(max=support - 1).add_(start))
+        index = (u >= flat_cdf.index_select(0, position)).nonzero().squeeze(1)
+        while index.numel():  # walk up the CDF where the guide stopped short (rarely more than 1-2)
+            position.index_add_(0, index, torch.ones_like(index, dtype=torch.int32))
+            index = index[u.index_select(0, index) >= flat_cdf.index_select(0, position.index_select(0, index))]
+        count = position.sub_(start)
+        return count.to(torch.float32).reshape(shape).to(self.device)
 
 
 @dataclass(frozen=True)
