@@ -4,7 +4,9 @@ per-image NumPy/SciPy/PIL loop of the kind CIFAR-10-C's generator runs.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_corruptions.py --images 10000 --reference-images 100
 
 The reference loop is timed on the first --reference-images images of every (corruption,
-severity) and extrapolated per image; the torch side runs on all --images at once.
+severity) and extrapolated per image; the torch side runs on all --images the way
+`shifted_test_set` generates a corrupted test set (`dataset.generate`: chunks of CHUNK = 1,000
+images from one seeded generator).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import os
 import time
 
 import numpy as np
@@ -20,8 +23,9 @@ import torch
 from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
 from PIL import Image
 
-from robustprune.data.shifts import corrupt, get_corruption, list_corruptions
+from robustprune.data.shifts import corrupt, get_corruption, get_shift, list_corruptions
 from robustprune.data.shifts.blur import zoom_factors
+from robustprune.data.shifts.dataset import CHUNK, generate
 from robustprune.data.shifts.synthetic import structured_images
 from robustprune.data.shifts.textures import FROST_TEXTURES, frost_texture
 
@@ -220,8 +224,9 @@ def main() -> None:
     images = structured_images(args.images, seed=0).to(device)
     subset = images[: args.reference_images].permute(0, 2, 3, 1).cpu().numpy()
     names = args.corruptions or list_corruptions()
-    print(f"{args.images} images 32×32×3 on {device}, torch threads {torch.get_num_threads()}; "
-          f"reference timed on {len(subset)} images per severity and extrapolated")
+    print(f"{args.images} images 32×32×3 on {device} in chunks of {CHUNK}, torch threads "
+          f"{torch.get_num_threads()}; reference timed on {len(subset)} images per severity and "
+          f"extrapolated; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'corruption':18s} {'torch img/s':>12s} {'loop img/s':>11s} {'speedup':>8s}")
     torch_total = loop_total = 0.0
     for name in names:
@@ -231,7 +236,7 @@ def main() -> None:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            corrupt(images, name, severity, seed=severity)
+            generate(images, get_shift(f"corruption:{name}:{severity}"), seed=severity)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             torch_seconds += time.perf_counter() - start
@@ -245,7 +250,8 @@ def main() -> None:
     count = 5 * args.images * len(names)
     print(f"{'all':18s} {count / torch_total:12.0f} {count / loop_total:11.0f} {loop_total / torch_total:7.1f}x")
     print(f"total: torch {torch_total:.1f} s, per-image loop {loop_total:.1f} s (extrapolated) "
-          f"for {len(names)} corruptions × 5 severities × {args.images} images")
+          f"for {len(names)} corruptions × 5 severities × {args.images} images; load average at "
+          f"the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

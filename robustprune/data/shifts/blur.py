@@ -60,6 +60,15 @@ def glass_shuffle(x: Tensor, delta: int, context: CorruptionContext) -> Tensor:
     if len(rows) == 0 or len(cols) == 0:
         return x
     offsets = context.random.integers(-delta, delta, (n, len(rows), len(cols), 2))
+    if delta == 1:  # sources are (h-1 or h, w-1 or w): pick among four shifted views
+        up, left = (offsets < 0).flip(1, 2).to(x.device).unbind(-1)[::-1]  # ascending rows/cols
+        up, left = up[:, None], left[:, None]
+        interior = x[..., 2:, 2:]
+        from_left = torch.where(up, x[..., 1:-1, 1:-1], x[..., 2:, 1:-1])
+        picked = torch.where(left, from_left, torch.where(up, x[..., 1:-1, 2:], interior))
+        out = x.clone()
+        out[..., 2:, 2:] = picked
+        return out
     source_rows = (rows[None, :, None] + offsets[..., 1]).clamp(0, h - 1)
     source_cols = (cols[None, None, :] + offsets[..., 0]).clamp(0, w - 1)
     source = (source_rows * w + source_cols).reshape(n, 1, -1).expand(n, c, -1)
@@ -128,9 +137,7 @@ def motion_blur_images(x: Tensor, radius: int, sigma: float, angles: Tensor) -> 
             else:
                 target.add_(tap, alpha=weights[i])
         start += count
-    result = torch.empty_like(x)
-    result[order.to(x.device)] = out
-    return result
+    return out.index_select(0, torch.argsort(order).to(x.device))
 
 
 @register_corruption("motion_blur", "blur", ((6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)))

@@ -29,9 +29,16 @@ def contrast(x: Tensor, factor: float, context: CorruptionContext) -> Tensor:
 def saturate(x: Tensor, parameter: tuple[float, float], context: CorruptionContext) -> Tensor:
     """HSV saturation·a + b (clipped to [0, 1]); needs RGB, gray images have no hue."""
     scale, offset = parameter
-    hsv = ops.rgb_to_hsv(x)
-    hsv[:, 1] = (hsv[:, 1] * scale + offset).clamp(0, 1)
-    return ops.hsv_to_rgb(hsv)
+    value, low = x.amax(dim=1, keepdim=True), x.amin(dim=1, keepdim=True)
+    delta = value - low
+    colored = delta > 0
+    # S = delta / V; S' = clamp(S·a + b); hsv2rgb(H, S', V) = V − (S'/S)·(V − x) (hue kept).
+    saturation = torch.where(colored, delta / value, 0.0)  # V = 0 implies delta = 0
+    new = saturation.mul_(scale).add_(offset).clamp_(0, 1)
+    out = value - (value - x) * (new * value / torch.where(colored, delta, 1.0))
+    # gray pixels: skimage's hue 0 (red) -> (V, V·(1 − S'), V·(1 − S'))
+    red = torch.cat((value, value * (1 - new), value * (1 - new)), dim=1)
+    return torch.where(colored, out, red)
 
 
 @functools.lru_cache(maxsize=128)

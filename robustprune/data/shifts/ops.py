@@ -41,8 +41,18 @@ def border_indices(size: int, before: int, after: int, mode: str, device: torch.
     raise ValueError(f"border mode {mode!r} is not one of {', '.join(BORDER_MODES)}")
 
 
+_NATIVE_PAD = {"nearest": "replicate", "reflect101": "reflect", "wrap": "circular"}
+
+
 def pad(x: Tensor, top: int, bottom: int, left: int, right: int, mode: str) -> Tensor:
     """Pad the last two axes of `x` by the given widths (pixels) with border `mode`."""
+    h, w = x.shape[-2:]
+    native = _NATIVE_PAD.get(mode)
+    if (
+        native is not None and x.ndim == 4 and x.is_floating_point()
+        and (mode == "nearest" or max(top, bottom) < h and max(left, right) < w)
+    ):
+        return F.pad(x, (left, right, top, bottom), mode=native)
     x = _pad_axis(x, -2, top, bottom, mode)
     return _pad_axis(x, -1, left, right, mode)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -26,25 +28,26 @@ def _color(rgb: tuple[float, float, float], channels: int, like: Tensor) -> Tens
     return color if channels == 3 else ops.gray(color)
 
 
-def edge_distance(edges: Tensor) -> Tensor:
+def edge_distance(edges: Tensor, cap: float | None = None) -> Tensor:
     """Exact Euclidean distance (px) from every pixel to the nearest True pixel of N×H×W `edges`
-    (a large value where an image has none), by two broadcast passes of squared distances."""
+    (a large value where an image has none); with `cap`, values above it come back as >= cap.
+
+    Rows: the nearest edge to the left and right from running maxima of edge positions (O(HW));
+    columns: min over row offsets d of along(y − d, x) + d², |d| <= cap (a longer offset cannot
+    give a distance under the cap)."""
     n, h, w = edges.shape
-    chunk = max(1, 2**23 // (h * w * max(h, w)))  # bounds the n×h×w×w broadcast to ~32 MB
-    big = float((h + w) ** 2)
+    big = float(h + w) ** 2
     cols = torch.arange(w, device=edges.device, dtype=torch.float32)
-    rows = torch.arange(h, device=edges.device, dtype=torch.float32)
-    col_cost = (cols[:, None] - cols[None, :]) ** 2  # w×w'
-    row_cost = (rows[:, None] - rows[None, :]) ** 2  # h×h'
-    out = torch.empty(n, h, w, device=edges.device)
-    for start in range(0, n, chunk):
-        part = edges[start : start + chunk]
-        # along rows: min over x' of (x - x')² where edge(y, x')
-        along = torch.where(part[:, :, None, :], col_cost[None, None], big).amin(-1)  # n×h×w
-        # along columns: min over y' of along(y', x) + (y - y')²
-        total = (along[:, None, :, :] + row_cost[None, :, :, None]).amin(2)  # n×h×w
-        out[start : start + chunk] = total.sqrt()
-    return out
+    left = torch.where(edges, cols, -big).cummax(-1).values
+    right = torch.where(edges, cols, 2 * big).flip(-1).neg_().cummax(-1).values.neg_().flip(-1)
+    along = torch.minimum((cols - left).square_(), (right - cols).square_()).clamp_(max=big)
+    reach = h - 1 if cap is None else min(h - 1, math.ceil(cap))
+    total = along.clone()
+    for d in range(1, reach + 1):
+        d2 = float(d * d)
+        torch.minimum(total[:, d:], along[:, :-d] + d2, out=total[:, d:])
+        torch.minimum(total[:, :-d], along[:, d:] + d2, out=total[:, :-d])
+    return total.sqrt_()
 
 
 def equalize_histogram(values: Tensor) -> Tensor:
@@ -86,7 +89,8 @@ def spatter(x: Tensor, parameter: tuple[float, ...], context: CorruptionContext)
         (neighbours[..., :-2, 1:-1], neighbours[..., 2:, 1:-1], neighbours[..., 1:-1, :-2], neighbours[..., 1:-1, 2:])
     ).amin(0) < 1
     edges = (wet & dry_neighbour)[:, 0]
-    distance = edge_distance(edges).clamp(max=DISTANCE_CAP * context.scale)[:, None]
+    cap = DISTANCE_CAP * context.scale
+    distance = edge_distance(edges, cap).clamp(max=cap)[:, None]
     distance = torch.floor(ops.box_blur3(distance))  # float blur, then uint8 truncation
     distance = equalize_histogram(distance[:, 0])[:, None]
     distance = torch.round(ops.filter2d(distance, EMBOSS, "reflect101")).clamp(0, 255)

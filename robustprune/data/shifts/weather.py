@@ -61,6 +61,10 @@ def brightness(x: Tensor, shift: float, context: CorruptionContext) -> Tensor:
     """HSV value + shift (clipped to 1), hue and saturation kept; on 1 channel: min(x + shift, 1)."""
     if x.shape[1] == 1:
         return (x + shift).clamp(0, 1)
-    hsv = ops.rgb_to_hsv(x)
-    hsv[:, 2] = (hsv[:, 2] + shift).clamp(0, 1)
-    return ops.hsv_to_rgb(hsv)
+    # hsv2rgb(H, S, V') = V' − (V − x)·V'/V (hue and saturation kept; the max channel is V'
+    # exactly, as in skimage); black (V = 0) becomes gray V'.
+    value = x.amax(dim=1, keepdim=True)
+    new_value = (value + shift).clamp_(0, 1)
+    lit = value > 0
+    out = new_value - (value - x) * (new_value / torch.where(lit, value, 1.0))
+    return torch.where(lit, out, new_value)
