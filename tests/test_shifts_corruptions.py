@@ -317,3 +317,23 @@ def test_poisson_levels_matches_the_poisson_distribution() -> None:
     k = torch.arange(8, dtype=torch.float64)
     pmf = torch.exp(k * math.log(3.0) - 3.0 - torch.lgamma(k + 1))
     assert (counts - pmf).abs().max().item() < 0.01
+
+
+@pytest.mark.parametrize("channels,radius,sigma", [(3, 6, 1.0), (1, 14, 12.0)])
+def test_motion_blur_strategies_equal_the_per_image_taps(channels: int, radius: int, sigma: float) -> None:
+    from robustprune.data.shifts.blur import _motion_by_groups, _motion_by_windows, motion_offsets
+
+    x = torch.rand(40, channels, 20, 24, generator=torch.Generator().manual_seed(2))
+    angles = torch.rand(40, generator=torch.Generator().manual_seed(3)) * 90 - 45
+    weights = motion_taps(radius, sigma).tolist()
+    dy, dx = motion_offsets(len(weights), angles)
+    expected = torch.zeros_like(x)
+    for n in range(40):  # the per-image loop, indices clamped at the border
+        for i, weight in enumerate(weights):
+            rows = (torch.arange(20) + dy[n, i]).clamp(0, 19)
+            cols = (torch.arange(24) + dx[n, i]).clamp(0, 23)
+            expected[n] += weight * x[n][:, rows][:, :, cols]
+    patterns, group = torch.unique(torch.cat((dy, dx), 1), dim=0, return_inverse=True)
+    _close(_motion_by_groups(x, weights, dy, dx, patterns, group), expected)
+    _close(_motion_by_windows(x, weights, dy, dx), expected)
+    _close(motion_blur_images(x, radius, sigma, angles), expected)

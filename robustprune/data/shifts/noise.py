@@ -25,8 +25,8 @@ def shot_noise(x: Tensor, rate: float, context: CorruptionContext) -> Tensor:
     levels = (x * 255.0).round_()
     if bool(torch.equal(levels / 255.0, x)):  # 8-bit images: Poisson by table over 256 levels
         level_rates = torch.arange(256, dtype=torch.float32) / 255.0 * rate
-        counts = context.random.poisson_levels(levels.to(torch.int64), level_rates)
-        return counts.to(x.dtype).div_(rate)
+        counts = context.random.poisson_levels(levels.to(torch.int32), level_rates)
+        return counts.div_(rate)
     return context.random.poisson(x * rate) / rate
 
 

@@ -53,7 +53,7 @@ class RandomSource:
         return draw.to(device=self.device, dtype=rates.dtype)
 
     def poisson_levels(self, levels: Tensor, level_rates: Tensor) -> Tensor:
-        """Poisson(level_rates[levels]) element-wise (float32, shape of the int64 `levels`), by
+        """Poisson(level_rates[levels]) element-wise (float32, shape of the integer `levels`), by
         inverting each level's CDF (float64) with a guide table: exact up to float64 rounding and
         far faster than per-element rejection sampling when there are few levels (e.g. 256)."""
         rates = level_rates.detach().cpu().to(torch.float64)
@@ -72,7 +72,7 @@ class RandomSource:
         guide = guide.to(torch.int32).reshape(-1)
         flat_cdf = cdf.reshape(-1)
         shape = levels.shape
-        start = levels.detach().cpu().reshape(-1).to(torch.int32).mul_(support)
+        start = levels.detach().cpu().reshape(-1).to(torch.int32) * support
         u = torch.rand(start.numel(), generator=self.generator, dtype=torch.float64)
         position = guide.index_select(0, (u * support).to(torch.int32).clamp_(max=support - 1).add_(start))
         index = (u >= flat_cdf.index_select(0, position)).nonzero().squeeze(1)
