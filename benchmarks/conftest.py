@@ -57,8 +57,14 @@ def runner(suite, rp_options, rp_device, rp_pruners, rp_progress):
     from robustprune.cache import ArtifactStore
     from robustprune.harness import CaseRunner
 
-    return CaseRunner(suite, ArtifactStore(rp_options.cache), rp_device, rp_options.data,
-                      progress=rp_progress, registry=rp_pruners)
+    return CaseRunner(
+        suite,
+        ArtifactStore(rp_options.cache),
+        rp_device,
+        rp_options.data,
+        progress=rp_progress,
+        registry=rp_pruners,
+    )
 
 
 @pytest.fixture
@@ -67,7 +73,9 @@ def parent(case, runner):
     from robustprune.data import DatasetNotFoundError
 
     if runner.suite.gpu and runner.device.type != "cuda":
-        pytest.skip(f"suite {runner.suite.name!r} needs a CUDA device; this run has {runner.device}")
+        pytest.skip(
+            f"suite {runner.suite.name!r} needs a CUDA device; this run has {runner.device}"
+        )
     try:
         return [runner.parent(case.arch, seed) for seed in runner.suite.seeds]
     except DatasetNotFoundError as error:
@@ -102,7 +110,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
         return
-    explicit_dist = any(arg.startswith("--dist") or arg == "-d" for arg in config.invocation_params.args)
+    explicit_dist = any(
+        arg.startswith("--dist") or arg == "-d" for arg in config.invocation_params.args
+    )
     if not explicit_dist and config.getoption("dist", default="no") == "load":
         config.option.dist = "loadgroup"  # cases of one architecture share its parents
     reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -152,7 +162,11 @@ def rp_baseline(rp_options):
         return lambda record: (None, None)
     baseline = {record_key(r): r for r in load_leaderboard(rp_options.compare)["records"]}
     tolerance = next(
-        (gate.tolerance for gate in rp_options.compare_fail if canonical_metric(gate.metric) == "nominal_pp"),
+        (
+            gate.tolerance
+            for gate in rp_options.compare_fail
+            if canonical_metric(gate.metric) == "nominal_pp"
+        ),
         None,
     )
     return lambda record: (baseline.get(record_key(record)), tolerance)

@@ -42,7 +42,9 @@ class SeedResult:
 
     seed: int
     parent_eval: dict[str, dict[str, Any]]  # distribution -> {accuracy, loss, correct}
-    points: list[dict[str, Any]]  # per ratio: target_ratio, prune_ratio, flop_reduction, accuracy, loss, correct
+    points: list[
+        dict[str, Any]
+    ]  # per ratio: target_ratio, prune_ratio, flop_reduction, accuracy, loss, correct
     similarity: dict[str, Any] | None
     timings: dict[str, float]
     origins: dict[str, str]
@@ -102,7 +104,9 @@ class CaseRunner:
         from robustprune.data.shifts import mix1_training_set
 
         if self.suite.train_mix != "mix1":
-            raise ValueError(f"{self.suite.path}: unknown train_mix {self.suite.train_mix!r}; valid: 'mix1'")
+            raise ValueError(
+                f"{self.suite.path}: unknown train_mix {self.suite.train_mix!r}; valid: 'mix1'"
+            )
         return mix1_training_set(self.data.train, seed=0)
 
     @cached_property
@@ -112,7 +116,9 @@ class CaseRunner:
 
         sets = {NOMINAL: (self.data.test, "nominal")}
         for name in self.suite.shifts:
-            images, source = shifted_test_set(self.data, name, seed=0, root=self.data_root, store=self.store)
+            images, source = shifted_test_set(
+                self.data, name, seed=0, root=self.data_root, store=self.store
+            )
             sets[name] = (images.to(self.device) if hasattr(images, "images") else images, source)
         return sets
 
@@ -148,11 +154,20 @@ class CaseRunner:
         started = time.perf_counter()
 
         def build():
-            self.say(f"training parent {self.suite.dataset}/{arch} seed {seed} ({recipe.epochs} epochs)")
+            self.say(
+                f"training parent {self.suite.dataset}/{arch} seed {seed} ({recipe.epochs} epochs)"
+            )
             torch.manual_seed(seed)
             model = self.new_model(arch)
-            train(model, self.data, recipe, seed, self.device, train_set=self.train_set,
-                  progress=lambda line: self.say(f"parent {arch} seed {seed}: {line}"))
+            train(
+                model,
+                self.data,
+                recipe,
+                seed,
+                self.device,
+                train_set=self.train_set,
+                progress=lambda line: self.say(f"parent {arch} seed {seed}: {line}"),
+            )
             return dict(model.state_dict()), {"arch": arch, "seed": seed}
 
         artifact = self.store.get_or_create("parent", key, build)
@@ -198,13 +213,24 @@ class CaseRunner:
         fingerprint = model_fingerprint(model)
         results = {}
         for name, (images, _) in self.distributions.items():
-            key = {"model": fingerprint, "dataset": self.suite.dataset, "distribution": name,
-                   "version": EVALUATION_VERSION}
+            key = {
+                "model": fingerprint,
+                "dataset": self.suite.dataset,
+                "distribution": name,
+                "version": EVALUATION_VERSION,
+            }
 
             def build(images=images):
                 outcome = evaluate(model, images, self.data, self.device)
-                correct = outcome.correct if outcome.correct is not None else torch.zeros(0, dtype=torch.bool)
-                return {"correct": correct.to(torch.uint8)}, {"accuracy": outcome.accuracy, "loss": outcome.loss}
+                correct = (
+                    outcome.correct
+                    if outcome.correct is not None
+                    else torch.zeros(0, dtype=torch.bool)
+                )
+                return {"correct": correct.to(torch.uint8)}, {
+                    "accuracy": outcome.accuracy,
+                    "loss": outcome.loss,
+                }
 
             artifact = self.store.get_or_create("evaluation", key, build)
             results[name] = {
@@ -214,38 +240,58 @@ class CaseRunner:
             }
         return results
 
-    def similarity(self, parent: nn.Module, reference: nn.Module | None, points: list) -> dict[str, Any] | None:
+    def similarity(
+        self, parent: nn.Module, reference: nn.Module | None, points: list
+    ) -> dict[str, Any] | None:
         """Noise similarity to the parent for pruned nets at a few ratios and a separately trained parent."""
         if not self.suite.similarity or not points:
             return None
-        from robustprune.data import normalize
-        from robustprune.metrics import noise_similarity
+        from robustprune.metrics import noise_similarities
+        from robustprune.train import normalize_batch
 
-        inputs = normalize(self.data.test.batch(torch.arange(len(self.data.test)), self.device)[0],
-                           self.data.mean, self.data.std)
         chosen = _spread(points, 3)
         subjects = {f"{p.prune_ratio:.4f}": p.model for p in chosen}
         if reference is not None:
             subjects["reference"] = reference
-        key_base = model_fingerprint(parent)
-        out: dict[str, Any] = {"ratios": [round(p.prune_ratio, 4) for p in chosen],
-                               "agreement": {}, "softmax_l2": {}, "reference": None}
-        for label, model in subjects.items():
-            key = {"parent": key_base, "model": model_fingerprint(model),
-                   "draws": self.suite.similarity_draws, "version": EVALUATION_VERSION}
+        key = {
+            "parent": model_fingerprint(parent),
+            "models": {label: model_fingerprint(model) for label, model in subjects.items()},
+            "draws": self.suite.similarity_draws,
+            "version": EVALUATION_VERSION,
+        }
 
-            def build(model=model):
-                measured = noise_similarity(model, parent, inputs, draws=self.suite.similarity_draws,
-                                            seed=0, device=self.device)
-                return {}, measured.to_dict()
+        def build():
+            images, labels = self.data.test.batch(torch.arange(len(self.data.test)), self.device)
+            inputs = normalize_batch(images, self.data.mean, self.data.std)
+            measured = noise_similarities(
+                subjects,
+                parent,
+                inputs,
+                labels if labels.dim() == 1 else None,
+                draws=self.suite.similarity_draws,
+                seed=0,
+                device=self.device,
+            )
+            return {}, {label: result.to_dict() for label, result in measured.items()}
 
-            measured = self.store.get_or_create("similarity", key, build).meta
-            out["eps"] = measured["eps"]
+        measured = self.store.get_or_create("similarity", key, build).meta
+        first = next(iter(measured.values()))
+        out: dict[str, Any] = {
+            "eps": first["eps"],
+            "ratios": [round(p.prune_ratio, 4) for p in chosen],
+            "agreement": {},
+            "softmax_l2": {},
+            "reference": None,
+        }
+        for label, result in measured.items():
             if label == "reference":
-                out["reference"] = {"agreement": measured["agreement"], "softmax_l2": measured["softmax_l2"]}
+                out["reference"] = {
+                    "agreement": result["agreement"],
+                    "softmax_l2": result["softmax_l2"],
+                }
             else:
-                out["agreement"][label] = measured["agreement"]
-                out["softmax_l2"][label] = measured["softmax_l2"]
+                out["agreement"][label] = result["agreement"]
+                out["softmax_l2"][label] = result["softmax_l2"]
         return out
 
     def run(self, case: Case) -> CaseResult:
@@ -263,31 +309,45 @@ class CaseRunner:
             rows = []
             for point in points:
                 measured = self.evaluate_all(point.model)
-                rows.append({
-                    "target_ratio": point.target_ratio,
-                    "prune_ratio": point.prune_ratio,
-                    "flop_reduction": flop_reduction(point.model, parent, input_size=size,
-                                                     in_channels=self.data.in_channels, device=self.device),
-                    "evaluation": measured,
-                })
+                rows.append(
+                    {
+                        "target_ratio": point.target_ratio,
+                        "prune_ratio": point.prune_ratio,
+                        "flop_reduction": flop_reduction(
+                            point.model,
+                            parent,
+                            input_size=size,
+                            in_channels=self.data.in_channels,
+                            device=self.device,
+                        ),
+                        "evaluation": measured,
+                    }
+                )
             reference = None
             if len(self.suite.seeds) > 1:
                 other = self.suite.seeds[(self.suite.seeds.index(seed) + 1) % len(self.suite.seeds)]
                 reference = self.parent(case.arch, other)[0]
             similarity = self.similarity(parent, reference, points)
-            seeds.append(SeedResult(
-                seed=seed,
-                parent_eval=parent_eval,
-                points=rows,
-                similarity=similarity,
-                timings={"parent_s": parent_seconds, "curve_s": curve_seconds,
-                         "evaluation_s": time.perf_counter() - started},
-                origins={"parent": parent_origin, "curve": curve_origin},
-            ))
+            seeds.append(
+                SeedResult(
+                    seed=seed,
+                    parent_eval=parent_eval,
+                    points=rows,
+                    similarity=similarity,
+                    timings={
+                        "parent_s": parent_seconds,
+                        "curve_s": curve_seconds,
+                        "evaluation_s": time.perf_counter() - started,
+                    },
+                    origins={"parent": parent_origin, "curve": curve_origin},
+                )
+            )
         return CaseResult(
             case=case,
             seeds=seeds,
-            shift_sources={name: source for name, (_, source) in self.distributions.items() if name != NOMINAL},
+            shift_sources={
+                name: source for name, (_, source) in self.distributions.items() if name != NOMINAL
+            },
             structured=bool(pruner_cls.structured),
             data_informed=bool(pruner_cls.data_informed),
             environment=environment(self.device),
@@ -300,7 +360,9 @@ def model_fingerprint(model: nn.Module) -> str:
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(json.dumps(list(tensor.shape)).encode())
-        digest.update(tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(
+            tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes()
+        )
     return digest.hexdigest()[:32]
 
 

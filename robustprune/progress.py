@@ -30,7 +30,9 @@ def file_sink(path: str | Path, prefix: str) -> Callable[[str], None]:
 class ProgressTail:
     """Echoes lines appended to a file, from a background thread, until stopped."""
 
-    def __init__(self, path: str | Path, echo: Callable[[str], None], interval: float = 0.5) -> None:
+    def __init__(
+        self, path: str | Path, echo: Callable[[str], None], interval: float = 0.5
+    ) -> None:
         self.path, self.echo, self.interval = Path(path), echo, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="robustprune-progress", daemon=True)

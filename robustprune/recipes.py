@@ -18,7 +18,9 @@ class Recipe:
     weight_decay: float
     momentum: float = 0.9
     nesterov: bool = False
-    schedule: str = "step"  # "step" (milestones), "every" (gamma every step_every), "poly", "cosine"
+    schedule: str = (
+        "step"  # "step" (milestones), "every" (gamma every step_every), "poly", "cosine"
+    )
     milestones: tuple[float, ...] = ()
     gamma: float = 0.1
     step_every: float = 0.0
@@ -88,7 +90,9 @@ def get_recipe(name: str) -> Recipe:
     try:
         return _RECIPES[name]
     except KeyError:
-        raise KeyError(f"unknown recipe {name!r}; valid recipes: {', '.join(list_recipes())}") from None
+        raise KeyError(
+            f"unknown recipe {name!r}; valid recipes: {', '.join(list_recipes())}"
+        ) from None
 
 
 def list_recipes() -> list[str]:
@@ -98,16 +102,60 @@ def list_recipes() -> list[str]:
 
 # The paper's recipes (DESIGN.md, "Training recipes").
 register_recipe(Recipe("cifar_resnet", 182, 128, 0.1, 1e-4, milestones=(91, 136), warmup_epochs=5))
-register_recipe(Recipe("cifar_vgg16_bn", 300, 256, 0.05, 5e-4, schedule="every", step_every=30,
-                       gamma=0.5, warmup_epochs=10))
-register_recipe(Recipe("cifar_vgg16_bn_retrain", 150, 256, 0.05, 5e-4, schedule="every",
-                       step_every=30, gamma=0.5, warmup_epochs=10))
-register_recipe(Recipe("cifar_densenet22", 300, 64, 0.1, 1e-4, nesterov=True,
-                       milestones=(150, 225), warmup_epochs=10))
-register_recipe(Recipe("cifar_wrn16_8", 200, 128, 0.1, 5e-4, nesterov=True,
-                       milestones=(60, 120, 160), gamma=0.2, warmup_epochs=5))
-register_recipe(Recipe("imagenet_resnet", 90, 256, 0.1, 1e-4, milestones=(30, 60, 80),
-                       warmup_epochs=5))
+register_recipe(
+    Recipe(
+        "cifar_vgg16_bn",
+        300,
+        256,
+        0.05,
+        5e-4,
+        schedule="every",
+        step_every=30,
+        gamma=0.5,
+        warmup_epochs=10,
+    )
+)
+register_recipe(
+    Recipe(
+        "cifar_vgg16_bn_retrain",
+        150,
+        256,
+        0.05,
+        5e-4,
+        schedule="every",
+        step_every=30,
+        gamma=0.5,
+        warmup_epochs=10,
+    )
+)
+register_recipe(
+    Recipe(
+        "cifar_densenet22",
+        300,
+        64,
+        0.1,
+        1e-4,
+        nesterov=True,
+        milestones=(150, 225),
+        warmup_epochs=10,
+    )
+)
+register_recipe(
+    Recipe(
+        "cifar_wrn16_8",
+        200,
+        128,
+        0.1,
+        5e-4,
+        nesterov=True,
+        milestones=(60, 120, 160),
+        gamma=0.2,
+        warmup_epochs=5,
+    )
+)
+register_recipe(
+    Recipe("imagenet_resnet", 90, 256, 0.1, 1e-4, milestones=(30, 60, 80), warmup_epochs=5)
+)
 register_recipe(Recipe("voc_deeplabv3", 45, 16, 0.02, 1e-4, schedule="poly"))
 
 # The embedded default: small enough to train a digits parent in seconds on 2 CPU cores.

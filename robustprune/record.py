@@ -50,12 +50,16 @@ def build_record(result: CaseResult) -> dict[str, Any]:
         flops_at_pp[name] = aggregate_seeds(flop_values)
 
     excess = _excess(seeds, shifts)
-    shifted_means = [
-        float(np.mean([potential[n]["values"][i] for n in shifts])) for i in range(len(seeds))
-    ] if shifts else []
-    shifted_mins = [
-        float(np.min([potential[n]["values"][i] for n in shifts])) for i in range(len(seeds))
-    ] if shifts else []
+    shifted_means = (
+        [float(np.mean([potential[n]["values"][i] for n in shifts])) for i in range(len(seeds))]
+        if shifts
+        else []
+    )
+    shifted_mins = (
+        [float(np.min([potential[n]["values"][i] for n in shifts])) for i in range(len(seeds))]
+        if shifts
+        else []
+    )
     gaps = [potential[NOMINAL]["values"][i] - shifted_means[i] for i in range(len(shifted_means))]
     similarity = _similarity_at_pp(seeds, potential[NOMINAL]["values"])
 
@@ -87,12 +91,8 @@ def build_record(result: CaseResult) -> dict[str, Any]:
             "similarity": _mean_std(similarity) if similarity else None,
         },
         "thresholds": suite.thresholds.to_dict(),
-        "timings": {
-            key: round(sum(s.timings[key] for s in seeds), 3) for key in seeds[0].timings
-        },
-        "artifacts": {
-            key: [s.origins[key] for s in seeds] for key in seeds[0].origins
-        },
+        "timings": {key: round(sum(s.timings[key] for s in seeds), 3) for key in seeds[0].timings},
+        "artifacts": {key: [s.origins[key] for s in seeds] for key in seeds[0].origins},
         "environment": result.environment,
     }
 
@@ -120,7 +120,9 @@ def _bootstrap_ci(seeds, name: str, delta: float) -> list[float] | None:
     parent = [s.parent_eval[name]["correct"] for s in seeds]
     if any(len(p) == 0 for p in parent):
         return None  # segmentation: no per-example correctness
-    pruned = [np.stack([row["evaluation"][name]["correct"].numpy() for row in s.points]) for s in seeds]
+    pruned = [
+        np.stack([row["evaluation"][name]["correct"].numpy() for row in s.points]) for s in seeds
+    ]
     ratios = [row["prune_ratio"] for row in seeds[0].points]
     low, high = bootstrap_prune_potential(
         ratios,
@@ -143,7 +145,9 @@ def _excess(seeds, shifts: list[str]) -> dict[str, Any] | None:
         pruned_nominal = [accuracy(row["evaluation"], NOMINAL) for row in s.points]
         pruned_shifted = [[accuracy(row["evaluation"], n) for n in shifts] for row in s.points]
         parent_shifted = [accuracy(s.parent_eval, n) for n in shifts]
-        excess = excess_error(pruned_nominal, pruned_shifted, accuracy(s.parent_eval, NOMINAL), parent_shifted)
+        excess = excess_error(
+            pruned_nominal, pruned_shifted, accuracy(s.parent_eval, NOMINAL), parent_shifted
+        )
         values.append([float(v) for v in excess])
         slopes.append(excess_error_slope([row["prune_ratio"] for row in s.points], excess))
     return {

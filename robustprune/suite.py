@@ -133,7 +133,9 @@ def load_suite(name_or_path: str | Path) -> Suite:
     if path.suffix != ".toml":
         path = SUITES_DIR / f"{name_or_path}.toml"
         if not path.exists():
-            raise SuiteError(f"unknown suite {str(name_or_path)!r}; valid suites: {list_suites()}, or a path to a .toml file")
+            raise SuiteError(
+                f"unknown suite {str(name_or_path)!r}; valid suites: {list_suites()}, or a path to a .toml file"
+            )
     if not path.exists():
         raise SuiteError(f"suite file {path} does not exist")
     try:
@@ -202,7 +204,9 @@ def validate_suite(suite: Suite, registered_methods: list[str]) -> None:
     models = list_models()
     for arch in suite.archs:
         if arch not in models and not arch.startswith("timm:"):
-            raise SuiteError(f"{where}: unknown architecture {arch!r}; valid: {models} or timm:<name>")
+            raise SuiteError(
+                f"{where}: unknown architecture {arch!r}; valid: {models} or timm:<name>"
+            )
     for recipe in {*suite.train_recipes.values(), *suite.retrain_recipes.values()}:
         try:
             get_recipe(recipe)
@@ -221,10 +225,15 @@ def _grid(table: dict[str, Any], path: Path) -> tuple[float, ...]:
     if "ratios" in table:
         ratios = [float(r) for r in table["ratios"]]
     else:
-        first, last, count = table.get("first", 0.2), table.get("last", 0.97), table.get("count", 16)
+        first, last, count = (
+            table.get("first", 0.2),
+            table.get("last", 0.97),
+            table.get("count", 16),
+        )
         keep_first, keep_last = 1 - first, 1 - last
         ratios = [
-            1 - keep_first * (keep_last / keep_first) ** (i / max(count - 1, 1)) for i in range(count)
+            1 - keep_first * (keep_last / keep_first) ** (i / max(count - 1, 1))
+            for i in range(count)
         ]
     if not ratios or any(not 0 < r < 1 for r in ratios) or sorted(ratios) != ratios:
         raise SuiteError(f"{path}: grid must be increasing prune ratios in (0, 1), got {ratios}")
@@ -238,7 +247,9 @@ def _per_arch(reader: _Reader, key: str, archs: tuple[str, ...]) -> dict[str, st
     if isinstance(value, dict):
         missing = [arch for arch in archs if arch not in value and "default" not in value]
         if missing:
-            raise SuiteError(f"{reader.path}: '{key}' has no recipe for {missing} (and no 'default')")
+            raise SuiteError(
+                f"{reader.path}: '{key}' has no recipe for {missing} (and no 'default')"
+            )
         return {arch: value.get(arch, value.get("default")) for arch in archs}
     raise SuiteError(f"{reader.path}: '{key}' must be a recipe name or a table arch -> recipe name")
 

@@ -61,7 +61,11 @@ def check_record(record: dict[str, Any], thresholds: dict[str, Any]) -> list[str
 def describe_curve(record: dict[str, Any], seed_index: int = 0) -> str:
     """The prune curve of one seed as a table: accuracy per distribution, parent row first."""
     distributions = record["distributions"]
-    parent_row = ["parent", "", *[record["parent"][d]["accuracy"][seed_index] for d in distributions]]
+    parent_row = [
+        "parent",
+        "",
+        *[record["parent"][d]["accuracy"][seed_index] for d in distributions],
+    ]
     rows = [parent_row]
     for point in record["curve"][seed_index]:
         rows.append(

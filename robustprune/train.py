@@ -41,7 +41,9 @@ class Evaluation:
         return 1.0 - self.accuracy
 
 
-def normalize_batch(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+def normalize_batch(
+    images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]
+) -> torch.Tensor:
     """``(images - mean) / std`` per channel for an N x C x H x W float batch."""
     mean_t = torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
     std_t = torch.as_tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
@@ -53,8 +55,12 @@ def cifar_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
     count, _, height, width = images.shape
     padded = F.pad(images, (4, 4, 4, 4))
     offsets = torch.randint(0, 9, (2, count), generator=generator).to(images.device)
-    rows = (offsets[0].view(-1, 1) + torch.arange(height, device=images.device)).view(count, 1, height, 1)
-    cols = (offsets[1].view(-1, 1) + torch.arange(width, device=images.device)).view(count, 1, 1, width)
+    rows = (offsets[0].view(-1, 1) + torch.arange(height, device=images.device)).view(
+        count, 1, height, 1
+    )
+    cols = (offsets[1].view(-1, 1) + torch.arange(width, device=images.device)).view(
+        count, 1, 1, width
+    )
     batch_index = torch.arange(count, device=images.device).view(count, 1, 1, 1)
     channel_index = torch.arange(images.shape[1], device=images.device).view(1, -1, 1, 1)
     cropped = padded[batch_index, channel_index, rows, cols]
@@ -203,5 +209,7 @@ def _mask_pairs(model: nn.Module, masks: Masks | None) -> list[tuple[torch.Tenso
 def _accumulate_confusion(confusion, predictions, targets, classes: int) -> torch.Tensor:
     valid = targets != IGNORE_INDEX
     pairs = targets[valid] * classes + predictions[valid]
-    counts = torch.bincount(pairs, minlength=classes * classes).view(classes, classes).double().cpu()
+    counts = (
+        torch.bincount(pairs, minlength=classes * classes).view(classes, classes).double().cpu()
+    )
     return counts if confusion is None else confusion + counts

@@ -74,7 +74,9 @@ def test_corrupted_artifact_is_rebuilt_not_loaded(tmp_path: Path) -> None:
     payload[-8:] = b"\x00" * 8  # flip the last weights' bytes
     tensor_file.write_bytes(bytes(payload))
 
-    rebuilt = store.get_or_create("parent", {"seed": 2}, lambda: ({"w": torch.full((100,), 2.0)}, {}))
+    rebuilt = store.get_or_create(
+        "parent", {"seed": 2}, lambda: ({"w": torch.full((100,), 2.0)}, {})
+    )
     assert original.computed and rebuilt.computed
     assert torch.equal(rebuilt.tensors["w"], torch.full((100,), 2.0))
 

@@ -81,3 +81,17 @@ def test_bad_arguments_are_named():
         noise_similarity(model, model, images, eps=[-0.1])
     with pytest.raises(ValueError, match="labels"):
         noise_similarity(model, model, images, labels=torch.zeros(3, dtype=torch.long))
+
+
+def test_several_models_at_once_match_one_at_a_time() -> None:
+    from robustprune.metrics import noise_similarities, noise_similarity
+
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4))
+    others = {name: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4)) for name in "ab"}
+    inputs = torch.randn(20, 3, 2, 2)
+    labels = torch.randint(0, 4, (20,))
+    together = noise_similarities(others, reference, inputs, labels, eps=[0.0, 0.5], draws=2)
+    for name, model in others.items():
+        alone = noise_similarity(model, reference, inputs, labels, eps=[0.0, 0.5], draws=2)
+        assert together[name] == alone

@@ -68,7 +68,9 @@ def test_unknown_suite_lists_valid_ones() -> None:
         ('methods = ["MAGIC"]\n', r"\['MAGIC'\] are not registered pruners; valid: \['FT'"),
     ],
 )
-def test_bad_names_are_errors_naming_the_valid_ones(tmp_path: Path, extra: str, message: str) -> None:
+def test_bad_names_are_errors_naming_the_valid_ones(
+    tmp_path: Path, extra: str, message: str
+) -> None:
     text = MINIMAL.replace('archs = ["resnet20"]\n', "") if extra.startswith("archs") else MINIMAL
     suite = load_suite(write(tmp_path, text + extra))
     with pytest.raises(SuiteError, match=message):

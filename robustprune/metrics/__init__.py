@@ -51,7 +51,12 @@ from robustprune.metrics.potential import (
     prune_potentials,
     safe_prune_potential,
 )
-from robustprune.metrics.similarity import DEFAULT_EPSILONS, NoiseSimilarity, noise_similarity
+from robustprune.metrics.similarity import (
+    DEFAULT_EPSILONS,
+    NoiseSimilarity,
+    noise_similarities,
+    noise_similarity,
+)
 
 __all__ = [
     "DEFAULT_DELTA",
@@ -80,6 +85,7 @@ __all__ = [
     "group_corruption_errors",
     "mean_corruption_error",
     "modal_labels",
+    "noise_similarities",
     "noise_similarity",
     "normalized_mean_corruption_error",
     "prune_potential",

@@ -7,7 +7,8 @@ distance is the l2 norm of the difference of their softmax outputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,26 @@ def noise_similarity(
     (default linspace(0, 0.7, 15)); ``draws`` noise draws per level, from a CPU generator
     seeded by ``seed`` and shared across levels (draw k at level eps is eps·U_k, U_k ~ U[-1, 1]).
     """
+    return noise_similarities(
+        {"model": model}, reference, inputs, labels, eps, draws, seed, batch_size, device
+    )["model"]
+
+
+def noise_similarities(
+    models: Mapping[str, nn.Module],
+    reference: nn.Module,
+    inputs: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    eps: Sequence[float] = DEFAULT_EPSILONS,
+    draws: int = 10,
+    seed: int = 0,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> dict[str, NoiseSimilarity]:
+    """:func:`noise_similarity` of several models to one reference, on the same noisy inputs.
+
+    The reference runs once per noisy input instead of once per model.
+    """
     check_images(inputs)
     check_batch_size(batch_size)
     if not isinstance(draws, int) or draws < 1:
@@ -83,41 +104,61 @@ def noise_similarity(
         for _ in range(draws)
     ]
     clean = inputs.detach().cpu()
-    agreement = np.zeros((len(levels), draws))
-    distances: list[list[torch.Tensor]] = [[] for _ in levels]
-    accuracy = np.zeros((len(levels), draws))
-    reference_accuracy = np.zeros((len(levels), draws))
-    with evaluating(model, device) as target, evaluating(reference, target):
+    shape = (len(levels), draws)
+    tallies = {
+        name: {
+            "agreement": np.zeros(shape),
+            "accuracy": np.zeros(shape),
+            "distances": [[] for _ in levels],
+        }
+        for name in models
+    }
+    reference_accuracy = np.zeros(shape)
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(evaluating(reference, device))
+        for model in models.values():
+            stack.enter_context(evaluating(model, target))
+        truth = labels.to(target) if labels is not None else None
         for level_index, level in enumerate(levels):
             for draw, noise in enumerate(unit_noise):
                 noisy = clean + level * noise
-                logits = batched_logits(model, noisy, batch_size, target).float()
                 reference_logits = batched_logits(reference, noisy, batch_size, target).float()
-                predicted = logits.argmax(dim=1)
                 reference_predicted = reference_logits.argmax(dim=1)
-                agreement[level_index, draw] = (
-                    (predicted == reference_predicted).float().mean().item()
-                )
-                distance = torch.linalg.vector_norm(
-                    logits.softmax(dim=1) - reference_logits.softmax(dim=1), dim=1
-                )
-                distances[level_index].append(distance.cpu())
-                if labels is not None:
-                    truth = labels.to(target)
-                    accuracy[level_index, draw] = (predicted == truth).float().mean().item()
+                reference_softmax = reference_logits.softmax(dim=1)
+                if truth is not None:
                     reference_accuracy[level_index, draw] = (
                         (reference_predicted == truth).float().mean().item()
                     )
+                for name, model in models.items():
+                    logits = batched_logits(model, noisy, batch_size, target).float()
+                    predicted = logits.argmax(dim=1)
+                    tally = tallies[name]
+                    tally["agreement"][level_index, draw] = (
+                        (predicted == reference_predicted).float().mean().item()
+                    )
+                    distance = torch.linalg.vector_norm(
+                        logits.softmax(dim=1) - reference_softmax, dim=1
+                    )
+                    tally["distances"][level_index].append(distance.cpu())
+                    if truth is not None:
+                        tally["accuracy"][level_index, draw] = (
+                            (predicted == truth).float().mean().item()
+                        )
 
-    l2 = [torch.cat(level_distances).double() for level_distances in distances]
-    return NoiseSimilarity(
-        eps=levels,
-        agreement=[float(v) for v in agreement.mean(axis=1)],
-        agreement_std=[float(v) for v in agreement.std(axis=1)],
-        softmax_l2=[float(d.mean()) for d in l2],
-        softmax_l2_std=[float(d.std(unbiased=False)) for d in l2],
-        accuracy=[float(v) for v in accuracy.mean(axis=1)] if labels is not None else None,
-        reference_accuracy=(
-            [float(v) for v in reference_accuracy.mean(axis=1)] if labels is not None else None
-        ),
-    )
+    results = {}
+    for name, tally in tallies.items():
+        l2 = [torch.cat(level_distances).double() for level_distances in tally["distances"]]
+        results[name] = NoiseSimilarity(
+            eps=levels,
+            agreement=[float(v) for v in tally["agreement"].mean(axis=1)],
+            agreement_std=[float(v) for v in tally["agreement"].std(axis=1)],
+            softmax_l2=[float(d.mean()) for d in l2],
+            softmax_l2_std=[float(d.std(unbiased=False)) for d in l2],
+            accuracy=[float(v) for v in tally["accuracy"].mean(axis=1)]
+            if truth is not None
+            else None,
+            reference_accuracy=(
+                [float(v) for v in reference_accuracy.mean(axis=1)] if truth is not None else None
+            ),
+        )
+    return results

@@ -29,7 +29,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+MARKERS = {
+    "smoke": "a fast subset of the benchmark cases (the suite's [smoke] table)",
+    "paper": "cases of the paper's suites (need the real datasets)",
+    "gpu": "cases of suites that need a CUDA device",
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
     options = get_options(config)
     if not is_worker(config):
         from robustprune.plugin.controller import Controller
