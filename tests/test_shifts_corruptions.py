@@ -337,3 +337,12 @@ def test_motion_blur_strategies_equal_the_per_image_taps(channels: int, radius: 
     _close(_motion_by_groups(x, weights, dy, dx, patterns, group), expected)
     _close(_motion_by_windows(x, weights, dy, dx), expected)
     _close(motion_blur_images(x, radius, sigma, angles), expected)
+
+
+@pytest.mark.parametrize("name", list_corruptions())
+def test_float_input_is_not_modified(name: str, images: torch.Tensor) -> None:
+    x = images[:4].float() / 255
+    before = x.clone()
+    for severity in range(1, 6):
+        corrupt(x, name, severity, seed=severity)
+    assert torch.equal(x, before)

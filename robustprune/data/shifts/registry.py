@@ -237,7 +237,7 @@ def corrupt(
             f"corruption {name!r}: images of {height}×{width} px are smaller than {MIN_SIZE}×{MIN_SIZE}"
         )
     if images.dtype == torch.uint8:
-        x = images.float().div(255.0)
+        x = images.to(torch.float32).div_(255.0)
     elif images.is_floating_point():
         x = images.float()
     else:
@@ -250,7 +250,9 @@ def corrupt(
         severity=severity,
     )
     out = corruption.function(x, corruption.parameter(severity), context)
-    out = torch.nan_to_num(out, nan=0.0).clamp_(0.0, 1.0)
+    if out.untyped_storage().data_ptr() == images.untyped_storage().data_ptr():
+        out = out.clone()  # never write into the caller's float32 images
+    out = out.nan_to_num_(nan=0.0, posinf=1.0, neginf=0.0).clamp_(0.0, 1.0)
     if images.dtype == torch.uint8:
         return out.mul_(255.0).to(torch.uint8)  # truncation, as CIFAR-10-C's np.uint8
     return out.to(images.dtype)
