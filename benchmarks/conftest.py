@@ -106,7 +106,7 @@ def record(evaluation, rp_record):
 
 def pytest_configure(config: pytest.Config) -> None:
     """Under xdist: keep each parent's cases on one worker, and echo the workers' progress."""
-    from robustprune.progress import PROGRESS_ENV, ProgressTail, new_progress_path
+    from robustprune.progress import PROGRESS_ENV, new_progress_path
 
     if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
         return
@@ -115,12 +115,27 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not explicit_dist and config.getoption("dist", default="no") == "load":
         config.option.dist = "loadgroup"  # cases of one architecture share its parents
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None:
-        return
     path = new_progress_path(get_options(config).cache)
-    os.environ[PROGRESS_ENV] = str(path)  # inherited by the workers xdist starts next
-    config._rp_progress_tail = ProgressTail(path, reporter.write_line).start()
+    os.environ[PROGRESS_ENV] = str(path)  # inherited by the workers xdist starts at session start
+    config._rp_progress_path = path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start echoing the workers' progress file on the controller's terminal."""
+    from robustprune.progress import ProgressTail
+
+    config = session.config
+    path = getattr(config, "_rp_progress_path", None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if path is None or reporter is None:
+        return
+
+    def echo(line: str) -> None:
+        reporter.write_line(line)
+        reporter._tw.flush()  # visible at once even when stdout is a file or a pipe
+
+    config._rp_progress_tail = ProgressTail(path, echo).start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -46,6 +46,7 @@ class SeedResult:
         dict[str, Any]
     ]  # per ratio: target_ratio, prune_ratio, flop_reduction, accuracy, loss, correct
     similarity: dict[str, Any] | None
+    features: dict[str, Any] | None
     timings: dict[str, float]
     origins: dict[str, str]
 
@@ -294,6 +295,49 @@ class CaseRunner:
                 out["softmax_l2"][label] = result["softmax_l2"]
         return out
 
+    def features(
+        self, parent: nn.Module, reference: nn.Module | None, points: list
+    ) -> dict[str, Any] | None:
+        """Informative-features cross-confidence of the parent, pruned nets and a separate parent."""
+        if not self.suite.features or not points:
+            return None
+        from robustprune.metrics import cross_confidence
+        from robustprune.train import normalize_batch
+
+        subjects = {"parent": parent}
+        subjects.update({f"pruned {p.prune_ratio:.0%}": p.model for p in _spread(points, 3)})
+        if reference is not None:
+            subjects["separate parent"] = reference
+        count = min(self.suite.features_images, len(self.data.test))
+        key = {
+            "models": {label: model_fingerprint(model) for label, model in subjects.items()},
+            "images": count,
+            "fraction": self.suite.features_fraction,
+            "version": EVALUATION_VERSION,
+        }
+
+        def build():
+            self.say(
+                f"informative features: backward selection for {len(subjects)} networks on {count} images"
+            )
+            images, labels = self.data.test.batch(torch.arange(count), self.device)
+            matrix = cross_confidence(
+                subjects,
+                normalize_batch(images, self.data.mean, self.data.std),
+                labels,
+                fraction=self.suite.features_fraction,
+                device=self.device,
+            )
+            values = [[float(v) for v in row] for row in matrix.values]
+            return {}, {
+                "models": list(matrix.names),
+                "cross_confidence": values,
+                "fraction": self.suite.features_fraction,
+                "images": count,
+            }
+
+        return self.store.get_or_create("features", key, build).meta
+
     def run(self, case: Case) -> CaseResult:
         """All seeds of ``case``: parents, curves, evaluations, similarity."""
         from robustprune.metrics import flop_reduction
@@ -328,12 +372,16 @@ class CaseRunner:
                 other = self.suite.seeds[(self.suite.seeds.index(seed) + 1) % len(self.suite.seeds)]
                 reference = self.parent(case.arch, other)[0]
             similarity = self.similarity(parent, reference, points)
+            features = (
+                self.features(parent, reference, points) if seed == self.suite.seeds[0] else None
+            )
             seeds.append(
                 SeedResult(
                     seed=seed,
                     parent_eval=parent_eval,
                     points=rows,
                     similarity=similarity,
+                    features=features,
                     timings={
                         "parent_s": parent_seconds,
                         "curve_s": curve_seconds,

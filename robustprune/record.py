@@ -81,6 +81,7 @@ def build_record(result: CaseResult) -> dict[str, Any]:
         "flop_reduction_at_pp": flops_at_pp,
         "excess_error": excess,
         "similarity": seeds[0].similarity,
+        "features": seeds[0].features,
         "summary": {
             "nominal_pp": _mean_std(potential[NOMINAL]["values"]),
             "shifted_pp_mean": _mean_std(shifted_means),

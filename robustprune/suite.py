@@ -85,6 +85,9 @@ class Suite:
     train_mix: str | None
     similarity: bool
     similarity_draws: int
+    features: bool
+    features_images: int
+    features_fraction: float
     thresholds: Thresholds
     smoke_archs: tuple[str, ...]
     smoke_methods: tuple[str, ...]
@@ -176,6 +179,9 @@ def parse_suite(raw: dict[str, Any], path: Path) -> Suite:
         train_mix=reader.get("train_mix", str, None),
         similarity=reader.get("similarity", bool, False),
         similarity_draws=reader.get("similarity_draws", int, 4),
+        features=reader.get("features", bool, False),
+        features_images=reader.get("features_images", int, 32),
+        features_fraction=reader.get("features_fraction", float, 0.05),
         thresholds=Thresholds(
             nominal_pp=float(threshold_table.get("nominal_pp", 0.0)),
             shifted_pp=dict(shifted) if isinstance(shifted, dict) else {},

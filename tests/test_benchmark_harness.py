@@ -31,6 +31,8 @@ retrain_recipe = "digits_retrain"
 shifts = ["corruption:gaussian_noise:3", "noise:uniform:0.3"]
 similarity = true
 similarity_draws = 1
+features = true
+features_images = 4
 
 [grid]
 ratios = [0.3, 0.6, 0.8]
@@ -160,6 +162,11 @@ def test_tiny_suite_end_to_end_with_and_without_xdist(
     warm_records = json.loads((tmp_path / "warm" / "leaderboard.json").read_text())["records"]
     assert all(set(r["artifacts"]["parent"]) == {"loaded"} for r in warm_records)
     assert {r["method"] for r in warm_records} == {"Random", "WT"}
+    for record in warm_records:
+        features = record["features"]
+        assert features["models"][0] == "parent" and features["models"][-1] == "separate parent"
+        assert len(features["cross_confidence"]) == len(features["models"]) == 5
+        assert record["similarity"]["reference"] is not None
 
 
 def test_smoke_marker_selects_the_smoke_cases(bench: pytest.Pytester) -> None:
