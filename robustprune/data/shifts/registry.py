@@ -66,19 +66,25 @@ class RandomSource:
         cdf = log_pmf.exp().cumsum(1)
         cdf[:, -1] = 1.0  # every u < 1 ends inside the table
         rows = len(rates)
-        cuts = torch.arange(support, dtype=torch.float64).div_(support).expand(rows, -1).contiguous()
-        # guide[r, j]: flat index of the first k with cdf[r, k] > j/support (where to start looking)
+        buckets = 8 * support  # the guide starts at the answer for all but ~support/(2·buckets)
+        cuts = torch.arange(buckets, dtype=torch.float64).div_(buckets).expand(rows, -1).contiguous()
+        # guide[r, j]: flat index of the first k with cdf[r, k] > j/buckets (where to start looking)
         guide = torch.searchsorted(cdf, cuts, right=True) + torch.arange(rows)[:, None] * support
         guide = guide.to(torch.int32).reshape(-1)
         flat_cdf = cdf.reshape(-1)
         shape = levels.shape
-        start = levels.detach().cpu().reshape(-1).to(torch.int32) * support
+        row_of = levels.detach().cpu().reshape(-1).to(torch.int32)
+        start = row_of * support
         u = torch.rand(start.numel(), generator=self.generator, dtype=torch.float64)
-        position = guide.index_select(0, (u * support).to(torch.int32).clamp_(max=support - 1).add_(start))
-        index = (u >= flat_cdf.index_select(0, position)).nonzero().squeeze(1)
-        while index.numel():  # walk up the CDF where the guide stopped short (rarely more than 1-2)
-            position.index_add_(0, index, torch.ones_like(index, dtype=torch.int32))
-            index = index[u.index_select(0, index) >= flat_cdf.index_select(0, position.index_select(0, index))]
+        bucket = (u * buckets).to(torch.int32).clamp_(max=buckets - 1)
+        position = guide.index_select(0, bucket.add_(row_of * buckets))
+        short = (u >= flat_cdf.index_select(0, position)).nonzero().squeeze(1)
+        if short.numel():  # the guide stopped short (a few %): binary search in the row instead
+            # rows offset by their index make one non-decreasing sequence: row r spans [r, r + 1]
+            offset_cdf = (cdf + torch.arange(rows, dtype=torch.float64)[:, None]).reshape(-1)
+            row = row_of.index_select(0, short)
+            found = torch.searchsorted(offset_cdf, row.to(torch.float64) + u.index_select(0, short), right=True)
+            position.index_copy_(0, short, found.to(torch.int32))
         count = position.sub_(start)
         return count.to(torch.float32).reshape(shape).to(self.device)
 
