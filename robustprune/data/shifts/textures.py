@@ -101,14 +101,16 @@ def frost_crops(
     """`count` random height×width crops of the frost textures (one texture drawn per image),
     N×channels×H×W on the random source's device; 1 channel takes the texture's luma."""
     side = max(round(FROST_TEXTURE_SIDE * scale), height + 1, width + 1)
-    textures = torch.stack([frost_texture(i, side) for i in range(FROST_TEXTURES)])
-    textures = textures.to(random.device)
-    if channels == 1:
-        textures = ops.gray(textures)
+    textures = _frost_stack(side, channels, random.device)
     which = random.integers(0, FROST_TEXTURES, (count,))
     top = random.integers(0, side - height, (count,))
     left = random.integers(0, side - width, (count,))
-    rows = (top[:, None] + torch.arange(height, device=random.device))[:, :, None]
-    cols = (left[:, None] + torch.arange(width, device=random.device))[:, None, :]
-    crops = textures.permute(1, 0, 2, 3)[:, which[:, None, None], rows, cols]
-    return crops.permute(1, 0, 2, 3).contiguous()
+    windows = textures.unfold(2, height, 1).unfold(3, width, 1)  # 5, C, positions, positions, H, W
+    return windows[which, :, top, left]  # one window copy per image
+
+
+@functools.lru_cache(maxsize=8)
+def _frost_stack(side: int, channels: int, device: torch.device) -> Tensor:
+    """The five frost textures as a 5×channels×side×side tensor on `device` (1 channel: luma)."""
+    textures = torch.stack([frost_texture(i, side) for i in range(FROST_TEXTURES)]).to(device)
+    return ops.gray(textures) if channels == 1 else textures
