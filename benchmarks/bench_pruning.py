@@ -1,9 +1,12 @@
 """Wall time of one SiPP and one PFP pruning step as a multiple of one forward+backward over S.
 
     python benchmarks/bench_pruning.py [--arch resnet20] [--size 32] [--sample 256] [--device cpu]
+    python benchmarks/bench_pruning.py --dataset digits --arch vgg11_bn [--methods PFP]
 
-Random weights and inputs (the cost does not depend on training); the sample set S is one
-batch of ``--sample`` CIFAR-sized images. Prints one line per method.
+Random weights (the cost does not depend on training). Without ``--dataset`` the sample set S
+is one batch of ``--sample`` random CIFAR-sized images; with it, S is drawn from that dataset's
+val split at the size rule of ``robustprune.pruning.sample_size`` (what the suites use), and
+the input shape is the dataset's. Prints one line per method.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from robustprune.models import create
-from robustprune.pruning import default_registry
+from robustprune.pruning import default_registry, draw_sample, sample_size
 
 
 def _synchronize(device: torch.device) -> None:
@@ -40,7 +43,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--arch", default="resnet20")
     parser.add_argument("--size", type=int, default=32, help="input height = width in pixels")
     parser.add_argument("--channels", type=int, default=3)
-    parser.add_argument("--sample", type=int, default=256, help="|S|, images")
+    parser.add_argument("--sample", type=int, default=256, help="|S|, images (random inputs)")
+    parser.add_argument("--dataset", default=None,
+                        help="draw S from this dataset's val split at the sample-size rule")
+    parser.add_argument("--methods", default="SiPP,PFP", help="comma-separated pruner names")
     parser.add_argument("--ratio", type=float, default=0.5, help="target prune ratio of the step")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -48,10 +54,23 @@ def main(argv: list[str] | None = None) -> None:
 
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model = create(args.arch, num_classes=10, in_channels=args.channels, input_size=args.size).to(device)
-    inputs = torch.randn(args.sample, args.channels, args.size, args.size, device=device)
-    targets = torch.randint(0, 10, (args.sample,), device=device)
-    sample = [(inputs, targets)]
+    if args.dataset is None:
+        shape = (args.channels, args.size, args.size)
+        model = create(args.arch, num_classes=10, in_channels=shape[0], input_size=shape[1]).to(device)
+        inputs = torch.randn(args.sample, *shape, device=device)
+        targets = torch.randint(0, 10, (args.sample,), device=device)
+        sample = [(inputs, targets)]
+    else:
+        from robustprune.data import load_dataset
+
+        data = load_dataset(args.dataset)
+        shape = tuple(draw_sample(data, 1, seed=0, device=device)[0][0].shape[1:])
+        model = create(args.arch, num_classes=data.num_classes, in_channels=shape[0],
+                       input_size=shape[1]).to(device)
+        size = sample_size(model, shape, available=len(data.val))
+        sample = draw_sample(data, size, seed=0, device=device)
+        inputs = torch.cat([images for images, _ in sample])
+        targets = torch.cat([labels for _, labels in sample]).long()
 
     def forward_backward() -> None:
         model.zero_grad(set_to_none=True)
@@ -61,10 +80,11 @@ def main(argv: list[str] | None = None) -> None:
     forward_backward()  # warm-up (allocator, kernels)
     reference = _best_of(args.repeats, device, forward_backward)
     model.zero_grad(set_to_none=True)
-    print(f"{args.arch} {args.channels}x{args.size}x{args.size} |S|={args.sample} on {device} "
+    source = f" from {args.dataset}" if args.dataset else ""
+    print(f"{args.arch} {'x'.join(map(str, shape))} |S|={inputs.shape[0]}{source} on {device} "
           f"({torch.get_num_threads()} threads): forward+backward over S = {reference * 1e3:.1f} ms")
     registry = default_registry()
-    for name in ("SiPP", "PFP"):
+    for name in args.methods.split(","):
         pruner = registry.create(name)
         pruner.prune(model, args.ratio, sample)  # warm-up
         seconds = _best_of(args.repeats, device, lambda p=pruner: p.prune(model, args.ratio, sample))

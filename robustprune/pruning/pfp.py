@@ -99,8 +99,12 @@ class ProvableFilterPruning(Pruner):
         def make_masks(log_epsilon: float) -> Masks:
             return masks_for(per_layer_kept(budgets, math.exp(log_epsilon)))
 
+        ratios: dict[int, float] = {}  # by id of a memoized mask set (bisection revisits them)
+
         def ratio_of(masks: Masks) -> float:
-            return achieved_ratio(model, masks, parent_count)
+            if id(masks) not in ratios:
+                ratios[id(masks)] = achieved_ratio(model, masks, parent_count)
+            return ratios[id(masks)]
 
         floor = per_layer_kept(budgets, math.exp(LOG_EPS_RANGE[0]))
         if ratio_of(masks_for(floor)) <= prune_ratio:
