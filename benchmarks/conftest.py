@@ -104,20 +104,31 @@ def record(evaluation, rp_record):
     return built
 
 
+def _explicit_dist(args) -> bool:
+    return any(str(arg).startswith("--dist") or str(arg) == "-d" for arg in args)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under xdist: keep each parent's cases on one worker, and echo the workers' progress."""
     from robustprune.progress import PROGRESS_ENV, new_progress_path
 
     if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
         return
-    explicit_dist = any(
-        arg.startswith("--dist") or arg == "-d" for arg in config.invocation_params.args
-    )
-    if not explicit_dist and config.getoption("dist", default="no") == "load":
+    if not _explicit_dist(config.invocation_params.args) and config.getoption("dist") == "load":
         config.option.dist = "loadgroup"  # cases of one architecture share its parents
     path = new_progress_path(get_options(config).cache)
     os.environ[PROGRESS_ENV] = str(path)  # inherited by the workers xdist starts at session start
     config._rp_progress_path = path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadgroup`` (the default here): all cases of one architecture on one worker."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from robustprune.plugin.scheduling import make_case_group_scheduler
+
+    return make_case_group_scheduler(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)
