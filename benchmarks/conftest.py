@@ -143,6 +143,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
 
     def echo(line: str) -> None:
+        if reporter._tw.width_of_current_line:  # after xdist's progress dots
+            reporter._tw.line()
         reporter.write_line(line)
         reporter._tw.flush()  # visible at once even when stdout is a file or a pipe
 
