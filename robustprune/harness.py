@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -209,6 +210,29 @@ class CaseRunner:
         self._curves[(arch, method, seed)] = (points, origin, time.perf_counter() - started)
         return self._curves[(arch, method, seed)]
 
+    def flop_reduction(self, model: nn.Module, parent: nn.Module) -> float:
+        """1 - FLOPs(model) / FLOPs(parent) at the dataset's input size (cached per model pair)."""
+        from robustprune.metrics import flop_reduction
+
+        key = {
+            "model": model_fingerprint(model),
+            "parent": model_fingerprint(parent),
+            "input": [self.data.in_channels, *self.data.input_size],
+            "version": EVALUATION_VERSION,
+        }
+
+        def build():
+            value = flop_reduction(
+                model,
+                parent,
+                input_size=self.data.input_size,
+                in_channels=self.data.in_channels,
+                device=self.device,
+            )
+            return {}, {"flop_reduction": value}
+
+        return self.store.get_or_create("cost", key, build).meta["flop_reduction"]
+
     def evaluate_all(self, model: nn.Module) -> dict[str, dict[str, Any]]:
         """Accuracy, loss and per-example correctness of ``model`` on every distribution (cached)."""
         fingerprint = model_fingerprint(model)
@@ -340,8 +364,6 @@ class CaseRunner:
 
     def run(self, case: Case) -> CaseResult:
         """All seeds of ``case``: parents, curves, evaluations, similarity."""
-        from robustprune.metrics import flop_reduction
-
         pruner_cls = self.registry.get(case.method)
         seeds = []
         for seed in self.suite.seeds:
@@ -349,7 +371,6 @@ class CaseRunner:
             points, curve_origin, curve_seconds = self.curve(case.arch, case.method, seed)
             started = time.perf_counter()
             parent_eval = self.evaluate_all(parent)
-            size = self.data.input_size
             rows = []
             for point in points:
                 measured = self.evaluate_all(point.model)
@@ -357,13 +378,7 @@ class CaseRunner:
                     {
                         "target_ratio": point.target_ratio,
                         "prune_ratio": point.prune_ratio,
-                        "flop_reduction": flop_reduction(
-                            point.model,
-                            parent,
-                            input_size=size,
-                            in_channels=self.data.in_channels,
-                            device=self.device,
-                        ),
+                        "flop_reduction": self.flop_reduction(point.model, parent),
                         "evaluation": measured,
                     }
                 )
@@ -402,8 +417,17 @@ class CaseRunner:
         )
 
 
+_FINGERPRINTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+
+
 def model_fingerprint(model: nn.Module) -> str:
-    """A short hash of a model's class and every tensor in its state dict (names, shapes, values)."""
+    """A short hash of a model's class and every tensor in its state dict (names, shapes, values).
+
+    Memoized per model object: the harness never changes a network after building or loading it.
+    """
+    known = _FINGERPRINTS.get(model)
+    if known is not None:
+        return known
     digest = hashlib.sha256(type(model).__name__.encode())
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
@@ -411,7 +435,8 @@ def model_fingerprint(model: nn.Module) -> str:
         digest.update(
             tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes()
         )
-    return digest.hexdigest()[:32]
+    _FINGERPRINTS[model] = digest.hexdigest()[:32]
+    return _FINGERPRINTS[model]
 
 
 def environment(device: torch.device) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def build_record(result: CaseResult) -> dict[str, Any]:
             "flop_reduction_at_pp": _mean_std(flops_at_pp[NOMINAL]["values"]),
             "similarity": _mean_std(similarity) if similarity else None,
         },
-        "thresholds": suite.thresholds.to_dict(),
+        "thresholds": suite.thresholds_for(case.method).to_dict(),
         "timings": {key: round(sum(s.timings[key] for s in seeds), 3) for key in seeds[0].timings},
         "artifacts": {key: [s.origins[key] for s in seeds] for key in seeds[0].origins},
         "environment": result.environment,

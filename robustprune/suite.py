@@ -89,6 +89,7 @@ class Suite:
     features_images: int
     features_fraction: float
     thresholds: Thresholds
+    method_thresholds: dict[str, Thresholds]
     smoke_archs: tuple[str, ...]
     smoke_methods: tuple[str, ...]
     paper: bool
@@ -109,6 +110,10 @@ class Suite:
             for arch in self.archs
             for method in methods
         ]
+
+    def thresholds_for(self, method: str) -> Thresholds:
+        """The suite's thresholds, with ``[thresholds.methods.<method>]`` overrides applied."""
+        return self.method_thresholds.get(method, self.thresholds)
 
     def train_recipe(self, arch: str) -> str:
         return self.train_recipes[arch]
@@ -162,7 +167,6 @@ def parse_suite(raw: dict[str, Any], path: Path) -> Suite:
         raise SuiteError(f"{path}: 'mode' is {mode!r}; valid: 'iterative', 'one-shot'")
     smoke = raw.get("smoke", {})
     threshold_table = raw.get("thresholds", {})
-    shifted = threshold_table.get("shifted_pp", 0.0)
     suite = Suite(
         name=reader.get("name", str, path.stem),
         path=path,
@@ -182,12 +186,11 @@ def parse_suite(raw: dict[str, Any], path: Path) -> Suite:
         features=reader.get("features", bool, False),
         features_images=reader.get("features_images", int, 32),
         features_fraction=reader.get("features_fraction", float, 0.05),
-        thresholds=Thresholds(
-            nominal_pp=float(threshold_table.get("nominal_pp", 0.0)),
-            shifted_pp=dict(shifted) if isinstance(shifted, dict) else {},
-            shifted_pp_default=0.0 if isinstance(shifted, dict) else float(shifted),
-            excess_error_slope_max=float(threshold_table.get("excess_error_slope_max", math.inf)),
-        ),
+        thresholds=_thresholds(threshold_table, path),
+        method_thresholds={
+            method: _thresholds({**threshold_table, **table}, path)
+            for method, table in threshold_table.get("methods", {}).items()
+        },
         smoke_archs=tuple(smoke.get("archs", archs[:1])),
         smoke_methods=tuple(smoke.get("methods", [])),
         paper=reader.get("paper", bool, False),
@@ -195,6 +198,21 @@ def parse_suite(raw: dict[str, Any], path: Path) -> Suite:
         description=reader.get("description", str, ""),
     )
     return suite
+
+
+def _thresholds(table: dict[str, Any], path: Path) -> Thresholds:
+    """``nominal_pp``, ``shifted_pp`` (a number or a table shift -> number), ``excess_error_slope_max``."""
+    known = {"nominal_pp", "shifted_pp", "excess_error_slope_max", "methods"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise SuiteError(f"{path}: unknown threshold key(s) {unknown}; valid: {sorted(known)}")
+    shifted = table.get("shifted_pp", 0.0)
+    return Thresholds(
+        nominal_pp=float(table.get("nominal_pp", 0.0)),
+        shifted_pp=dict(shifted) if isinstance(shifted, dict) else {},
+        shifted_pp_default=0.0 if isinstance(shifted, dict) else float(shifted),
+        excess_error_slope_max=float(table.get("excess_error_slope_max", math.inf)),
+    )
 
 
 def validate_suite(suite: Suite, registered_methods: list[str]) -> None:

@@ -42,3 +42,13 @@ def test_digits_split_is_disjoint_stratified_and_fixed_forever() -> None:
     assert int(test.sum()) == 403776 and int(val.sum()) == 127111
     again = load_dataset("digits")
     assert torch.equal(again.val.images, splits.val.images)
+
+
+def test_bundled_file_matches_sklearn_load_digits() -> None:
+    from sklearn.datasets import load_digits
+
+    from robustprune.data.digits import bundled_digits
+
+    pixels, labels = bundled_digits()
+    reference = load_digits()
+    assert (pixels == reference.data).all() and (labels == reference.target).all()

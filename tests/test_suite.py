@@ -104,3 +104,19 @@ def test_missing_required_key(tmp_path: Path) -> None:
 
 def test_with_seeds_overrides_count() -> None:
     assert load_suite("digits").with_seeds(3).seeds == (0, 1, 2)
+
+
+def test_method_thresholds_override_the_suite_ones(tmp_path: Path) -> None:
+    text = (
+        MINIMAL
+        + "[thresholds]\nnominal_pp = 0.1\nshifted_pp = 0.05\n[thresholds.methods.WT]\nnominal_pp = 0.4\n"
+    )
+    suite = load_suite(write(tmp_path, text))
+    assert suite.thresholds_for("WT").nominal_pp == 0.4
+    assert suite.thresholds_for("WT").shifted_pp_default == 0.05
+    assert suite.thresholds_for("FT").nominal_pp == 0.1
+
+
+def test_unknown_threshold_key_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match=r"unknown threshold key\(s\) \['nominal'\]"):
+        load_suite(write(tmp_path, MINIMAL + "[thresholds]\nnominal = 0.1\n"))

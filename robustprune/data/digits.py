@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,25 @@ DIGITS_TEST_FRACTION = 0.25
 DIGITS_VAL_FRACTION = 0.10
 
 
+def bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+    """(pixels N×64 in 0..16, labels N) from the CSV scikit-learn ships, in load_digits order.
+
+    Read straight from the installed package's data file: importing sklearn itself costs
+    seconds of start-up in every benchmark worker.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "the digits dataset needs scikit-learn (pip install scikit-learn)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
+    table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
 def digits_split_indices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, val, test) indices into sklearn's load_digits order: stratified, seed 0."""
-    from sklearn.datasets import load_digits
-
-    labels = load_digits().target
+    labels = bundled_digits()[1]
     rest, test = split_indices(len(labels), DIGITS_TEST_FRACTION, DIGITS_SEED, labels)
     kept, held = split_indices(len(rest), DIGITS_VAL_FRACTION, DIGITS_SEED, labels[rest])
     return rest[kept], rest[held], test
@@ -33,11 +48,9 @@ def digits_split_indices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @register_dataset("digits")
 def load_digits_splits(root: Path | None = None) -> DatasetSplits:
     """Digits as float32 [0, 1] N×1×8×8 (pixel values 0..16 divided by 16); `root` is unused."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = torch.from_numpy((bunch.data / 16.0).astype(np.float32)).reshape(-1, 1, 8, 8)
-    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    pixels, targets = bundled_digits()
+    images = torch.from_numpy((pixels / 16.0).astype(np.float32)).reshape(-1, 1, 8, 8)
+    labels = torch.from_numpy(targets)
     everything = ImageSet(images, labels)
     train_idx, val_idx, test_idx = digits_split_indices()
     train = everything.subset(train_idx)

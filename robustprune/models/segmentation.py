@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torchvision.models import segmentation as tv_segmentation
 
-from ._torchvision import replace_stem, split_shared_relus
 from .registry import register_model
 
 
@@ -31,6 +29,10 @@ def deeplabv3_resnet50(
     num_classes: int, in_channels: int, input_size: tuple[int, int]
 ) -> nn.Module:
     """torchvision DeepLabV3-ResNet50, no aux head (~39.6M params at 21 classes); returns logits."""
+    from torchvision.models import segmentation as tv_segmentation
+
+    from ._torchvision import replace_stem, split_shared_relus
+
     model = tv_segmentation.deeplabv3_resnet50(
         weights=None, weights_backbone=None, num_classes=num_classes, aux_loss=False
     )
