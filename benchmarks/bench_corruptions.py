@@ -46,7 +46,7 @@ def _clipped_zoom(x: np.ndarray, factor: float) -> np.ndarray:
 
 
 def _motion(x: np.ndarray, radius: int, sigma: float, angle: float) -> np.ndarray:
-    taps = np.exp(-np.arange(2 * radius + 1) ** 2 / (2 * sigma**2))
+    taps = np.exp(-(np.arange(2 * radius + 1) ** 2) / (2 * sigma**2))
     taps /= taps.sum()
     h, w = x.shape[:2]
     out = np.zeros_like(x)
@@ -67,7 +67,9 @@ def _plasma(size: int, decay: float, rng: np.random.Generator) -> np.ndarray:
         corners = maps[0::step, 0::step]
         squares = corners + np.roll(corners, -1, 0)
         squares += np.roll(squares, -1, 1)
-        maps[half::step, half::step] = squares / 4 + wibble * rng.uniform(-wibble, wibble, squares.shape)
+        maps[half::step, half::step] = squares / 4 + wibble * rng.uniform(
+            -wibble, wibble, squares.shape
+        )
         centres, corners = maps[half::step, half::step], maps[0::step, 0::step]
         total = centres + np.roll(centres, 1, 0) + corners + np.roll(corners, -1, 1)
         maps[0::step, half::step] = total / 4 + wibble * rng.uniform(-wibble, wibble, total.shape)
@@ -83,7 +85,9 @@ def _disk(radius: float, alias: float) -> np.ndarray:
     grid = np.arange(-8, 9)
     disk = (np.add.outer(grid**2, grid**2) <= radius**2).astype(float)
     taps = np.exp(-(np.arange(-1, 2) ** 2) / (2 * alias**2))
-    return ndimage.correlate(disk / disk.sum(), np.outer(taps, taps) / taps.sum() ** 2, mode="mirror")
+    return ndimage.correlate(
+        disk / disk.sum(), np.outer(taps, taps) / taps.sum() ** 2, mode="mirror"
+    )
 
 
 def _equalize(values: np.ndarray) -> np.ndarray:
@@ -96,7 +100,9 @@ def _equalize(values: np.ndarray) -> np.ndarray:
     return lut[values]
 
 
-def reference(name: str, x: np.ndarray, p: object, rng: np.random.Generator, severity: int) -> np.ndarray:
+def reference(
+    name: str, x: np.ndarray, p: object, rng: np.random.Generator, severity: int
+) -> np.ndarray:
     """One image through `name` at parameter `p`, the CIFAR-10-C way (NumPy/SciPy/PIL)."""
     if name == "gaussian_noise":
         return x + rng.normal(size=x.shape, scale=p)
@@ -161,13 +167,31 @@ def reference(name: str, x: np.ndarray, p: object, rng: np.random.Generator, sev
         # (row, col) order for SciPy: swap the x/y roles of the affine map
         matrix = inverse[::-1, ::-1]
         warped = np.stack(
-            [ndimage.affine_transform(x[..., d], matrix, offset[::-1], order=1, mode="mirror") for d in range(3)], -1
+            [
+                ndimage.affine_transform(x[..., d], matrix, offset[::-1], order=1, mode="mirror")
+                for d in range(3)
+            ],
+            -1,
         )
-        dx = _blur(rng.uniform(-1, 1, (32, 32)), sigma, "reflect", 3) * alpha if sigma else np.zeros((32, 32))
-        dy = _blur(rng.uniform(-1, 1, (32, 32)), sigma, "reflect", 3) * alpha if sigma else np.zeros((32, 32))
+        dx = (
+            _blur(rng.uniform(-1, 1, (32, 32)), sigma, "reflect", 3) * alpha
+            if sigma
+            else np.zeros((32, 32))
+        )
+        dy = (
+            _blur(rng.uniform(-1, 1, (32, 32)), sigma, "reflect", 3) * alpha
+            if sigma
+            else np.zeros((32, 32))
+        )
         rows, cols = np.meshgrid(np.arange(32), np.arange(32), indexing="ij")
         return np.stack(
-            [ndimage.map_coordinates(warped[..., d], (rows + dy, cols + dx), order=1, mode="reflect") for d in range(3)], -1
+            [
+                ndimage.map_coordinates(
+                    warped[..., d], (rows + dy, cols + dx), order=1, mode="reflect"
+                )
+                for d in range(3)
+            ],
+            -1,
         )
     if name == "pixelate":
         image = Image.fromarray(np.uint8(x * 255))
@@ -188,7 +212,11 @@ def reference(name: str, x: np.ndarray, p: object, rng: np.random.Generator, sev
         liquid8 = np.uint8(np.clip(liquid, 0, 1) * 255)
         wet = liquid8 > 0
         edges = wet & ~ndimage.binary_erosion(wet, border_value=1)
-        distance = np.minimum(ndimage.distance_transform_edt(~edges), 20) if edges.any() else np.full((32, 32), 20.0)
+        distance = (
+            np.minimum(ndimage.distance_transform_edt(~edges), 20)
+            if edges.any()
+            else np.full((32, 32), 20.0)
+        )
         distance = np.uint8(ndimage.uniform_filter(distance, 3, mode="mirror"))
         distance = _equalize(distance)
         emboss = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
@@ -209,7 +237,9 @@ def reference_loop(images: np.ndarray, name: str, severity: int, seed: int = 0) 
     parameter = get_corruption(name).parameter(severity)
     out = np.empty_like(images)
     for i, image in enumerate(images):
-        out[i] = np.uint8(np.clip(reference(name, image / 255.0, parameter, rng, severity), 0, 1) * 255)
+        out[i] = np.uint8(
+            np.clip(reference(name, image / 255.0, parameter, rng, severity), 0, 1) * 255
+        )
     return out
 
 
@@ -224,9 +254,11 @@ def main() -> None:
     images = structured_images(args.images, seed=0).to(device)
     subset = images[: args.reference_images].permute(0, 2, 3, 1).cpu().numpy()
     names = args.corruptions or list_corruptions()
-    print(f"{args.images} images 32×32×3 on {device} in chunks of {CHUNK}, torch threads "
-          f"{torch.get_num_threads()}; reference timed on {len(subset)} images per severity and "
-          f"extrapolated; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(
+        f"{args.images} images 32×32×3 on {device} in chunks of {CHUNK}, torch threads "
+        f"{torch.get_num_threads()}; reference timed on {len(subset)} images per severity and "
+        f"extrapolated; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
     print(f"{'corruption':18s} {'torch img/s':>12s} {'loop img/s':>11s} {'speedup':>8s}")
     torch_total = loop_total = 0.0
     for name in names:
@@ -246,12 +278,19 @@ def main() -> None:
         torch_total += torch_seconds
         loop_total += loop_seconds
         rate, loop_rate = 5 * args.images / torch_seconds, 5 * args.images / loop_seconds
-        print(f"{name:18s} {rate:12.0f} {loop_rate:11.0f} {loop_seconds / torch_seconds:7.1f}x", flush=True)
+        print(
+            f"{name:18s} {rate:12.0f} {loop_rate:11.0f} {loop_seconds / torch_seconds:7.1f}x",
+            flush=True,
+        )
     count = 5 * args.images * len(names)
-    print(f"{'all':18s} {count / torch_total:12.0f} {count / loop_total:11.0f} {loop_total / torch_total:7.1f}x")
-    print(f"total: torch {torch_total:.1f} s, per-image loop {loop_total:.1f} s (extrapolated) "
-          f"for {len(names)} corruptions × 5 severities × {args.images} images; load average at "
-          f"the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(
+        f"{'all':18s} {count / torch_total:12.0f} {count / loop_total:11.0f} {loop_total / torch_total:7.1f}x"
+    )
+    print(
+        f"total: torch {torch_total:.1f} s, per-image loop {loop_total:.1f} s (extrapolated) "
+        f"for {len(names)} corruptions × 5 severities × {args.images} images; load average at "
+        f"the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=32, help="input height = width in pixels")
     parser.add_argument("--channels", type=int, default=3)
     parser.add_argument("--sample", type=int, default=256, help="|S|, images (random inputs)")
-    parser.add_argument("--dataset", default=None,
-                        help="draw S from this dataset's val split at the sample-size rule")
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        help="draw S from this dataset's val split at the sample-size rule",
+    )
     parser.add_argument("--methods", default="SiPP,PFP", help="comma-separated pruner names")
     parser.add_argument("--ratio", type=float, default=0.5, help="target prune ratio of the step")
     parser.add_argument("--repeats", type=int, default=3)
@@ -56,7 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     if args.dataset is None:
         shape = (args.channels, args.size, args.size)
-        model = create(args.arch, num_classes=10, in_channels=shape[0], input_size=shape[1]).to(device)
+        model = create(args.arch, num_classes=10, in_channels=shape[0], input_size=shape[1]).to(
+            device
+        )
         inputs = torch.randn(args.sample, *shape, device=device)
         targets = torch.randint(0, 10, (args.sample,), device=device)
         sample = [(inputs, targets)]
@@ -65,8 +70,9 @@ def main(argv: list[str] | None = None) -> None:
 
         data = load_dataset(args.dataset)
         shape = tuple(draw_sample(data, 1, seed=0, device=device)[0][0].shape[1:])
-        model = create(args.arch, num_classes=data.num_classes, in_channels=shape[0],
-                       input_size=shape[1]).to(device)
+        model = create(
+            args.arch, num_classes=data.num_classes, in_channels=shape[0], input_size=shape[1]
+        ).to(device)
         size = sample_size(model, shape, available=len(data.val))
         sample = draw_sample(data, size, seed=0, device=device)
         inputs = torch.cat([images for images, _ in sample])
@@ -81,14 +87,20 @@ def main(argv: list[str] | None = None) -> None:
     reference = _best_of(args.repeats, device, forward_backward)
     model.zero_grad(set_to_none=True)
     source = f" from {args.dataset}" if args.dataset else ""
-    print(f"{args.arch} {'x'.join(map(str, shape))} |S|={inputs.shape[0]}{source} on {device} "
-          f"({torch.get_num_threads()} threads): forward+backward over S = {reference * 1e3:.1f} ms")
+    print(
+        f"{args.arch} {'x'.join(map(str, shape))} |S|={inputs.shape[0]}{source} on {device} "
+        f"({torch.get_num_threads()} threads): forward+backward over S = {reference * 1e3:.1f} ms"
+    )
     registry = default_registry()
     for name in args.methods.split(","):
         pruner = registry.create(name)
         pruner.prune(model, args.ratio, sample)  # warm-up
-        seconds = _best_of(args.repeats, device, lambda p=pruner: p.prune(model, args.ratio, sample))
-        print(f"{name:5s} step: {seconds * 1e3:8.1f} ms = {seconds / reference:5.2f} x forward+backward")
+        seconds = _best_of(
+            args.repeats, device, lambda p=pruner: p.prune(model, args.ratio, sample)
+        )
+        print(
+            f"{name:5s} step: {seconds * 1e3:8.1f} ms = {seconds / reference:5.2f} x forward+backward"
+        )
 
 
 if __name__ == "__main__":

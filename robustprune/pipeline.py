@@ -53,8 +53,10 @@ class CurvePoint:
 def default_grid(n: int = 16, first: float = 0.2, last: float = 0.97) -> list[float]:
     """``n`` increasing target prune ratios from ``first`` to ``last``, geometric in keep ratio."""
     if n < 1 or not 0 <= first < 1 or not 0 <= last < 1 or (n > 1 and last <= first):
-        raise ValueError(f"default_grid needs n >= 1 and 0 <= first < last < 1; got n={n}, "
-                         f"first={first}, last={last}")
+        raise ValueError(
+            f"default_grid needs n >= 1 and 0 <= first < last < 1; got n={n}, "
+            f"first={first}, last={last}"
+        )
     if n == 1:
         return [first]
     ratio = (1 - last) / (1 - first)
@@ -86,7 +88,9 @@ def prune_curve(
     if mode not in MODES:
         raise ValueError(f"prune_curve: unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
     if any(not 0 <= r < 1 for r in grid) or list(grid) != sorted(set(grid)):
-        raise ValueError(f"prune_curve: grid must be strictly increasing ratios in [0, 1), got {grid}")
+        raise ValueError(
+            f"prune_curve: grid must be strictly increasing ratios in [0, 1), got {grid}"
+        )
     if store is not None and not parent_key:
         raise ValueError("prune_curve: a store needs a parent_key naming the parent network")
     pruner = default_registry().create(pruner) if isinstance(pruner, str) else pruner
@@ -108,14 +112,20 @@ def prune_curve(
             current, current_masks = parent, {}
         start, start_masks = current, current_masks
 
-        def build(start: nn.Module = start, start_masks: Masks = start_masks, target: float = target,
-                  step: int = step):
+        def build(
+            start: nn.Module = start,
+            start_masks: Masks = start_masks,
+            target: float = target,
+            step: int = step,
+        ):
             model = copy.deepcopy(start)
             masks = combine_masks(pruner.prune(model, target, sample), start_masks)
             achieved = validate_masks(pruner.name, model, masks, target, parent_count)
             apply_masks(model, masks)
             if progress is not None:
-                progress(f"{pruner.name} {mode} step {step + 1}/{len(grid)}: pruned to {achieved:.4f}")
+                progress(
+                    f"{pruner.name} {mode} step {step + 1}/{len(grid)}: pruned to {achieved:.4f}"
+                )
             train(model, data, recipe, seed, device, masks=masks, progress=progress)
             tensors = {_STATE + k: v for k, v in model.state_dict().items()}
             tensors.update({_MASK + k: v for k, v in masks.items()})
@@ -139,13 +149,17 @@ def prune_curve(
         else:
             (tensors, meta), computed = build(), True
         model = copy.deepcopy(parent)
-        model.load_state_dict({k[len(_STATE):]: v for k, v in tensors.items() if k.startswith(_STATE)})
+        model.load_state_dict(
+            {k[len(_STATE) :]: v for k, v in tensors.items() if k.startswith(_STATE)}
+        )
         model.to(device).eval()
-        masks = {k[len(_MASK):]: v.to(device) for k, v in tensors.items() if k.startswith(_MASK)}
+        masks = {k[len(_MASK) :]: v.to(device) for k, v in tensors.items() if k.startswith(_MASK)}
         achieved = prune_ratio(model, masks, parent_count)
         points.append(CurvePoint(target, achieved, model, masks, computed))
         current, current_masks = model, masks
         if progress is not None:
-            progress(f"{pruner.name} step {step + 1}/{len(grid)} {'computed' if computed else 'loaded'}"
-                     f" at prune ratio {meta.get('prune_ratio', achieved):.4f}")
+            progress(
+                f"{pruner.name} step {step + 1}/{len(grid)} {'computed' if computed else 'loaded'}"
+                f" at prune ratio {meta.get('prune_ratio', achieved):.4f}"
+            )
     return points

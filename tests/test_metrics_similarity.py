@@ -88,7 +88,9 @@ def test_several_models_at_once_match_one_at_a_time() -> None:
 
     torch.manual_seed(0)
     reference = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4))
-    others = {name: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4)) for name in "ab"}
+    others = {
+        name: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4)) for name in "ab"
+    }
     inputs = torch.randn(20, 3, 2, 2)
     labels = torch.randint(0, 4, (20,))
     together = noise_similarities(others, reference, inputs, labels, eps=[0.0, 0.5], draws=2)

@@ -172,7 +172,12 @@ def test_list_models_is_sorted_and_filterable():
     assert names == sorted(names)
     assert set(CIFAR_MODELS) <= set(names)
     assert models.list_models("resnet*") == sorted(n for n in names if n.startswith("resnet"))
-    assert models.list_models(["vgg*", "wrn16_2"]) == ["vgg11_bn", "vgg11_bn_slim", "vgg16_bn", "wrn16_2"]
+    assert models.list_models(["vgg*", "wrn16_2"]) == [
+        "vgg11_bn",
+        "vgg11_bn_slim",
+        "vgg16_bn",
+        "wrn16_2",
+    ]
     assert models.list_models("nothing*") == []
 
 

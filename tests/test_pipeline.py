@@ -19,17 +19,26 @@ def tiny_data() -> DatasetSplits:
     generator = torch.Generator().manual_seed(0)
 
     def split(count: int) -> ImageSet:
-        return ImageSet(torch.rand(count, 1, 6, 6, generator=generator),
-                        torch.randint(0, 4, (count,), generator=generator))
+        return ImageSet(
+            torch.rand(count, 1, 6, 6, generator=generator),
+            torch.randint(0, 4, (count,), generator=generator),
+        )
 
     return DatasetSplits("tiny", split(96), split(24), split(24), 4, (0.5,), (0.25,))
 
 
 def tiny_parent() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-                         nn.Conv2d(32, 32, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(32, 4))
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.Conv2d(32, 32, 1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 4),
+    )
 
 
 def test_default_grid_is_geometric_in_keep_ratio():
@@ -38,7 +47,9 @@ def test_default_grid_is_geometric_in_keep_ratio():
     keep = [1 - r for r in grid]
     steps = [b / a for a, b in zip(keep, keep[1:], strict=False)]
     assert max(steps) == pytest.approx(min(steps))
-    assert default_grid(4, 0.5, 0.9) == pytest.approx([0.5, 1 - 0.5 * 0.2 ** (1 / 3), 1 - 0.5 * 0.2 ** (2 / 3), 0.9])
+    assert default_grid(4, 0.5, 0.9) == pytest.approx(
+        [0.5, 1 - 0.5 * 0.2 ** (1 / 3), 1 - 0.5 * 0.2 ** (2 / 3), 0.9]
+    )
 
 
 @pytest.mark.parametrize("method", ["WT", "SiPP"])
@@ -47,29 +58,57 @@ def test_iterative_curve_meets_ratios_keeps_masks_and_caches(tmp_path, method):
     before = {k: v.clone() for k, v in parent.state_dict().items()}
     store = ArtifactStore(tmp_path)
     grid = [0.3, 0.6, 0.8]
-    curve = prune_curve(parent, data, method, grid, RECIPE, seed=0, device="cpu", store=store,
-                        parent_key="tiny-parent", sample_size=16)
+    curve = prune_curve(
+        parent,
+        data,
+        method,
+        grid,
+        RECIPE,
+        seed=0,
+        device="cpu",
+        store=store,
+        parent_key="tiny-parent",
+        sample_size=16,
+    )
     assert [p.target_ratio for p in curve] == grid and all(p.computed for p in curve)
     for point, previous in zip(curve, [None, *curve], strict=False):
         assert point.prune_ratio == pytest.approx(point.target_ratio, abs=0.005)
         parameters = dict(point.model.named_parameters())
         for name, mask in point.masks.items():
-            assert not parameters[name][~mask].any(), f"{name} has nonzero pruned weights after retraining"
+            assert not parameters[name][~mask].any(), (
+                f"{name} has nonzero pruned weights after retraining"
+            )
             if previous is not None:
                 assert not (mask & ~previous.masks[name]).any(), f"{name} regrew"
-    assert all(torch.equal(v, parent.state_dict()[k]) for k, v in before.items())  # parent untouched
-    again = prune_curve(parent, data, method, grid, RECIPE, seed=0, device="cpu", store=store,
-                        parent_key="tiny-parent", sample_size=16)
+    assert all(
+        torch.equal(v, parent.state_dict()[k]) for k, v in before.items()
+    )  # parent untouched
+    again = prune_curve(
+        parent,
+        data,
+        method,
+        grid,
+        RECIPE,
+        seed=0,
+        device="cpu",
+        store=store,
+        parent_key="tiny-parent",
+        sample_size=16,
+    )
     assert not any(p.computed for p in again)
     for first, second in zip(curve, again, strict=True):
-        for (name, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values(), strict=True):
+        for (name, a), b in zip(
+            first.model.state_dict().items(), second.model.state_dict().values(), strict=True
+        ):
             assert torch.equal(a, b), name
 
 
 def test_interrupted_run_resumes_and_other_settings_do_not_collide(tmp_path):
     parent, data, store = tiny_parent(), tiny_data(), ArtifactStore(tmp_path)
     prune_curve(parent, data, "WT", [0.3, 0.5], RECIPE, 0, "cpu", store, parent_key="p")
-    resumed = prune_curve(parent, data, "WT", [0.3, 0.5, 0.7], RECIPE, 0, "cpu", store, parent_key="p")
+    resumed = prune_curve(
+        parent, data, "WT", [0.3, 0.5, 0.7], RECIPE, 0, "cpu", store, parent_key="p"
+    )
     assert [p.computed for p in resumed] == [False, False, True]
     other_seed = prune_curve(parent, data, "WT", [0.3], RECIPE, 1, "cpu", store, parent_key="p")
     other_method = prune_curve(parent, data, "SiPP", [0.3], RECIPE, 0, "cpu", store, parent_key="p")
@@ -88,7 +127,9 @@ def test_one_shot_starts_every_ratio_from_the_parent(tmp_path):
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="unknown mode 'cascade'; valid modes: iterative, one-shot"):
+    with pytest.raises(
+        ValueError, match="unknown mode 'cascade'; valid modes: iterative, one-shot"
+    ):
         prune_curve(tiny_parent(), tiny_data(), "WT", [0.5], RECIPE, 0, "cpu", mode="cascade")
     with pytest.raises(ValueError, match="strictly increasing"):
         prune_curve(tiny_parent(), tiny_data(), "WT", [0.5, 0.3], RECIPE, 0, "cpu")

@@ -18,7 +18,9 @@ from robustprune.pruning.masks import combine_masks, global_threshold_masks, pru
 
 def _model() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(16, 3))
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(16, 3)
+    )
 
 
 def test_prune_ratio_counts_every_parameter():
@@ -52,8 +54,9 @@ def test_validation_names_pruner_and_violation(masks, message):
 def test_validation_accepts_within_half_a_point():
     model = nn.Sequential(nn.Linear(40, 30), nn.ReLU(), nn.Linear(30, 10))
     total = parameter_count(model)
-    masks = global_threshold_masks(model, {n: w.abs() for n, w in prunable_weights(model).items()},
-                                   0.5, total)
+    masks = global_threshold_masks(
+        model, {n: w.abs() for n, w in prunable_weights(model).items()}, 0.5, total
+    )
     assert validate_masks("WT", model, masks, 0.5, total) == pytest.approx(0.5, abs=1 / total)
     achieved = prune_ratio(model, masks, total)
     assert validate_masks("WT", model, masks, achieved + 0.0049, total) == achieved

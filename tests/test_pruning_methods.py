@@ -21,16 +21,25 @@ from robustprune.pruning.structure import channel_structure
 def conv_net(seed: int = 0, width: int = 24) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Conv2d(2, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-        nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Conv2d(width, width, 3), nn.ReLU(),
-        nn.Flatten(), nn.Linear(width * 4, 10),
+        nn.Conv2d(2, width, 3, padding=1),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(width, width, 3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(width * 4, 10),
     )
 
 
 def sample_for(seed: int = 1, count: int = 6) -> list[tuple[torch.Tensor, torch.Tensor]]:
     generator = torch.Generator().manual_seed(seed)
-    return [(torch.randn(count, 2, 8, 8, generator=generator), torch.zeros(count, dtype=torch.long))]
+    return [
+        (torch.randn(count, 2, 8, 8, generator=generator), torch.zeros(count, dtype=torch.long))
+    ]
 
 
 @pytest.mark.parametrize("ratio", [0.3, 0.75])
@@ -40,7 +49,9 @@ def test_wt_equals_torch_global_l1_unstructured(ratio):
     removed = sum(int((~mask).sum()) for mask in masks.values())
     reference = copy.deepcopy(model)
     layers = [(m, "weight") for m in reference.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    torch_prune.global_unstructured(layers, pruning_method=torch_prune.L1Unstructured, amount=removed)
+    torch_prune.global_unstructured(
+        layers, pruning_method=torch_prune.L1Unstructured, amount=removed
+    )
     names = [n for n, m in reference.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     for name, (module, _) in zip(names, layers, strict=True):
         assert torch.equal(masks[f"{name}.weight"], module.weight_mask.bool()), name
@@ -91,7 +102,9 @@ def test_sipp_and_pfp_scores_on_a_linear_layer_match_hand_computation():
     sample = [(torch.tensor([[1.0, 1.0, 1.0], [2.0, 1.0, 0.0]]), torch.zeros(2))]
     sipp = weight_sensitivities(nn.Sequential(layer), sample)["0"]
     assert sipp.patches == 1
-    torch.testing.assert_close(sipp.scores, torch.tensor([[1 / 2, 1 / 2, 4 / 7], [2 / 3, 1 / 2, 1.0]]))
+    torch.testing.assert_close(
+        sipp.scores, torch.tensor([[1 / 2, 1 / 2, 4 / 7], [2 / 3, 1 / 2, 1.0]])
+    )
     pfp = channel_sensitivities(nn.Sequential(layer), sample)["0"]
     torch.testing.assert_close(pfp.scores, torch.tensor([2 / 3, 1 / 2, 1.0]))
 
@@ -169,18 +182,24 @@ def test_pfp_allocation_formula_and_counts_grow_with_budget():
     # per-layer counts grow with the budget (smaller epsilon, larger network)
     model = conv_net()
     found = channel_sensitivities(model, sample_for())
-    budgets = {n: ChannelBudget(r.scores.double(), r.patches, getattr(model, n).weight[0].numel())
-               for n, r in found.items()}
+    budgets = {
+        n: ChannelBudget(r.scores.double(), r.patches, getattr(model, n).weight[0].numel())
+        for n, r in found.items()
+    }
     counts = [per_layer_kept(budgets, eps) for eps in (1e4, 1e3, 1e2, 10.0, 1.0)]
     for looser, tighter in zip(counts, counts[1:], strict=False):
         assert all(tighter[n] >= looser[n] for n in budgets)
     assert counts[0] != counts[-1]
     # and so do the kept channels of the pruned network
     pfp = default_registry().create("PFP")
-    kept = [{n: int(m.reshape(m.shape[0], m.shape[1], -1).any(0).any(-1).sum())
-             for n, m in pfp.prune(model, ratio, sample_for()).items() if n.endswith("weight")
-             and n.split(".")[0] in budgets}
-            for ratio in (0.7, 0.5, 0.3)]
+    kept = [
+        {
+            n: int(m.reshape(m.shape[0], m.shape[1], -1).any(0).any(-1).sum())
+            for n, m in pfp.prune(model, ratio, sample_for()).items()
+            if n.endswith("weight") and n.split(".")[0] in budgets
+        }
+        for ratio in (0.7, 0.5, 0.3)
+    ]
     for smaller, larger in zip(kept, kept[1:], strict=False):
         assert all(larger[n] >= smaller[n] for n in smaller)
 
@@ -209,15 +228,24 @@ class Block(nn.Module):
 
 
 def test_structure_stops_at_add_and_follows_flatten():
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), Block(), nn.AdaptiveAvgPool2d(2),
-                          nn.Flatten(), nn.Linear(32, 5))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        Block(),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32, 5),
+    )
     structure = channel_structure(model)
     inner = structure.links["1.conv1"]
     assert inner.closed and inner.affines == ("1.bn1",) and inner.consumers == (("1.conv2", 1),)
-    assert not structure.links["1.conv2"].closed and structure.links["1.conv2"].affines == ("1.bn2",)
+    assert not structure.links["1.conv2"].closed and structure.links["1.conv2"].affines == (
+        "1.bn2",
+    )
     assert not structure.links["0"].closed  # goes into the residual add
     assert structure.output_layers == {"4"}
-    flat = channel_structure(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(16, 2)))
+    flat = channel_structure(
+        nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(16, 2))
+    )
     assert flat.links["0"].consumers == (("3", 4),) and flat.links["0"].closed
     masks = {"0.weight": torch.ones(4, 3, 3, 3, dtype=torch.bool)}
     masks["0.weight"][1] = False

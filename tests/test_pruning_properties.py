@@ -17,21 +17,37 @@ from robustprune.pruning import (
 )
 
 METHODS = ("WT", "SiPP", "FT", "PFP")
-SETTINGS = settings(max_examples=5, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=5, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def build(kind: str, width: int, seed: int) -> tuple[nn.Module, list]:
     """A random small net whose single filter is < 1% of its size (so 0.5 pp is reachable)."""
     torch.manual_seed(seed)
     if kind == "mlp":
-        model = nn.Sequential(nn.Linear(12, width), nn.BatchNorm1d(width), nn.ReLU(),
-                              nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 6))
+        model = nn.Sequential(
+            nn.Linear(12, width),
+            nn.BatchNorm1d(width),
+            nn.ReLU(),
+            nn.Linear(width, width),
+            nn.ReLU(),
+            nn.Linear(width, 6),
+        )
         inputs = torch.randn(8, 12)
     else:
-        model = nn.Sequential(nn.Conv2d(3, width, 1), nn.BatchNorm2d(width), nn.ReLU(),
-                              nn.Conv2d(width, width, 1), nn.ReLU(), nn.Conv2d(width, width, 1),
-                              nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 6))
+        model = nn.Sequential(
+            nn.Conv2d(3, width, 1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(width, 6),
+        )
         inputs = torch.randn(8, 3, 3, 3)
     return model.eval(), [(inputs, torch.zeros(8, dtype=torch.long))]
 
@@ -46,16 +62,17 @@ def test_masks_have_parameter_shapes_and_meet_the_ratio(spec, method, ratio):
     model, sample = build(*spec)
     masks = default_registry().create(method).prune(model, ratio, sample)
     parameters = dict(model.named_parameters())
-    assert masks and all(mask.dtype == torch.bool and mask.shape == parameters[name].shape
-                         for name, mask in masks.items())
+    assert masks and all(
+        mask.dtype == torch.bool and mask.shape == parameters[name].shape
+        for name, mask in masks.items()
+    )
     achieved = validate_masks(method, model, masks, ratio, parameter_count(model))
     assert abs(achieved - ratio) <= 0.005
 
 
 @pytest.mark.parametrize("method", METHODS)
 @SETTINGS
-@given(spec=models,
-       ratios=st.lists(st.floats(0.05, 0.9), min_size=2, max_size=3, unique=True))
+@given(spec=models, ratios=st.lists(st.floats(0.05, 0.9), min_size=2, max_size=3, unique=True))
 def test_iterative_masks_are_nested(spec, method, ratios):
     model, sample = build(*spec)
     parent_count = parameter_count(model)

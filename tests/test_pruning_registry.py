@@ -71,7 +71,8 @@ def _install_plugin_package(tmp_path, monkeypatch) -> None:
     """A throwaway installed distribution declaring one pruner entry point."""
     package = tmp_path / "randprune"
     package.mkdir()
-    (package / "__init__.py").write_text(textwrap.dedent('''
+    (package / "__init__.py").write_text(
+        textwrap.dedent("""
         import torch
         from robustprune.pruning import Pruner, prunable_weights
 
@@ -92,11 +93,14 @@ def _install_plugin_package(tmp_path, monkeypatch) -> None:
                     masks[name] = keep[start : start + w.numel()].view(w.shape)
                     start += w.numel()
                 return masks
-    '''))
+    """)
+    )
     dist_info = tmp_path / "randprune-0.1.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: randprune\nVersion: 0.1\n")
-    (dist_info / "entry_points.txt").write_text("[robustprune.pruners]\nrandom = randprune:RandomPruner\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[robustprune.pruners]\nrandom = randprune:RandomPruner\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
 
@@ -121,7 +125,9 @@ def test_entry_point_that_fails_to_import_is_named(tmp_path, monkeypatch):
     dist_info = tmp_path / "broken-0.1.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0.1\n")
-    (dist_info / "entry_points.txt").write_text("[robustprune.pruners]\nbad = no_such_module:Thing\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[robustprune.pruners]\nbad = no_such_module:Thing\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(PrunerRegistryError, match="entry point 'bad'"):
         PrunerRegistry().load_entry_points()

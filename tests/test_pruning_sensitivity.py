@@ -38,7 +38,11 @@ def _random_layer(seed: int, module: nn.Module, batch: int, size: int, dtype=tor
     inputs[torch.rand(shape, generator=generator) < 0.4] = 0  # ReLU-like zeros
     inputs *= 10 ** (2 * torch.rand(shape, generator=generator, dtype=dtype) - 1)
     patches = _patches(module, inputs)
-    return patches, module.weight.detach().reshape(module.weight.shape[0], -1), module.weight.shape[1]
+    return (
+        patches,
+        module.weight.detach().reshape(module.weight.shape[0], -1),
+        module.weight.shape[1],
+    )
 
 
 LAYERS = [
@@ -66,12 +70,16 @@ def test_channel_scores_respect_and_never_lower_the_running_maximum():
     patches, weight, groups = _random_layer(7, nn.Conv2d(4, 6, 3, padding=1), batch=4, size=5)
     expected = _reference(patches, weight, groups)
     lower = expected * torch.tensor([0.5, 1.0, 2.0, 0.0])
-    assert torch.equal(_channel_scores(patches, weight, groups, lower), torch.maximum(expected, lower))
+    assert torch.equal(
+        _channel_scores(patches, weight, groups, lower), torch.maximum(expected, lower)
+    )
 
 
 def test_channel_scores_in_float64():
     patches, weight, groups = _random_layer(3, nn.Conv2d(3, 8, 3, padding=1), 3, 5, torch.float64)
-    assert torch.equal(_channel_scores(patches, weight, groups), _reference(patches, weight, groups))
+    assert torch.equal(
+        _channel_scores(patches, weight, groups), _reference(patches, weight, groups)
+    )
 
 
 def test_terms_below_the_power_floor_are_not_lost(monkeypatch):
@@ -89,7 +97,9 @@ def test_terms_below_the_power_floor_are_not_lost(monkeypatch):
 def test_near_zero_denominators_and_ties():
     # |z| just above the threshold gives reciprocals near 1e12; equal values tie across entries
     weight = torch.tensor([[1.0, 1.0, -1.0], [2e-12, 0.0, 0.0], [1.0, 1.0, 1.0]])
-    patches = torch.tensor([[[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]])
+    patches = torch.tensor(
+        [[[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]]
+    )
     expected = _reference(patches, weight, 3)
     assert torch.equal(_channel_scores(patches, weight, 3), expected)
 
@@ -102,16 +112,27 @@ def test_many_candidates_take_several_refinement_batches(monkeypatch):
     expected = _reference(patches, weight, 4)
     assert torch.equal(_channel_scores(patches, weight, 4), expected)
     patches, weight, groups = _random_layer(11, nn.Conv2d(5, 7, 3, padding=1), batch=6, size=6)
-    assert torch.equal(_channel_scores(patches, weight, groups), _reference(patches, weight, groups))
+    assert torch.equal(
+        _channel_scores(patches, weight, groups), _reference(patches, weight, groups)
+    )
 
 
 def test_channel_sensitivities_equal_the_exact_scores_on_a_network():
     torch.manual_seed(5)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1),
-                          nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 4))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8 * 36, 4),
+    )
     inputs = torch.randn(10, 3, 6, 6)
-    layers = {"0": (model[0], inputs), "2": (model[2], model[1](model[0](inputs)).detach()),
-              "5": (model[5], model[4](model[3](model[2](model[1](model[0](inputs))))).detach())}
+    layers = {
+        "0": (model[0], inputs),
+        "2": (model[2], model[1](model[0](inputs)).detach()),
+        "5": (model[5], model[4](model[3](model[2](model[1](model[0](inputs))))).detach()),
+    }
     # one chunk of all ten, and one chunk per sample (the running maxima prune candidates; the
     # reference takes the same chunks, as matmul's rounding of z may depend on the batch size)
     for max_elements, step in ((1 << 24, 10), (1 << 10, 1)):
@@ -119,6 +140,12 @@ def test_channel_sensitivities_equal_the_exact_scores_on_a_network():
         for name, (module, activations) in layers.items():
             weight = module.weight.detach()
             flat = weight.reshape(weight.shape[0], -1)
-            expected = torch.stack([_reference(_patches(module, activations[start : start + step]), flat,
-                                               weight.shape[1]) for start in range(0, 10, step)])
+            expected = torch.stack(
+                [
+                    _reference(
+                        _patches(module, activations[start : start + step]), flat, weight.shape[1]
+                    )
+                    for start in range(0, 10, step)
+                ]
+            )
             assert torch.equal(found[name].scores, expected.amax(dim=0)), (name, step)

@@ -10,9 +10,18 @@ from robustprune.plugin.scheduling import case_group
 @pytest.mark.parametrize(
     "nodeid, group",
     [
-        ("benchmarks/test_prune_potential.py::test_prune_potential[digits-resnet20-WT]", "digits-resnet20"),
-        ("benchmarks/test_prune_potential.py::test_prune_potential[digits-resnet20-SiPP]", "digits-resnet20"),
-        ("benchmarks/test_prune_potential.py::test_prune_potential[cifar10_mix1-vgg16_bn-PFP]", "cifar10_mix1-vgg16_bn"),
+        (
+            "benchmarks/test_prune_potential.py::test_prune_potential[digits-resnet20-WT]",
+            "digits-resnet20",
+        ),
+        (
+            "benchmarks/test_prune_potential.py::test_prune_potential[digits-resnet20-SiPP]",
+            "digits-resnet20",
+        ),
+        (
+            "benchmarks/test_prune_potential.py::test_prune_potential[cifar10_mix1-vgg16_bn-PFP]",
+            "cifar10_mix1-vgg16_bn",
+        ),
         ("tests/test_x.py::test_plain", "tests/test_x.py::test_plain"),
         ("tests/test_x.py::test_param[3]", "tests/test_x.py::test_param[3]"),
         ("benchmarks/t.py::test_prune_potential[digits-resnet20-WT]@custom", "custom"),

@@ -17,7 +17,16 @@ from robustprune.data.shifts.blur import disk_kernel, glass_shuffle, motion_blur
 from robustprune.data.shifts.registry import CorruptionContext, RandomSource
 from robustprune.data.shifts.synthetic import structured_images
 
-DETERMINISTIC = {"brightness", "contrast", "defocus_blur", "gaussian_blur", "jpeg_compression", "pixelate", "saturate", "zoom_blur"}
+DETERMINISTIC = {
+    "brightness",
+    "contrast",
+    "defocus_blur",
+    "gaussian_blur",
+    "jpeg_compression",
+    "pixelate",
+    "saturate",
+    "zoom_blur",
+}
 # Pixel distance from the clean image is not strictly increasing in severity for these, by
 # construction of CIFAR-10-C's parameters (see docs/shifts.md, "Severity and distance").
 NOT_MONOTONE = {"elastic_transform", "frost", "glass_blur", "motion_blur", "saturate", "spatter"}
@@ -39,7 +48,10 @@ def _distance(clean: torch.Tensor, shifted: torch.Tensor) -> float:
 
 @pytest.fixture(scope="module")
 def distances(images: torch.Tensor) -> dict[str, list[float]]:
-    return {n: [_distance(images, corrupt(images, n, s, seed=0)) for s in range(1, 6)] for n in list_corruptions()}
+    return {
+        n: [_distance(images, corrupt(images, n, s, seed=0)) for s in range(1, 6)]
+        for n in list_corruptions()
+    }
 
 
 @pytest.mark.parametrize("name", list_corruptions())
@@ -90,14 +102,22 @@ def test_distance_grows_with_severity(name: str, distances: dict[str, list[float
 
 
 def test_documented_severity_exceptions(distances: dict[str, list[float]]) -> None:
-    elastic, saturate, glass = distances["elastic_transform"], distances["saturate"], distances["glass_blur"]
+    elastic, saturate, glass = (
+        distances["elastic_transform"],
+        distances["saturate"],
+        distances["glass_blur"],
+    )
     assert all(b < a for a, b in zip(elastic, elastic[1:], strict=False))  # the affine part shrinks
-    assert saturate[1] > saturate[0] and saturate[2] < saturate[3] < saturate[4]  # desaturate, then saturate
+    assert (
+        saturate[1] > saturate[0] and saturate[2] < saturate[3] < saturate[4]
+    )  # desaturate, then saturate
     assert min(glass[3:]) > max(glass[:3])  # only the second shuffling pass adds distance
     frost, spatter, motion = distances["frost"], distances["spatter"], distances["motion_blur"]
     assert frost[0] < frost[1] < frost[2]  # then a < 1 cancels part of the added frost
     assert spatter[0] < spatter[1] < spatter[2] and spatter[3] < spatter[4]  # water, then mud
-    assert motion[0] < motion[1] < motion[2] <= motion[3] + 1e-3 < motion[4]  # radius 6 -> 8 at σ 2: same kernel
+    assert (
+        motion[0] < motion[1] < motion[2] <= motion[3] + 1e-3 < motion[4]
+    )  # radius 6 -> 8 at σ 2: same kernel
 
 
 def test_contrast_closed_form() -> None:
@@ -113,7 +133,9 @@ def test_brightness_closed_form() -> None:
     value = x.amax(dim=1, keepdim=True)
     for severity, shift in enumerate((0.05, 0.1, 0.15, 0.2, 0.3), start=1):
         new_value = (value + shift).clamp(max=1)
-        expected = torch.where(value > 0, x * new_value / value.clamp_min(1e-12), new_value.expand_as(x))
+        expected = torch.where(
+            value > 0, x * new_value / value.clamp_min(1e-12), new_value.expand_as(x)
+        )
         _close(corrupt(x, "brightness", severity), expected)
     gray = torch.rand(2, 1, 8, 8, dtype=torch.float64)
     _close(corrupt(gray, "brightness", 5), (gray + 0.3).clamp(max=1))
@@ -124,7 +146,9 @@ def test_saturate_closed_form() -> None:
     x[0, :, 0, 0] = 0.5  # gray: skimage gives hue 0 (red), so S' = b tints it red
     value, low = x.amax(dim=1, keepdim=True), x.amin(dim=1, keepdim=True)
     saturation = (value - low) / value
-    for severity, (scale, offset) in enumerate(((0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)), start=1):
+    for severity, (scale, offset) in enumerate(
+        ((0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)), start=1
+    ):
         new = (saturation * scale + offset).clamp(0, 1)
         expected = value - (value - x) * new / saturation.clamp_min(1e-12)
         red = torch.cat((value, value * (1 - new), value * (1 - new)), dim=1)
@@ -136,7 +160,10 @@ def test_uint8_output_truncates() -> None:
     x = torch.full((1, 3, 8, 8), 100, dtype=torch.uint8)
     out = corrupt(x, "contrast", 1)  # constant image: (x - mean)·c + mean = x exactly in floats
     assert torch.all(out == 99) or torch.all(out == 100)
-    assert torch.equal(corrupt(x, "brightness", 5)[:, :, 0, 0].flatten(), torch.tensor([176, 176, 176], dtype=torch.uint8))
+    assert torch.equal(
+        corrupt(x, "brightness", 5)[:, :, 0, 0].flatten(),
+        torch.tensor([176, 176, 176], dtype=torch.uint8),
+    )
 
 
 @pytest.mark.parametrize("severity,sigma", list(enumerate((0.04, 0.06, 0.08, 0.09, 0.10), start=1)))
@@ -158,12 +185,18 @@ def test_shot_noise_is_poisson(severity: int, rate: int) -> None:
 @pytest.mark.parametrize("severity,sigma", list(enumerate((0.06, 0.10, 0.12, 0.16, 0.20), start=1)))
 def test_speckle_noise_std(severity: int, sigma: float) -> None:
     x = torch.full((8, 3, 32, 32), 0.4)
-    assert (corrupt(x, "speckle_noise", severity, seed=1) - x).std().item() == pytest.approx(0.4 * sigma, rel=0.03)
+    assert (corrupt(x, "speckle_noise", severity, seed=1) - x).std().item() == pytest.approx(
+        0.4 * sigma, rel=0.03
+    )
 
 
-@pytest.mark.parametrize("severity,amount", list(enumerate((0.01, 0.02, 0.03, 0.05, 0.07), start=1)))
+@pytest.mark.parametrize(
+    "severity,amount", list(enumerate((0.01, 0.02, 0.03, 0.05, 0.07), start=1))
+)
 def test_impulse_noise_amount(severity: int, amount: float) -> None:
-    x = torch.full((64, 3, 32, 32), 0.5)  # >= 1,900 flips: the salt share is within 0.05 at > 4 sigma
+    x = torch.full(
+        (64, 3, 32, 32), 0.5
+    )  # >= 1,900 flips: the salt share is within 0.05 at > 4 sigma
     out = corrupt(x, "impulse_noise", severity, seed=2)
     changed = out != 0.5
     assert changed.float().mean().item() == pytest.approx(amount, rel=0.08)
@@ -176,7 +209,9 @@ def test_impulse_noise_amount(severity: int, amount: float) -> None:
 @pytest.mark.parametrize("severity,sigma", list(enumerate((0.4, 0.6, 0.7, 0.8, 1.0), start=1)))
 def test_gaussian_blur_matches_scipy(severity: int, sigma: float) -> None:
     x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
-    expected = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, sigma, sigma), mode="nearest", truncate=4.0)
+    expected = ndimage.gaussian_filter(
+        x.numpy(), sigma=(0, 0, sigma, sigma), mode="nearest", truncate=4.0
+    )
     _close(corrupt(x, "gaussian_blur", severity), torch.from_numpy(expected).clamp(0, 1))
 
 
@@ -193,12 +228,18 @@ def test_defocus_kernel_and_filter(severity: int) -> None:
     disk = (np.add.outer(np.arange(-8, 9) ** 2, np.arange(-8, 9) ** 2) <= radius**2).astype(float)
     expected = ndimage.correlate(disk / disk.sum(), _cv2_gaussian_3x3(alias), mode="mirror")
     reach = kernel.shape[0] // 2
-    np.testing.assert_allclose(kernel, expected[8 - reach : 9 + reach, 8 - reach : 9 + reach], atol=1e-15)
-    assert np.abs(expected).sum() == pytest.approx(np.abs(kernel).sum())  # nothing trimmed but zeros
+    np.testing.assert_allclose(
+        kernel, expected[8 - reach : 9 + reach, 8 - reach : 9 + reach], atol=1e-15
+    )
+    assert np.abs(expected).sum() == pytest.approx(
+        np.abs(kernel).sum()
+    )  # nothing trimmed but zeros
     if radius < 1:  # severities 1-3 are a 3×3 Gaussian of sigma = alias
         np.testing.assert_allclose(kernel, _cv2_gaussian_3x3(alias), atol=1e-12)
     x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
-    reference = np.stack([[ndimage.correlate(c, kernel, mode="mirror") for c in image] for image in x.numpy()])
+    reference = np.stack(
+        [[ndimage.correlate(c, kernel, mode="mirror") for c in image] for image in x.numpy()]
+    )
     _close(corrupt(x, "defocus_blur", severity), torch.from_numpy(reference).clamp(0, 1))
 
 
@@ -206,7 +247,9 @@ def _scipy_clipped_zoom(image: np.ndarray, factor: float) -> np.ndarray:
     h = image.shape[1]
     crop = int(np.ceil(h / factor))
     top = (h - crop) // 2
-    zoomed = ndimage.zoom(image[:, top : top + crop, top : top + crop], (1, factor, factor), order=1)
+    zoomed = ndimage.zoom(
+        image[:, top : top + crop, top : top + crop], (1, factor, factor), order=1
+    )
     trim = (zoomed.shape[1] - h) // 2
     return zoomed[:, trim : trim + h, trim : trim + h]
 
@@ -218,7 +261,9 @@ def test_zoom_blur_matches_scipy_zoom(severity: int) -> None:
     expected = []
     for image in x.numpy():
         factors = np.arange(1, ends[severity - 1], 0.01)
-        expected.append((image + sum(_scipy_clipped_zoom(image, z) for z in factors)) / (len(factors) + 1))
+        expected.append(
+            (image + sum(_scipy_clipped_zoom(image, z) for z in factors)) / (len(factors) + 1)
+        )
     _close(corrupt(x, "zoom_blur", severity), torch.from_numpy(np.stack(expected)).clamp(0, 1))
 
 
@@ -246,7 +291,9 @@ def test_jpeg_matches_pil() -> None:
 
 def test_glass_shuffle_equals_the_sequential_reference_loop() -> None:
     x = torch.rand(3, 3, 12, 12)
-    context = CorruptionContext(RandomSource(torch.Generator().manual_seed(4), torch.device("cpu")), 1.0, 1)
+    context = CorruptionContext(
+        RandomSource(torch.Generator().manual_seed(4), torch.device("cpu")), 1.0, 1
+    )
     ours = glass_shuffle(x, 1, context)
     offsets = torch.randint(-1, 1, (3, 10, 10, 2), generator=torch.Generator().manual_seed(4))
     expected = x.clone().numpy().transpose(0, 2, 3, 1)  # the reference works on H×W×C arrays
@@ -255,7 +302,10 @@ def test_glass_shuffle_equals_the_sequential_reference_loop() -> None:
         for i, h in enumerate(range(11, 1, -1)):
             for j, w in enumerate(range(11, 1, -1)):
                 dx, dy = offsets[n, i, j].tolist()
-                image[h, w], image[h + dy, w + dx] = image[h + dy, w + dx], image[h, w]  # numpy views: a copy
+                image[h, w], image[h + dy, w + dx] = (
+                    image[h + dy, w + dx],
+                    image[h, w],
+                )  # numpy views: a copy
     torch.testing.assert_close(ours, torch.from_numpy(expected.transpose(0, 3, 1, 2)))
 
 
@@ -320,7 +370,9 @@ def test_poisson_levels_matches_the_poisson_distribution() -> None:
 
 
 @pytest.mark.parametrize("channels,radius,sigma", [(3, 6, 1.0), (1, 14, 12.0)])
-def test_motion_blur_strategies_equal_the_per_image_taps(channels: int, radius: int, sigma: float) -> None:
+def test_motion_blur_strategies_equal_the_per_image_taps(
+    channels: int, radius: int, sigma: float
+) -> None:
     from robustprune.data.shifts.blur import _motion_by_groups, _motion_by_windows, motion_offsets
 
     x = torch.rand(40, channels, 20, 24, generator=torch.Generator().manual_seed(2))

@@ -55,7 +55,9 @@ def test_generated_set_is_the_corrupted_test_split() -> None:
     assert torch.equal(shifted.images, corrupt(data.test.images, "gaussian_noise", 3, seed=4))
     again, _ = shifted_test_set(data, "corruption:gaussian_noise:3", seed=4)
     other, _ = shifted_test_set(data, "corruption:gaussian_noise:3", seed=5)
-    assert torch.equal(again.images, shifted.images) and not torch.equal(other.images, shifted.images)
+    assert torch.equal(again.images, shifted.images) and not torch.equal(
+        other.images, shifted.images
+    )
 
 
 def test_generated_sets_are_cached_with_their_key() -> None:
@@ -65,7 +67,12 @@ def test_generated_sets_are_cached_with_their_key() -> None:
     assert source == "generated" and torch.equal(first.images, second.images)
     kind, key = store.calls[0]
     assert kind == "shift"
-    assert {"dataset": "toy", "split": "test", "shift": "corruption:fog:2", "seed": 1}.items() <= key.items()
+    assert {
+        "dataset": "toy",
+        "split": "test",
+        "shift": "corruption:fog:2",
+        "seed": 1,
+    }.items() <= key.items()
     assert "generator_version" in key and len(store.saved) == 1
 
 
@@ -124,7 +131,10 @@ def test_noise_ball_draws_are_seeded_and_distinct() -> None:
     again = list(noise_ball(x, 0.1, STD, draws=3, seed=1))
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert not torch.equal(first[0], first[1])
-    assert torch.equal(get_shift("noise:uniform:0.1").apply(x, std=STD, seed=0), get_shift("noise:uniform:0.1").apply(x, std=STD, seed=0))
+    assert torch.equal(
+        get_shift("noise:uniform:0.1").apply(x, std=STD, seed=0),
+        get_shift("noise:uniform:0.1").apply(x, std=STD, seed=0),
+    )
     with pytest.raises(ValueError, match="std"):
         get_shift("noise:uniform:0.1").apply(x)
 
@@ -133,7 +143,13 @@ def test_mix1_assignment_proportions() -> None:
     which, severity = mix1_assignment(60000, seed=0)
     clean = which == -1
     assert clean.float().mean().item() == pytest.approx(1 / 6, abs=0.01)
-    assert torch.all(severity[clean] == 0) and set(severity[~clean].unique().tolist()) == {1, 2, 3, 4, 5}
+    assert torch.all(severity[clean] == 0) and set(severity[~clean].unique().tolist()) == {
+        1,
+        2,
+        3,
+        4,
+        5,
+    }
     counts = torch.bincount(which[~clean], minlength=9).float() / (~clean).sum()
     assert torch.allclose(counts, torch.full((9,), 1 / 9), atol=0.01)
 
@@ -155,4 +171,8 @@ def test_mix1_splits_replaces_train_and_caches() -> None:
     store, data = CountingStore(), _splits(count=30)
     mixed = mix1_splits(data, seed=0, store=store)
     assert mixed.test is data.test and mixed.train is not data.train
-    assert store.calls[0][0] == "shift" and store.calls[0][1]["split"] == "train" and store.calls[0][1]["shift"] == "mix1"
+    assert (
+        store.calls[0][0] == "shift"
+        and store.calls[0][1]["split"] == "train"
+        and store.calls[0][1]["shift"] == "mix1"
+    )

@@ -36,14 +36,26 @@ CIFAR10_C = {
     "contrast": (0.75, 0.5, 0.4, 0.3, 0.15),
     "pixelate": (0.95, 0.9, 0.85, 0.75, 0.65),
     "jpeg_compression": (80, 65, 58, 50, 40),
-    "elastic_transform": ((0, 0, 2.56), (1.6, 6.4, 2.24), (2.56, 1.92, 1.92), (3.2, 1.28, 1.6), (3.2, 0.96, 0.96)),
+    "elastic_transform": (
+        (0, 0, 2.56),
+        (1.6, 6.4, 2.24),
+        (2.56, 1.92, 1.92),
+        (3.2, 1.28, 1.6),
+        (3.2, 0.96, 0.96),
+    ),
     "snow": (
-        (0.1, 0.2, 1, 0.6, 8, 3, 0.95), (0.1, 0.2, 1, 0.5, 10, 4, 0.9), (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9),
-        (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85), (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8),
+        (0.1, 0.2, 1, 0.6, 8, 3, 0.95),
+        (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
+        (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9),
+        (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
+        (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8),
     ),
     "spatter": (
-        (0.62, 0.1, 0.7, 0.7, 0.5, 0), (0.65, 0.1, 0.8, 0.7, 0.5, 0), (0.65, 0.3, 1, 0.69, 0.5, 0),
-        (0.65, 0.1, 0.7, 0.69, 0.6, 1), (0.65, 0.1, 0.5, 0.68, 0.6, 1),
+        (0.62, 0.1, 0.7, 0.7, 0.5, 0),
+        (0.65, 0.1, 0.8, 0.7, 0.5, 0),
+        (0.65, 0.3, 1, 0.69, 0.5, 0),
+        (0.65, 0.1, 0.7, 0.69, 0.6, 1),
+        (0.65, 0.1, 0.5, 0.68, 0.6, 1),
     ),
 }
 
@@ -56,7 +68,9 @@ def test_the_nineteen_corruptions_are_registered() -> None:
 @pytest.mark.parametrize("name", sorted(CIFAR10_C))
 def test_parameters_are_cifar10_c(name: str) -> None:
     def flat(values):  # type: ignore[no-untyped-def]
-        return [float(v) for value in values for v in (value if isinstance(value, tuple) else (value,))]
+        return [
+            float(v) for value in values for v in (value if isinstance(value, tuple) else (value,))
+        ]
 
     registered = get_corruption(name).parameters
     assert len(registered) == 5
@@ -72,9 +86,26 @@ def test_list_shifts_covers_every_form() -> None:
     names = list_shifts()
     assert len([n for n in names if n.startswith("corruption:")]) == 95
     assert "corruption:fog:3" in names and "cifar10_1" in names
-    assert [n for n in names if n.startswith("noise:")] == sorted(f"noise:uniform:{e}" for e in (
-        "0", "0.05", "0.1", "0.15", "0.2", "0.25", "0.3", "0.35", "0.4", "0.45", "0.5", "0.55",
-        "0.6", "0.65", "0.7"))
+    assert [n for n in names if n.startswith("noise:")] == sorted(
+        f"noise:uniform:{e}"
+        for e in (
+            "0",
+            "0.05",
+            "0.1",
+            "0.15",
+            "0.2",
+            "0.25",
+            "0.3",
+            "0.35",
+            "0.4",
+            "0.45",
+            "0.5",
+            "0.55",
+            "0.6",
+            "0.65",
+            "0.7",
+        )
+    )
     assert list_shifts("corruption:fog:*") == [f"corruption:fog:{s}" for s in range(1, 6)]
 
 
@@ -86,7 +117,12 @@ def test_noise_ball_radii() -> None:
 
 def test_get_shift_resolves_names() -> None:
     shift = get_shift("corruption:fog:3")
-    assert (shift.kind, shift.corruption, shift.severity, shift.name) == ("corruption", "fog", 3, "corruption:fog:3")
+    assert (shift.kind, shift.corruption, shift.severity, shift.name) == (
+        "corruption",
+        "fog",
+        3,
+        "corruption:fog:3",
+    )
     noise = get_shift("noise:uniform:0.050")
     assert (noise.kind, noise.eps, noise.name) == ("noise", 0.05, "noise:uniform:0.05")
     assert get_shift("cifar10_1").kind == "dataset"
@@ -94,8 +130,18 @@ def test_get_shift_resolves_names() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["corruption:fog:6", "corruption:fog:0", "corruption:fog", "corruption:mist:3", "corruption:fog:2.5",
-     "noise:uniform:-0.1", "noise:uniform:nan", "noise:gaussian:0.1", "cifar10_2", ""],
+    [
+        "corruption:fog:6",
+        "corruption:fog:0",
+        "corruption:fog",
+        "corruption:mist:3",
+        "corruption:fog:2.5",
+        "noise:uniform:-0.1",
+        "noise:uniform:nan",
+        "noise:gaussian:0.1",
+        "cifar10_2",
+        "",
+    ],
 )
 def test_unknown_shift_lists_valid_forms(name: str) -> None:
     with pytest.raises(ValueError) as error:
@@ -150,7 +196,15 @@ def test_register_shift_rejects_duplicates() -> None:
 
 def test_mix1_splits_the_nineteen() -> None:
     assert set(MIX1_TRAIN_CORRUPTIONS) == {
-        "contrast", "elastic_transform", "gaussian_blur", "impulse_noise", "motion_blur", "pixelate",
-        "shot_noise", "snow", "zoom_blur"}
+        "contrast",
+        "elastic_transform",
+        "gaussian_blur",
+        "impulse_noise",
+        "motion_blur",
+        "pixelate",
+        "shot_noise",
+        "snow",
+        "zoom_blur",
+    }
     assert len(MIX1_TEST_CORRUPTIONS) == 10
     assert set(MIX1_TRAIN_CORRUPTIONS) | set(MIX1_TEST_CORRUPTIONS) == set(list_corruptions())

@@ -65,7 +65,9 @@ def _check_pruner_class(cls: object, origin: str) -> type[Pruner]:
     if not callable(getattr(cls, "prune", None)) or getattr(cls, "prune", None) is Pruner.prune:
         problems.append("prune(model, prune_ratio, sample) must be implemented")
     if problems:
-        raise PrunerRegistryError(f"pruner {cls.__qualname__} from {origin}: " + "; ".join(problems))
+        raise PrunerRegistryError(
+            f"pruner {cls.__qualname__} from {origin}: " + "; ".join(problems)
+        )
     return cls  # type: ignore[return-value]
 
 
@@ -130,13 +132,18 @@ class PrunerRegistry:
         An entry point that fails to import or is not a valid pruner raises, naming it.
         """
         added = []
-        for entry_point in sorted(importlib.metadata.entry_points(group=group), key=lambda e: e.name):
+        for entry_point in sorted(
+            importlib.metadata.entry_points(group=group), key=lambda e: e.name
+        ):
             origin = f"entry point {entry_point.name!r} ({entry_point.value}) in {group}"
             try:
                 cls = entry_point.load()
             except Exception as error:  # noqa: BLE001 - re-raised with the entry point named
                 raise PrunerRegistryError(f"cannot load pruner {origin}: {error!r}") from error
-            if cls in self._classes.values() and self._origins.get(getattr(cls, "name", "")) == origin:
+            if (
+                cls in self._classes.values()
+                and self._origins.get(getattr(cls, "name", "")) == origin
+            ):
                 continue
             self.register(cls, origin)
             added.append(cls.name)

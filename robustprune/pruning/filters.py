@@ -26,7 +26,9 @@ class FilterThresholding(Pruner):
     def prune(self, model: nn.Module, prune_ratio: float, sample: Sample) -> Masks:
         structure = channel_structure(model)
         layers = [name for name in structure.modules if name not in structure.output_layers]
-        removal_orders = {name: filter_removal_order(structure.modules[name].weight) for name in layers}
+        removal_orders = {
+            name: filter_removal_order(structure.modules[name].weight) for name in layers
+        }
         events = sorted(
             ((position + 1) / len(order), index, name)
             for index, (name, order) in enumerate(removal_orders.items())
@@ -44,11 +46,19 @@ class FilterThresholding(Pruner):
                 keep = torch.ones(len(order), dtype=torch.bool, device=order.device)
                 keep[order[: counts[name]]] = False
                 weight = structure.modules[name].weight
-                masks[weight_name(name)] = keep.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight).clone()
+                masks[weight_name(name)] = (
+                    keep.view(-1, *([1] * (weight.dim() - 1))).expand_as(weight).clone()
+                )
             return structure.propagate(combine_masks(masks, existing))
 
-        return fit_to_target(make_masks, lambda m: achieved_ratio(model, m, parent_count),
-                             0, len(events), prune_ratio, integer=True)
+        return fit_to_target(
+            make_masks,
+            lambda m: achieved_ratio(model, m, parent_count),
+            0,
+            len(events),
+            prune_ratio,
+            integer=True,
+        )
 
 
 def filter_removal_order(weight: torch.Tensor) -> torch.Tensor:

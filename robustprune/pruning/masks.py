@@ -74,7 +74,9 @@ def combine_masks(*masks: Masks) -> Masks:
     for mask_dict in masks:
         for name, mask in mask_dict.items():
             mask = mask.to(torch.bool)
-            combined[name] = combined[name] & mask.to(combined[name].device) if name in combined else mask
+            combined[name] = (
+                combined[name] & mask.to(combined[name].device) if name in combined else mask
+            )
     return combined
 
 
@@ -102,6 +104,7 @@ def validate_masks(
     non-bool dtype, achieved ratio more than ``tolerance`` away from ``target_ratio``, or a
     prunable layer whose weight is entirely removed.
     """
+
     def fail(problem: str) -> InvalidMaskError:
         return InvalidMaskError(f"pruner {pruner_name!r} returned invalid masks: {problem}")
 
@@ -111,24 +114,34 @@ def validate_masks(
     unknown = sorted(set(masks) - set(parameters))
     if unknown:
         shown = ", ".join(repr(name) for name in unknown[:5])
-        raise fail(f"unknown parameter name(s) {shown}{' ...' if len(unknown) > 5 else ''}; "
-                   f"valid names are model.named_parameters(), e.g. {next(iter(parameters), '')!r}")
+        raise fail(
+            f"unknown parameter name(s) {shown}{' ...' if len(unknown) > 5 else ''}; "
+            f"valid names are model.named_parameters(), e.g. {next(iter(parameters), '')!r}"
+        )
     for name, mask in masks.items():
         if not isinstance(mask, Tensor):
-            raise fail(f"mask for {name!r} is a {type(mask).__name__}, expected a torch.bool tensor")
+            raise fail(
+                f"mask for {name!r} is a {type(mask).__name__}, expected a torch.bool tensor"
+            )
         if mask.dtype != torch.bool:
             raise fail(f"mask for {name!r} has dtype {mask.dtype}, expected torch.bool")
         if tuple(mask.shape) != tuple(parameters[name].shape):
-            raise fail(f"mask for {name!r} has shape {tuple(mask.shape)}, "
-                       f"parameter has shape {tuple(parameters[name].shape)}")
+            raise fail(
+                f"mask for {name!r} has shape {tuple(mask.shape)}, "
+                f"parameter has shape {tuple(parameters[name].shape)}"
+            )
     for name in prunable_weights(model):
         if name in masks and not bool(masks[name].any()):
-            raise fail(f"prunable layer weight {name!r} is entirely removed (at least one entry must stay)")
+            raise fail(
+                f"prunable layer weight {name!r} is entirely removed (at least one entry must stay)"
+            )
     achieved = prune_ratio(model, masks, parent_param_count)
     if abs(achieved - target_ratio) > tolerance:
-        raise fail(f"achieved prune ratio {achieved:.4f} is off the target {target_ratio:.4f} by "
-                   f"{abs(achieved - target_ratio) * 100:.2f} percentage points "
-                   f"(allowed: {tolerance * 100:.2f})")
+        raise fail(
+            f"achieved prune ratio {achieved:.4f} is off the target {target_ratio:.4f} by "
+            f"{abs(achieved - target_ratio) * 100:.2f} percentage points "
+            f"(allowed: {tolerance * 100:.2f})"
+        )
     return achieved
 
 

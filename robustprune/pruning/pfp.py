@@ -48,7 +48,9 @@ class ChannelBudget:
         if total <= 0:
             return 1
         samples = 3 * (6 + 2 * epsilon) * self.coefficient / epsilon**2
-        samples = float(math.ceil(samples)) if samples < 2**53 else samples  # beyond: already integral
+        samples = (
+            float(math.ceil(samples)) if samples < 2**53 else samples
+        )  # beyond: already integral
         probabilities = (self.scores / total).clamp(max=1.0)
         expected = float((-torch.expm1(samples * torch.log1p(-probabilities))).sum())
         return max(1, min(channels, math.ceil(expected - 1e-9)))
@@ -88,7 +90,9 @@ class ProvableFilterPruning(Pruner):
                 masks = {}
                 for name, keep_count in counts.items():
                     weight = structure.modules[name].weight
-                    dead = torch.ones(budgets[name].scores.numel(), dtype=torch.bool, device=weight.device)
+                    dead = torch.ones(
+                        budgets[name].scores.numel(), dtype=torch.bool, device=weight.device
+                    )
                     dead[orders[name][:keep_count].to(weight.device)] = False
                     mask = torch.ones_like(weight, dtype=torch.bool)
                     kill_input_channels(mask, dead, structure.input_factor(name))
@@ -114,8 +118,9 @@ class ProvableFilterPruning(Pruner):
         # layer keeps at least a fraction (1 - t) of its channels, t root-found in [0, 1].
         def make_floor_masks(t: float) -> Masks:
             channels = {name: budget.scores.numel() for name, budget in budgets.items()}
-            return masks_for({name: max(floor[name], math.ceil((1 - t) * channels[name]))
-                              for name in budgets})
+            return masks_for(
+                {name: max(floor[name], math.ceil((1 - t) * channels[name])) for name in budgets}
+            )
 
         return fit_to_target(make_floor_masks, ratio_of, 0.0, 1.0, prune_ratio, iterations=40)
 

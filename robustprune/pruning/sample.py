@@ -16,8 +16,10 @@ DELTA = 1e-16
 def output_activations(model: nn.Module, input_shape: tuple[int, int, int]) -> list[int]:
     """Output activations per sample of every prunable layer (C_out * H_out * W_out), in call order."""
     counts: list[int] = []
-    handles = [module.register_forward_hook(lambda _m, _i, out: counts.append(out[0].numel()))
-               for module in prunable_modules(model).values()]
+    handles = [
+        module.register_forward_hook(lambda _m, _i, out: counts.append(out[0].numel()))
+        for module in prunable_modules(model).values()
+    ]
     parameter = next(model.parameters())
     was_training = model.training
     try:
@@ -31,8 +33,13 @@ def output_activations(model: nn.Module, input_shape: tuple[int, int, int]) -> l
     return counts
 
 
-def sample_size(model: nn.Module, input_shape: tuple[int, int, int], available: int | None = None,
-                c: float = C_CONSTANT, delta: float = DELTA) -> int:
+def sample_size(
+    model: nn.Module,
+    input_shape: tuple[int, int, int],
+    available: int | None = None,
+    c: float = C_CONSTANT,
+    delta: float = DELTA,
+) -> int:
     """|S| = ceil(c ln(8 eta* / (delta / eta))), eta = total and eta* = largest per-layer output
     activations per sample over prunable layers; capped by ``available`` (the val split's size)."""
     counts = output_activations(model, input_shape)
@@ -41,8 +48,9 @@ def sample_size(model: nn.Module, input_shape: tuple[int, int, int], available: 
     return size if available is None else max(1, min(size, available))
 
 
-def draw_sample(data, size: int, seed: int, device: torch.device | str,
-                batch_size: int = 256) -> list[tuple[Tensor, Tensor]]:
+def draw_sample(
+    data, size: int, seed: int, device: torch.device | str, batch_size: int = 256
+) -> list[tuple[Tensor, Tensor]]:
     """``size`` images of ``data.val`` drawn without replacement (seeded), normalized, in batches
     on ``device``: the ``sample`` argument of ``Pruner.prune``."""
     from robustprune.data import normalize

@@ -37,21 +37,30 @@ class LayerSensitivity:
     patches: int  # output patches per input (H_out * W_out for a conv, 1 for a Linear on N x K)
 
 
-def weight_sensitivities(model: nn.Module, sample: Iterable[tuple[Tensor, Tensor]],
-                         max_elements: int = DEFAULT_MAX_ELEMENTS) -> dict[str, LayerSensitivity]:
+def weight_sensitivities(
+    model: nn.Module,
+    sample: Iterable[tuple[Tensor, Tensor]],
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> dict[str, LayerSensitivity]:
     """SiPP's s_fk = max over x in S of (mean over patches of g_fk), per prunable layer name."""
     return _collect(model, sample, _weight_scores, max_elements)
 
 
-def channel_sensitivities(model: nn.Module, sample: Iterable[tuple[Tensor, Tensor]],
-                          max_elements: int = DEFAULT_MAX_ELEMENTS) -> dict[str, LayerSensitivity]:
+def channel_sensitivities(
+    model: nn.Module,
+    sample: Iterable[tuple[Tensor, Tensor]],
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> dict[str, LayerSensitivity]:
     """PFP's s_j = max over x, filters, patches and kernel positions of channel j of g_fk."""
     return _collect(model, sample, _channel_scores, max_elements)
 
 
-def _collect(model: nn.Module, sample: Iterable[tuple[Tensor, Tensor]],
-             score: Callable[..., Tensor],
-             max_elements: int) -> dict[str, LayerSensitivity]:
+def _collect(
+    model: nn.Module,
+    sample: Iterable[tuple[Tensor, Tensor]],
+    score: Callable[..., Tensor],
+    max_elements: int,
+) -> dict[str, LayerSensitivity]:
     """Run ``sample`` through ``model`` once; each prunable layer's hook folds its batch into a max."""
     results: dict[str, LayerSensitivity] = {}
 
@@ -66,24 +75,33 @@ def _collect(model: nn.Module, sample: Iterable[tuple[Tensor, Tensor]],
                 per_sample = 4 * entries * patch_count + 8 * flat_weight.shape[0] * patch_count
                 step = max(1, max_elements // (per_sample * first.shape[0]))  # x2: doubled batch
             else:  # patches; z; per-sample F x K sums
-                per_sample = entries * patch_count + 4 * flat_weight.shape[0] * (entries + patch_count)
+                per_sample = entries * patch_count + 4 * flat_weight.shape[0] * (
+                    entries + patch_count
+                )
                 step = max(1, max_elements // (2 * per_sample))
             for start in range(0, activations.shape[0], step):
                 patches = _patches(module, activations[start : start + step])
                 previous = results.get(name)
                 if score is _channel_scores:  # exact per-channel maxima; the running one prunes
-                    chunk_max = _channel_scores(patches, flat_weight, weight.shape[1],
-                                                None if previous is None else previous.scores)
+                    chunk_max = _channel_scores(
+                        patches,
+                        flat_weight,
+                        weight.shape[1],
+                        None if previous is None else previous.scores,
+                    )
                 else:
                     chunk_max = score(patches, flat_weight, max_elements)
                 if previous is None:
                     results[name] = LayerSensitivity(chunk_max, patches.shape[-1])
                 else:
                     torch.maximum(previous.scores, chunk_max, out=previous.scores)
+
         return hook
 
-    handles = [module.register_forward_hook(hook_for(name, module))
-               for name, module in prunable_modules(model).items()]
+    handles = [
+        module.register_forward_hook(hook_for(name, module))
+        for name, module in prunable_modules(model).items()
+    ]
     was_training = model.training
     try:
         model.eval()
@@ -108,12 +126,19 @@ def _patches(module: nn.Module, inputs: Tensor) -> Tensor:
     """Input patches as n x K x P, nonnegative: the doubled batch [a+; -a-] if any entry is < 0."""
     if isinstance(module, nn.Conv2d):
         if module.padding_mode == "zeros" and not isinstance(module.padding, str):
-            patches = F.unfold(inputs, module.kernel_size, dilation=module.dilation,
-                               padding=module.padding, stride=module.stride)
+            patches = F.unfold(
+                inputs,
+                module.kernel_size,
+                dilation=module.dilation,
+                padding=module.padding,
+                stride=module.stride,
+            )
         else:
             mode = "constant" if module.padding_mode == "zeros" else module.padding_mode
             padded = F.pad(inputs, module._reversed_padding_repeated_twice, mode=mode)
-            patches = F.unfold(padded, module.kernel_size, dilation=module.dilation, stride=module.stride)
+            patches = F.unfold(
+                padded, module.kernel_size, dilation=module.dilation, stride=module.stride
+            )
     else:
         patches = inputs.reshape(inputs.shape[0], -1, inputs.shape[-1]).transpose(1, 2)
     # patches hold input entries and padding only: nonnegative inputs (the common case after a
@@ -135,8 +160,9 @@ def _layer_matmul(left: Tensor, right: Tensor, fold: bool) -> Tensor:
     return product.view(rows, count, columns).transpose(0, 1).contiguous()
 
 
-def _reciprocal_denominators(patches: Tensor, weight: Tensor,
-                             fold: bool = False) -> tuple[Tensor, Tensor]:
+def _reciprocal_denominators(
+    patches: Tensor, weight: Tensor, fold: bool = False
+) -> tuple[Tensor, Tensor]:
     """[W+; |W-|] (2F x K) and |1/z| for both signs (n x 2F x P), 0 where |z| is ~0."""
     stacked = torch.cat([weight.clamp(min=0), weight.clamp(max=0)])
     reciprocal = _layer_matmul(stacked, patches, fold).abs_()  # |z|, n x 2F x P
@@ -188,7 +214,9 @@ REFINE_BATCH = 1 << 14
 """Candidates evaluated exactly per batch (each costs 2F multiply-max operations)."""
 
 
-def _channel_scores(patches: Tensor, weight: Tensor, groups: int, lower: Tensor | None = None) -> Tensor:
+def _channel_scores(
+    patches: Tensor, weight: Tensor, groups: int, lower: Tensor | None = None
+) -> Tensor:
     """Per input channel j (``groups`` channels of K / groups kernel entries each) the exact
     max of g_fk over the chunk, filters, patches and the channel's kernel entries, or ``lower``
     where that is larger: the same values as ``_channel_scores_exact`` reduced per channel.
@@ -203,7 +231,9 @@ def _channel_scores(patches: Tensor, weight: Tensor, groups: int, lower: Tensor 
     """
     count, entries, patch_count = patches.shape
     group_size = entries // groups * patch_count
-    magnitude, reciprocal = _reciprocal_denominators(patches, weight, fold=True)  # 2F x K, n x 2F x P
+    magnitude, reciprocal = _reciprocal_denominators(
+        patches, weight, fold=True
+    )  # 2F x K, n x 2F x P
     rows_count = magnitude.shape[0]
     work = patches.dtype if patches.dtype in (torch.float32, torch.float64) else torch.float32
     tiny = torch.finfo(work).tiny
@@ -211,8 +241,9 @@ def _channel_scores(patches: Tensor, weight: Tensor, groups: int, lower: Tensor 
     row_max = reciprocal.amax(dim=1, keepdim=True).to(work)  # d(q), n x 1 x P
     scaled_weight = torch.ones(rows_count + 1, entries, dtype=work, device=patches.device)
     torch.div(magnitude, weight_max, out=scaled_weight[:rows_count])
-    scaled_rows = torch.full((count, rows_count + 1, patch_count), POWER_FLOOR, dtype=work,
-                             device=patches.device)  # the last row adds the floor
+    scaled_rows = torch.full(
+        (count, rows_count + 1, patch_count), POWER_FLOOR, dtype=work, device=patches.device
+    )  # the last row adds the floor
     torch.div(reciprocal, row_max.clamp(min=tiny), out=scaled_rows[:, :rows_count])
     for _ in range(POWER.bit_length() - 1):  # ^t as repeated squares
         scaled_weight[:rows_count].square_()
@@ -223,8 +254,11 @@ def _channel_scores(patches: Tensor, weight: Tensor, groups: int, lower: Tensor 
         bound.sqrt_()
     bound.mul_(patches).mul_(row_max * (weight_max * (1 + BOUND_SLACK)))
 
-    best = (torch.zeros(groups, dtype=patches.dtype, device=patches.device) if lower is None
-            else lower.to(patches.dtype).clone())
+    best = (
+        torch.zeros(groups, dtype=patches.dtype, device=patches.device)
+        if lower is None
+        else lower.to(patches.dtype).clone()
+    )
     grouped = bound.view(count, groups, group_size)
     group_bound = grouped.amax(dim=2)  # n x groups
     channel_bound = group_bound.amax(dim=0)
@@ -240,7 +274,9 @@ def _channel_scores(patches: Tensor, weight: Tensor, groups: int, lower: Tensor 
         patch = offset % patch_count
         flat = (sample * entries + entry) * patch_count + patch
         # the reference's operations: |W_fk| * (1/|z_f| * a_k), then the max over f
-        exact = (columns[entry] * (rows[sample * patch_count + patch] * values[flat][:, None])).amax(dim=1)
+        exact = (
+            columns[entry] * (rows[sample * patch_count + patch] * values[flat][:, None])
+        ).amax(dim=1)
         best.scatter_reduce_(0, channel, exact, reduce="amax")
 
     # lower bounds first: each channel's largest bound, then each (sample, channel)'s
@@ -259,13 +295,25 @@ def _channel_scores(patches: Tensor, weight: Tensor, groups: int, lower: Tensor 
     sample, channel, candidate_bound = sample[row], channel[row], blocks[row, offset]
     if row.numel() > REFINE_BATCH:  # by the bound relative to the channel's largest
         order = torch.argsort(candidate_bound / channel_bound[channel], descending=True)
-        sample, channel, offset, candidate_bound = (sample[order], channel[order], offset[order],
-                                                    candidate_bound[order])
+        sample, channel, offset, candidate_bound = (
+            sample[order],
+            channel[order],
+            offset[order],
+            candidate_bound[order],
+        )
     while sample.numel():
         refine(sample[:REFINE_BATCH], channel[:REFINE_BATCH], offset[:REFINE_BATCH])
-        sample, channel, offset, candidate_bound = (sample[REFINE_BATCH:], channel[REFINE_BATCH:],
-                                                    offset[REFINE_BATCH:], candidate_bound[REFINE_BATCH:])
+        sample, channel, offset, candidate_bound = (
+            sample[REFINE_BATCH:],
+            channel[REFINE_BATCH:],
+            offset[REFINE_BATCH:],
+            candidate_bound[REFINE_BATCH:],
+        )
         keep = candidate_bound > best[channel]
-        sample, channel, offset, candidate_bound = (sample[keep], channel[keep], offset[keep],
-                                                    candidate_bound[keep])
+        sample, channel, offset, candidate_bound = (
+            sample[keep],
+            channel[keep],
+            offset[keep],
+            candidate_bound[keep],
+        )
     return best

@@ -18,6 +18,8 @@ class SiPP(Pruner):
     data_informed = True
 
     def prune(self, model: nn.Module, prune_ratio: float, sample: Sample) -> Masks:
-        scores = {weight_name(layer): found.scores
-                  for layer, found in weight_sensitivities(model, sample).items()}
+        scores = {
+            weight_name(layer): found.scores
+            for layer, found in weight_sensitivities(model, sample).items()
+        }
         return global_threshold_masks(model, scores, prune_ratio, parameter_count(model))

@@ -23,13 +23,37 @@ from robustprune.pruning.masks import Masks, is_prunable, prunable_modules, weig
 log = logging.getLogger(__name__)
 
 _ZERO_PRESERVING_MODULES = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Hardtanh,
-    nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,
-    nn.Dropout, nn.Dropout2d, nn.Identity,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Tanh,
+    nn.Hardtanh,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool2d,
+    nn.Dropout,
+    nn.Dropout2d,
+    nn.Identity,
 )
 _ZERO_PRESERVING_FUNCTIONS = {
-    F.relu, torch.relu, F.relu6, F.leaky_relu, F.elu, F.gelu, F.silu, torch.tanh, F.hardtanh,
-    F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d, F.adaptive_max_pool2d, F.dropout,
+    F.relu,
+    torch.relu,
+    F.relu6,
+    F.leaky_relu,
+    F.elu,
+    F.gelu,
+    F.silu,
+    torch.tanh,
+    F.hardtanh,
+    F.max_pool2d,
+    F.avg_pool2d,
+    F.adaptive_avg_pool2d,
+    F.adaptive_max_pool2d,
+    F.dropout,
 }
 _ZERO_PRESERVING_METHODS = {"relu", "relu_", "tanh", "contiguous", "clone"}
 _FLATTENING_METHODS = {"flatten", "view", "reshape"}
@@ -54,14 +78,19 @@ class ChannelLink:
 class ChannelStructure:
     """Channel links of one model and the propagation of structured removals over them."""
 
-    def __init__(self, model: nn.Module, links: dict[str, ChannelLink], output_layers: set[str],
-                 traced: bool) -> None:
+    def __init__(
+        self, model: nn.Module, links: dict[str, ChannelLink], output_layers: set[str], traced: bool
+    ) -> None:
         self.modules = prunable_modules(model)
         self.links = links
         self.output_layers = frozenset(output_layers)
         self.traced = traced
-        self.feeders = {consumer: link.producer for link in links.values() if link.closed
-                        for consumer, _ in link.consumers}
+        self.feeders = {
+            consumer: link.producer
+            for link in links.values()
+            if link.closed
+            for consumer, _ in link.consumers
+        }
         self._parameters = dict(model.named_parameters())
 
     def input_factor(self, consumer: str) -> int:
@@ -170,10 +199,15 @@ def channel_structure(model: nn.Module) -> ChannelStructure:
     try:
         graph = torch.fx.symbolic_trace(model).graph
     except Exception as error:  # noqa: BLE001 - any tracing failure falls back the same way
-        log.warning("torch.fx cannot trace %s (%s); structured removals will not propagate",
-                    type(model).__name__, error)
-        links = {name: ChannelLink(name, _out_width(module), (), (), False)
-                 for name, module in modules.items()}
+        log.warning(
+            "torch.fx cannot trace %s (%s); structured removals will not propagate",
+            type(model).__name__,
+            error,
+        )
+        links = {
+            name: ChannelLink(name, _out_width(module), (), (), False)
+            for name, module in modules.items()
+        }
         return ChannelStructure(model, links, {list(modules)[-1]} if modules else set(), False)
 
     named = dict(model.named_modules())
@@ -199,8 +233,9 @@ def _out_width(module: nn.Module) -> int:
     return module.out_channels if isinstance(module, nn.Conv2d) else module.out_features
 
 
-def _follow(start: torch.fx.Node, named: dict[str, nn.Module], width: int, flat: bool
-            ) -> tuple[list[str], list[tuple[str, int]], bool]:
+def _follow(
+    start: torch.fx.Node, named: dict[str, nn.Module], width: int, flat: bool
+) -> tuple[list[str], list[tuple[str, int]], bool]:
     """Walk forward from ``start`` through zero-preserving ops; collect BNs and consumers."""
     affines: list[str] = []
     consumers: list[tuple[str, int]] = []
@@ -227,8 +262,13 @@ def _follow(start: torch.fx.Node, named: dict[str, nn.Module], width: int, flat:
     return affines, consumers, closed
 
 
-def _classify(user: torch.fx.Node, source: torch.fx.Node, named: dict[str, nn.Module], width: int,
-              flattened: bool) -> tuple[str, object] | None:
+def _classify(
+    user: torch.fx.Node,
+    source: torch.fx.Node,
+    named: dict[str, nn.Module],
+    width: int,
+    flattened: bool,
+) -> tuple[str, object] | None:
     """What ``user`` does with ``source``'s channels: pass, affine, consumer, ignore, or None (stop)."""
     primary = bool(user.args) and user.args[0] is source
     if user.op == "call_module":

@@ -31,7 +31,9 @@ def disk_kernel(radius: float, alias_sigma: float) -> Tensor:
     disk = ((grid[:, None] ** 2 + grid[None, :] ** 2) <= radius**2).double()
     disk /= disk.sum()
     taps = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    gauss = torch.exp(-(taps**2) / (2 * alias_sigma**2)) if alias_sigma > 0 else (taps == 0).double()
+    gauss = (
+        torch.exp(-(taps**2) / (2 * alias_sigma**2)) if alias_sigma > 0 else (taps == 0).double()
+    )
     gauss /= gauss.sum()
     kernel = ops.filter_separable(disk[None, None], gauss, gauss, "reflect101")[0, 0]
     nonzero = kernel.nonzero()
@@ -39,7 +41,9 @@ def disk_kernel(radius: float, alias_sigma: float) -> Tensor:
     return kernel[half - reach : half + reach + 1, half - reach : half + reach + 1].contiguous()
 
 
-@register_corruption("defocus_blur", "blur", ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)))
+@register_corruption(
+    "defocus_blur", "blur", ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1))
+)
 def defocus_blur(x: Tensor, parameter: tuple[float, float], context: CorruptionContext) -> Tensor:
     """Disk kernel of (radius, alias sigma) px at 32 px, per channel, border reflect101."""
     radius, alias = parameter
@@ -136,7 +140,9 @@ def _motion_by_groups(
     reach_y, reach_x = int(dy.abs().max()), int(dx.abs().max())
     order = torch.argsort(group, stable=True)
     counts = torch.bincount(group, minlength=len(patterns)).tolist()
-    padded = ops.pad(x.index_select(0, order.to(x.device)), reach_y, reach_y, reach_x, reach_x, "nearest")
+    padded = ops.pad(
+        x.index_select(0, order.to(x.device)), reach_y, reach_y, reach_x, reach_x, "nearest"
+    )
     out = torch.empty_like(x)
     start = 0
     for pattern, count in zip(patterns.tolist(), counts, strict=True):

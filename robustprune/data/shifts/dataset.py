@@ -28,11 +28,16 @@ def test_images(source: Any) -> tuple[Tensor, Tensor]:
     """All images (uint8 or float32, as stored) and labels of an ImageSet or file-backed split."""
     if hasattr(source, "images"):
         return source.images, source.labels
-    parts = [source.batch(torch.arange(s, min(s + CHUNK, len(source))), "cpu")[0] for s in range(0, len(source), CHUNK)]
+    parts = [
+        source.batch(torch.arange(s, min(s + CHUNK, len(source))), "cpu")[0]
+        for s in range(0, len(source), CHUNK)
+    ]
     return torch.cat(parts), source.labels
 
 
-def generate(images: Tensor, shift: Shift, seed: int, std: tuple[float, ...] | None = None) -> Tensor:
+def generate(
+    images: Tensor, shift: Shift, seed: int, std: tuple[float, ...] | None = None
+) -> Tensor:
     """Apply an image-level `shift` to `images` in chunks of CHUNK, drawing from one generator
     seeded with `seed` (so the result does not depend on the device)."""
     generator = torch.Generator().manual_seed(int(seed))
@@ -48,7 +53,9 @@ def generate(images: Tensor, shift: Shift, seed: int, std: tuple[float, ...] | N
     return torch.cat(parts) if parts else images.clone()
 
 
-def _released(dataset: str, corruption: str, severity: int, root: str | os.PathLike[str] | None) -> Any:
+def _released(
+    dataset: str, corruption: str, severity: int, root: str | os.PathLike[str] | None
+) -> Any:
     """The released corrupted test set of `dataset`, or None when its files are not on disk."""
     if dataset == "cifar10":
         from robustprune.data.cifar import (
@@ -99,7 +106,9 @@ def shifted_test_set(
 
     def build() -> tuple[dict[str, Tensor], dict[str, Any]]:
         shifted = generate(images, shift, seed, data.std)
-        return {"images": shifted.contiguous(), "labels": labels.contiguous()}, {"source": "generated"}
+        return {"images": shifted.contiguous(), "labels": labels.contiguous()}, {
+            "source": "generated"
+        }
 
     key = {
         "dataset": data.name,

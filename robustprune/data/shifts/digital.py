@@ -85,7 +85,9 @@ def jpeg_compression(x: Tensor, quality: int, context: CorruptionContext) -> Ten
             warnings.simplefilter("ignore", DeprecationWarning)
             from torchvision.io import decode_jpeg, encode_jpeg
 
-            out = torch.stack(decode_jpeg(encode_jpeg(list(pixels), quality=int(quality)), device="cpu"))
+            out = torch.stack(
+                decode_jpeg(encode_jpeg(list(pixels), quality=int(quality)), device="cpu")
+            )
     except (ImportError, RuntimeError, TypeError):  # no codec: PIL, one image at a time
         out = _jpeg_pil(pixels, int(quality))
     return out.to(x.device).float() / 255
@@ -99,7 +101,9 @@ def _jpeg_pil(pixels: Tensor, quality: int) -> Tensor:
     mode = "RGB" if c == 3 else "L"
     for i in range(n):
         buffer = io.BytesIO()
-        Image.fromarray(array[i] if c == 3 else array[i, :, :, 0], mode).save(buffer, format="JPEG", quality=quality)
+        Image.fromarray(array[i] if c == 3 else array[i, :, :, 0], mode).save(
+            buffer, format="JPEG", quality=quality
+        )
         decoded = np.asarray(Image.open(buffer))
         out[i] = decoded if c == 3 else decoded[:, :, None]
     return torch.from_numpy(out).permute(0, 3, 1, 2)
@@ -121,15 +125,22 @@ def _pixel_grid(h: int, w: int, device: torch.device) -> tuple[Tensor, Tensor]:
 
 
 @register_corruption("elastic_transform", "digital", ELASTIC)
-def elastic_transform(x: Tensor, parameter: tuple[float, float, float], context: CorruptionContext) -> Tensor:
+def elastic_transform(
+    x: Tensor, parameter: tuple[float, float, float], context: CorruptionContext
+) -> Tensor:
     """Random affine (three anchor points moved by U(±affine), border reflect101), then a smooth
     displacement α·Gaussian_σ(U(−1, 1)) per axis resampled bilinearly with reflection."""
     alpha, sigma, affine = (context.pixels(p) for p in parameter)
     n, c, h, w = x.shape
     centre_x, centre_y, half = float(w // 2), float(h // 2), float(min(h, w) // 3)
     anchors = torch.tensor(
-        [[centre_x + half, centre_y + half], [centre_x + half, centre_y - half],
-         [centre_x - half, centre_y - half]], dtype=torch.float64, device=x.device,
+        [
+            [centre_x + half, centre_y + half],
+            [centre_x + half, centre_y - half],
+            [centre_x - half, centre_y - half],
+        ],
+        dtype=torch.float64,
+        device=x.device,
     )
     moved = anchors + context.random.uniform((n, 3, 2), -affine, affine).to(torch.float64)
     design = torch.cat((anchors, torch.ones(3, 1, dtype=torch.float64, device=x.device)), 1)

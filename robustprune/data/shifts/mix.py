@@ -12,13 +12,36 @@ from robustprune.data.shifts.dataset import CHUNK, GENERATOR_VERSION, SHIFT_KIND
 from robustprune.data.shifts.registry import corrupt
 
 CIFAR10_C_NAMES = (
-    "brightness", "contrast", "defocus_blur", "elastic_transform", "fog", "frost", "gaussian_blur",
-    "gaussian_noise", "glass_blur", "impulse_noise", "jpeg_compression", "motion_blur", "pixelate",
-    "saturate", "shot_noise", "snow", "spatter", "speckle_noise", "zoom_blur",
+    "brightness",
+    "contrast",
+    "defocus_blur",
+    "elastic_transform",
+    "fog",
+    "frost",
+    "gaussian_blur",
+    "gaussian_noise",
+    "glass_blur",
+    "impulse_noise",
+    "jpeg_compression",
+    "motion_blur",
+    "pixelate",
+    "saturate",
+    "shot_noise",
+    "snow",
+    "spatter",
+    "speckle_noise",
+    "zoom_blur",
 )
 MIX1_TRAIN_CORRUPTIONS = (
-    "contrast", "elastic_transform", "gaussian_blur", "impulse_noise", "motion_blur", "pixelate",
-    "shot_noise", "snow", "zoom_blur",
+    "contrast",
+    "elastic_transform",
+    "gaussian_blur",
+    "impulse_noise",
+    "motion_blur",
+    "pixelate",
+    "shot_noise",
+    "snow",
+    "zoom_blur",
 )
 MIX1_TEST_CORRUPTIONS = tuple(n for n in CIFAR10_C_NAMES if n not in MIX1_TRAIN_CORRUPTIONS)
 CLEAN_PROBABILITY = 1 / 6
@@ -74,4 +97,6 @@ def mix1_splits(data: Any, seed: int = 0, store: Any | None = None) -> Any:
         "count": len(data.train),
     }
     artifact = store.get_or_create(SHIFT_KIND, key, build)
-    return dataclasses.replace(data, train=ImageSet(artifact.tensors["images"], artifact.tensors["labels"]))
+    return dataclasses.replace(
+        data, train=ImageSet(artifact.tensors["images"], artifact.tensors["labels"])
+    )

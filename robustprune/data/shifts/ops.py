@@ -49,7 +49,9 @@ def pad(x: Tensor, top: int, bottom: int, left: int, right: int, mode: str) -> T
     h, w = x.shape[-2:]
     native = _NATIVE_PAD.get(mode)
     if (
-        native is not None and x.ndim == 4 and x.is_floating_point()
+        native is not None
+        and x.ndim == 4
+        and x.is_floating_point()
         and (mode == "nearest" or max(top, bottom) < h and max(left, right) < w)
     ):
         return F.pad(x, (left, right, top, bottom), mode=native)
@@ -144,7 +146,9 @@ def filter2d(x: Tensor, kernel: Tensor, mode: str) -> Tensor:
 
 
 @functools.lru_cache(maxsize=64)
-def _separable_terms(kernel: tuple[tuple[float, ...], ...]) -> tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]:
+def _separable_terms(
+    kernel: tuple[tuple[float, ...], ...],
+) -> tuple[tuple[tuple[float, ...], tuple[float, ...]], ...]:
     """(column taps, row taps) pairs whose outer products sum to `kernel` (SVD, float64)."""
     matrix = torch.tensor(kernel, dtype=torch.float64)
     u, s, vh = torch.linalg.svd(matrix)
@@ -240,7 +244,9 @@ def rgb_to_hsv(x: Tensor) -> Tensor:
     hue = torch.where(g == value, 2.0 + (b - r) / safe_delta, hue)
     hue = torch.where(b == value, 4.0 + (r - g) / safe_delta, hue)
     hue = torch.where(delta > 0, (hue / 6.0).remainder(1.0), torch.zeros_like(hue))
-    saturation = torch.where(value > 0, delta / torch.where(value > 0, value, 1.0), torch.zeros_like(delta))
+    saturation = torch.where(
+        value > 0, delta / torch.where(value > 0, value, 1.0), torch.zeros_like(delta)
+    )
     return torch.stack((hue, saturation, value), dim=1)
 
 

@@ -67,7 +67,9 @@ class RandomSource:
         cdf[:, -1] = 1.0  # every u < 1 ends inside the table
         rows = len(rates)
         buckets = 8 * support  # the guide starts at the answer for all but ~support/(2·buckets)
-        cuts = torch.arange(buckets, dtype=torch.float64).div_(buckets).expand(rows, -1).contiguous()
+        cuts = (
+            torch.arange(buckets, dtype=torch.float64).div_(buckets).expand(rows, -1).contiguous()
+        )
         # guide[r, j]: flat index of the first k with cdf[r, k] > j/buckets (where to start looking)
         guide = torch.searchsorted(cdf, cuts, right=True) + torch.arange(rows)[:, None] * support
         guide = guide.to(torch.int32).reshape(-1)
@@ -83,7 +85,9 @@ class RandomSource:
             # rows offset by their index make one non-decreasing sequence: row r spans [r, r + 1]
             offset_cdf = (cdf + torch.arange(rows, dtype=torch.float64)[:, None]).reshape(-1)
             row = row_of.index_select(0, short)
-            found = torch.searchsorted(offset_cdf, row.to(torch.float64) + u.index_select(0, short), right=True)
+            found = torch.searchsorted(
+                offset_cdf, row.to(torch.float64) + u.index_select(0, short), right=True
+            )
             position.index_copy_(0, short, found.to(torch.int32))
         count = position.sub_(start)
         return count.to(torch.float32).reshape(shape).to(self.device)
@@ -208,7 +212,9 @@ def corruptions_for(channels: int, size: tuple[int, int]) -> list[str]:
 def _generator(generator: torch.Generator | None, seed: int | None) -> torch.Generator:
     if generator is not None:
         if generator.device.type != "cpu":
-            raise ValueError(f"generator must be a CPU torch.Generator, got one on {generator.device}")
+            raise ValueError(
+                f"generator must be a CPU torch.Generator, got one on {generator.device}"
+            )
         return generator
     return torch.Generator().manual_seed(0 if seed is None else int(seed))
 

@@ -54,7 +54,9 @@ def equalize_histogram(values: Tensor) -> Tensor:
     """OpenCV's equalizeHist on N×H×W integer-valued floats in [0, 255], per image."""
     n = values.shape[0]
     flat = values.reshape(n, -1).long().clamp(0, 255)
-    hist = torch.zeros(n, 256, device=values.device).scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float32))
+    hist = torch.zeros(n, 256, device=values.device).scatter_add_(
+        1, flat, torch.ones_like(flat, dtype=torch.float32)
+    )
     first = (hist > 0).float().argmax(1, keepdim=True)
     cdf = hist.cumsum(1)
     base = cdf.gather(1, first)
@@ -85,9 +87,17 @@ def spatter(x: Tensor, parameter: tuple[float, ...], context: CorruptionContext)
     liquid8 = torch.floor(liquid.clamp(0, 1) * 255)
     wet = liquid8 > 0
     neighbours = ops.pad(wet.float(), 1, 1, 1, 1, "nearest")
-    dry_neighbour = torch.stack(
-        (neighbours[..., :-2, 1:-1], neighbours[..., 2:, 1:-1], neighbours[..., 1:-1, :-2], neighbours[..., 1:-1, 2:])
-    ).amin(0) < 1
+    dry_neighbour = (
+        torch.stack(
+            (
+                neighbours[..., :-2, 1:-1],
+                neighbours[..., 2:, 1:-1],
+                neighbours[..., 1:-1, :-2],
+                neighbours[..., 1:-1, 2:],
+            )
+        ).amin(0)
+        < 1
+    )
     edges = (wet & dry_neighbour)[:, 0]
     cap = DISTANCE_CAP * context.scale
     distance = edge_distance(edges, cap).clamp(max=cap)[:, None]

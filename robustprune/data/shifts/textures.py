@@ -80,15 +80,19 @@ def frost_texture(index: int, side: int) -> Tensor:
     angle = torch.cat(directions, 1).reshape(-1)
     length = torch.cat(lengths, 1).reshape(-1)
     samples = torch.linspace(0, 1, int(40 * unit) + 8)
-    points = start[:, None, :] + (length[:, None] * samples[None, :])[..., None] * torch.stack(
-        (angle.cos(), angle.sin()), -1
-    )[:, None, :]
+    points = (
+        start[:, None, :]
+        + (length[:, None] * samples[None, :])[..., None]
+        * torch.stack((angle.cos(), angle.sin()), -1)[:, None, :]
+    )
     points = points.reshape(-1, 2).round().long().remainder(side)
     density = torch.zeros(side * side)
     density.index_add_(0, points[:, 1] * side + points[:, 0], torch.ones(len(points)))
     density = density.reshape(1, 1, side, side)
     crystals = 1 - torch.exp(-0.8 * ops.gaussian_blur(density, 0.6 * unit, "wrap"))
-    grain = ops.gaussian_blur((random.uniform((1, 1, side, side)) < 0.08).float(), 0.7 * unit, "wrap")
+    grain = ops.gaussian_blur(
+        (random.uniform((1, 1, side, side)) < 0.08).float(), 0.7 * unit, "wrap"
+    )
     haze = plasma_fractal(1, next_power_of_two(side), 2.0, random)[:, None, :side, :side]
     value = (0.62 * crystals + 0.5 * grain + 0.28 * haze).clamp(0, 1)[0]
     tint = torch.tensor(FROST_TINT).reshape(3, 1, 1)

@@ -36,7 +36,9 @@ def snow(x: Tensor, parameter: tuple[float, ...], context: CorruptionContext) ->
     return x + layer + layer.flip(-2, -1)
 
 
-@register_corruption("frost", "weather", ((1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)))
+@register_corruption(
+    "frost", "weather", ((1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45))
+)
 def frost(x: Tensor, parameter: tuple[float, float], context: CorruptionContext) -> Tensor:
     """image_weight·x + frost_weight·(random crop of a procedural frost texture)."""
     image_weight, frost_weight = parameter
