@@ -109,9 +109,10 @@ def _explicit_dist(args) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under xdist: keep each parent's cases on one worker, and echo the workers' progress."""
+    """Check the suite (a bad name is a usage error); under xdist group cases and echo progress."""
     from robustprune.progress import PROGRESS_ENV, new_progress_path
 
+    _suite(config)  # raises pytest.UsageError naming the bad value and the valid ones
     if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
         return
     if not _explicit_dist(config.invocation_params.args) and config.getoption("dist") == "load":
