@@ -166,6 +166,25 @@ class ImageSet:
         yield from _iterate(self, batch_size, device, shuffle, generator)
 
 
+class FileBackedSet:
+    """What sets that decode RGB files per batch share (ImageNet folders, VOC pairs).
+
+    They live on the CPU as file lists; ``batch`` decodes and moves only the requested images.
+    """
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    @property
+    def channels(self) -> int:
+        return 3
+
+    def to(self, device: torch.device | str):
+        """Itself: files are decoded per batch and the batch is moved, not the set."""
+        return self
+
+
 @runtime_checkable
 class ImageSource(Protocol):
     """What the engine needs from a split: `ImageSet` or a file-backed set (`FolderImageSet`)."""

@@ -20,6 +20,7 @@ from torch import Tensor
 from robustprune.data.core import (
     DatasetNotFoundError,
     DatasetSplits,
+    FileBackedSet,
     _as_index,
     _iterate,
     data_root,
@@ -101,7 +102,7 @@ def _random_resized_crop(image: Image.Image, crop: int, rng: np.random.Generator
     return image
 
 
-class FolderImageSet:
+class FolderImageSet(FileBackedSet):
     """A file-backed image set with the ImageSet interface; `batch` decodes the requested files.
 
     mode "eval": shorter side to `resize` px, center crop `crop`; mode "train": random-resized
@@ -135,24 +136,12 @@ class FolderImageSet:
         return f"FolderImageSet({len(self)} files, mode={self.mode!r}, crop={self.crop})"
 
     @property
-    def device(self) -> torch.device:
-        return torch.device("cpu")
-
-    @property
-    def channels(self) -> int:
-        return 3
-
-    @property
     def image_size(self) -> tuple[int, int]:
         return (self.crop, self.crop)
 
     @property
     def segmentation(self) -> bool:
         return False
-
-    def to(self, device: torch.device | str) -> FolderImageSet:
-        """Itself: files are decoded per batch and the batch is moved, not the set."""
-        return self
 
     def with_mode(self, mode: str) -> FolderImageSet:
         """The same files decoded with `mode` ("eval" or "train")."""

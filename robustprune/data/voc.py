@@ -20,6 +20,7 @@ from torch import Tensor
 from robustprune.data.core import (
     DatasetNotFoundError,
     DatasetSplits,
+    FileBackedSet,
     _as_index,
     _iterate,
     data_root,
@@ -62,7 +63,7 @@ def voc_split_files(voc_dir: Path, image_set: str) -> tuple[list[Path], list[Pat
     return images, masks
 
 
-class SegmentationSet:
+class SegmentationSet(FileBackedSet):
     """File-backed segmentation pairs with the ImageSet interface; labels are N×size×size int64 masks."""
 
     def __init__(
@@ -87,14 +88,6 @@ class SegmentationSet:
         return f"SegmentationSet({len(self)} pairs, size={self.size})"
 
     @property
-    def device(self) -> torch.device:
-        return torch.device("cpu")
-
-    @property
-    def channels(self) -> int:
-        return 3
-
-    @property
     def image_size(self) -> tuple[int, int]:
         return (self.size, self.size)
 
@@ -108,10 +101,6 @@ class SegmentationSet:
         if self._labels is None:
             self._labels = self.batch(torch.arange(len(self)))[1]
         return self._labels
-
-    def to(self, device: torch.device | str) -> SegmentationSet:
-        """Itself: pairs are decoded per batch and the batch is moved, not the set."""
-        return self
 
     def subset(self, index: Tensor | Sequence[int] | np.ndarray) -> SegmentationSet:
         """The pairs at `index` as a new SegmentationSet."""
