@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robustprune.pruning.masks import apply_masks
 from robustprune.recipes import Recipe, get_recipe, list_recipes  # noqa: F401  (re-exported)
 
 Progress = Callable[[str], None]
@@ -69,17 +70,6 @@ def cifar_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Ten
     return cropped
 
 
-def apply_masks(model: nn.Module, masks: Masks | None) -> None:
-    """Zero every masked-out entry of ``model``'s parameters in place (True in a mask = keep)."""
-    if not masks:
-        return
-    parameters = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, mask in masks.items():
-            parameter = parameters[name]
-            parameter.mul_(mask.to(device=parameter.device, dtype=parameter.dtype))
-
-
 def train(
     model: nn.Module,
     data,
@@ -101,7 +91,8 @@ def train(
     generator = torch.Generator(device="cpu").manual_seed(seed)
     images = (train_set if train_set is not None else data.train).to(device)
     model.to(device).train()
-    apply_masks(model, masks)
+    if masks:
+        apply_masks(model, masks)
     if recipe.epochs == 0 or len(images) == 0:
         return model.eval()
 
