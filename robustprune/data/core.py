@@ -184,6 +184,16 @@ class FileBackedSet:
         """Itself: files are decoded per batch and the batch is moved, not the set."""
         return self
 
+    def batches(
+        self,
+        batch_size: int,
+        device: torch.device | str | None = None,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        """Iterate over the set in batches of `batch_size` (last one smaller), optionally shuffled."""
+        yield from _iterate(self, batch_size, device, shuffle, generator)
+
 
 @runtime_checkable
 class ImageSource(Protocol):

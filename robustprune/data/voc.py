@@ -8,7 +8,7 @@ evaluation sees every labelled pixel.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from robustprune.data.core import (
     DatasetSplits,
     FileBackedSet,
     _as_index,
-    _iterate,
     data_root,
     register_dataset,
     split_indices,
@@ -151,16 +150,6 @@ class SegmentationSet(FileBackedSet):
             masks = torch.zeros(0, self.size, self.size, dtype=torch.int64)
         target = torch.device(device) if device is not None else self.device
         return images.to(target).float().div_(255.0), masks.to(target)
-
-    def batches(
-        self,
-        batch_size: int,
-        device: torch.device | str | None = None,
-        shuffle: bool = False,
-        generator: torch.Generator | None = None,
-    ) -> Iterator[tuple[Tensor, Tensor]]:
-        """Iterate over the set in batches of `batch_size`, optionally shuffled."""
-        yield from _iterate(self, batch_size, device, shuffle, generator)
 
 
 @register_dataset("voc2011")
