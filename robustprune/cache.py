@@ -25,6 +25,8 @@ from filelock import FileLock
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from robustprune.paths import default_cache_root
+
 log = logging.getLogger(__name__)
 
 STORE_FORMAT = 1
@@ -32,15 +34,6 @@ STORE_FORMAT = 1
 
 Tensors = dict[str, torch.Tensor]
 Builder = Callable[[], tuple[Tensors, dict[str, Any]]]
-
-
-def default_cache_root() -> Path:
-    """``$ROBUSTPRUNE_CACHE``, else ``$XDG_CACHE_HOME/robustprune/artifacts`` (``~/.cache``)."""
-    explicit = os.environ.get("ROBUSTPRUNE_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "robustprune" / "artifacts"
 
 
 def artifact_key(kind: str, key_fields: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from robustprune.leaderboard import Gate, parse_gate
+from robustprune.paths import default_cache_root
 
 DEFAULT_SUITE = "digits"
 
@@ -34,15 +35,6 @@ class RunOptions:
     """Directory for the figures and index.html of robustprune.report, or None."""
     seeds: int | None
     """Seed count overriding the suite's, or None for the suite's own."""
-
-
-def default_cache_dir() -> Path:
-    """``$ROBUSTPRUNE_CACHE``, else ``$XDG_CACHE_HOME/robustprune/artifacts`` (``~/.cache``)."""
-    explicit = os.environ.get("ROBUSTPRUNE_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "robustprune" / "artifacts"
 
 
 def _positive_int(text: str) -> int:
@@ -117,7 +109,7 @@ def parse_options(config: pytest.Config) -> RunOptions:
     return RunOptions(
         suite=config.getoption("rp_suite"),
         data=path(data),
-        cache=path(cache) or default_cache_dir(),
+        cache=path(cache) or default_cache_root(),
         leaderboard=path(config.getoption("rp_leaderboard")),
         compare=path(compare),
         compare_fail=gates,
