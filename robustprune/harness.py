@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from robustprune.cache import ArtifactStore
+from robustprune.leaderboard import environment_info
 from robustprune.suite import Case, Suite
 from robustprune.train import ENGINE_VERSION, evaluate, train
 
@@ -413,7 +414,7 @@ class CaseRunner:
             },
             structured=bool(pruner_cls.structured),
             data_informed=bool(pruner_cls.data_informed),
-            environment=environment(self.device),
+            environment=environment_info(device=str(self.device), threads=torch.get_num_threads()),
         )
 
 
@@ -437,22 +438,6 @@ def model_fingerprint(model: nn.Module) -> str:
         )
     _FINGERPRINTS[model] = digest.hexdigest()[:32]
     return _FINGERPRINTS[model]
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    """Versions and device, as records and leaderboard files report them."""
-    import platform
-
-    import robustprune
-
-    return {
-        "robustprune": robustprune.__version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-    }
 
 
 def _spread(points: list, count: int) -> list:
