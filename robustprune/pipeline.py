@@ -29,7 +29,7 @@ from robustprune.pruning import (
 from robustprune.pruning import (
     sample_size as sample_size_rule,
 )
-from robustprune.pruning.masks import combine_masks
+from robustprune.pruning.masks import check_mask_structure, combine_masks
 
 PIPELINE_VERSION = 1
 """Part of every step's cache key; bump when the loop changes what a step produces."""
@@ -119,7 +119,10 @@ def prune_curve(
             step: int = step,
         ):
             model = copy.deepcopy(start)
-            masks = combine_masks(pruner.prune(model, target, sample), start_masks)
+            returned = pruner.prune(model, target, sample)
+            # validate what the pruner returned before combine_masks converts it to bool
+            check_mask_structure(pruner.name, model, returned)
+            masks = combine_masks(returned, start_masks)
             achieved = validate_masks(pruner.name, model, masks, target, parent_count)
             apply_masks(model, masks)
             if progress is not None:

@@ -9,7 +9,8 @@ from torch import nn
 from robustprune.cache import ArtifactStore
 from robustprune.data import DatasetSplits, ImageSet
 from robustprune.pipeline import default_grid, prune_curve
-from robustprune.pruning import parameter_count
+from robustprune.pruning import InvalidMaskError, parameter_count
+from robustprune.pruning.masks import check_mask_structure
 from robustprune.recipes import Recipe
 
 RECIPE = Recipe("pipeline-test", epochs=1, batch_size=32, lr=0.05, weight_decay=0.0)
@@ -133,3 +134,64 @@ def test_bad_arguments_are_named():
         prune_curve(tiny_parent(), tiny_data(), "WT", [0.5], RECIPE, 0, "cpu", mode="cascade")
     with pytest.raises(ValueError, match="strictly increasing"):
         prune_curve(tiny_parent(), tiny_data(), "WT", [0.5, 0.3], RECIPE, 0, "cpu")
+
+
+class _Returns:
+    """A pruner returning whatever ``make(wt_masks)`` builds from WT's valid masks."""
+
+    structured = False
+    data_informed = False
+
+    def __init__(self, name, make):
+        self.name, self.make = name, make
+
+    def prune(self, model, prune_ratio, sample):
+        from robustprune.pruning import default_registry
+
+        return self.make(default_registry().create("WT").prune(model, prune_ratio, sample))
+
+
+def _with_nan(masks):
+    masks = {name: mask.float() for name, mask in masks.items()}
+    masks["7.weight"][0, 0] = float("nan")
+    return masks
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda masks: list(masks.values()), "expected a dict of parameter name.*got list"),
+        (
+            lambda masks: {name: mask.float() for name, mask in masks.items()},
+            r"mask for '0\.weight' has dtype torch\.float32, expected torch\.bool",
+        ),
+        (_with_nan, r"mask for '0\.weight' has dtype torch\.float32"),
+        (
+            lambda masks: {**masks, "7.weight": masks["7.weight"].float()},
+            r"mask for '7\.weight' has dtype torch\.float32, expected torch\.bool",
+        ),
+        (
+            lambda masks: {**masks, "7.weight": masks["7.weight"].to(torch.uint8)},
+            r"mask for '7\.weight' has dtype torch\.uint8",
+        ),
+        (
+            lambda masks: {**masks, "7.weight": masks["7.weight"].t()},
+            r"mask for '7\.weight' has shape \(32, 4\), parameter has shape \(4, 32\)",
+        ),
+    ],
+)
+def test_pruner_output_is_validated_as_returned(make, message):
+    no_training = Recipe("no-training", epochs=0, batch_size=32, lr=0.05, weight_decay=0.0)
+    pruner = _Returns("Odd", make)
+    with pytest.raises(InvalidMaskError, match=message) as error:
+        prune_curve(tiny_parent(), tiny_data(), pruner, [0.3], no_training, 0, "cpu")
+    assert "pruner 'Odd'" in str(error.value)
+
+
+def test_nan_in_a_float_mask_is_named():
+    model = tiny_parent()
+    masks = {"7.weight": torch.full((4, 32), float("nan"))}
+    with pytest.raises(
+        InvalidMaskError, match=r"'7\.weight' has dtype torch\.float32 and contains NaN"
+    ):
+        check_mask_structure("Odd", model, masks)

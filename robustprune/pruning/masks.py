@@ -90,28 +90,23 @@ def apply_masks(model: nn.Module, masks: Masks) -> nn.Module:
     return model
 
 
-def validate_masks(
-    pruner_name: str,
-    model: nn.Module,
-    masks: Masks,
-    target_ratio: float,
-    parent_param_count: int,
-    tolerance: float = DEFAULT_TOLERANCE,
-) -> float:
-    """Check ``masks`` against the contract and return the achieved prune ratio.
+def check_mask_structure(pruner_name: str, model: nn.Module, masks: object) -> Masks:
+    """Check a pruner's output exactly as returned, before anything converts it; returns it.
 
-    Raises InvalidMaskError naming the pruner for: unknown parameter names, shape mismatch,
-    non-bool dtype, achieved ratio more than ``tolerance`` away from ``target_ratio``, or a
-    prunable layer whose weight is entirely removed.
+    Raises InvalidMaskError naming the pruner and the parameter for: a non-dict, a name that
+    is not a parameter of ``model``, a value that is not a tensor, a dtype other than
+    ``torch.bool`` (float masks, and so masks holding NaN, included), or a shape mismatch.
     """
 
     def fail(problem: str) -> InvalidMaskError:
         return InvalidMaskError(f"pruner {pruner_name!r} returned invalid masks: {problem}")
 
     if not isinstance(masks, dict):
-        raise fail(f"expected a dict of parameter name -> bool tensor, got {type(masks).__name__}")
+        raise fail(
+            f"expected a dict of parameter name -> torch.bool tensor, got {type(masks).__name__}"
+        )
     parameters = dict(model.named_parameters())
-    unknown = sorted(set(masks) - set(parameters))
+    unknown = sorted((name for name in masks if name not in parameters), key=repr)
     if unknown:
         shown = ", ".join(repr(name) for name in unknown[:5])
         raise fail(
@@ -124,12 +119,39 @@ def validate_masks(
                 f"mask for {name!r} is a {type(mask).__name__}, expected a torch.bool tensor"
             )
         if mask.dtype != torch.bool:
-            raise fail(f"mask for {name!r} has dtype {mask.dtype}, expected torch.bool")
+            nan = (
+                " and contains NaN" if mask.is_floating_point() and bool(mask.isnan().any()) else ""
+            )
+            raise fail(
+                f"mask for {name!r} has dtype {mask.dtype}{nan}, expected torch.bool (True = keep)"
+            )
         if tuple(mask.shape) != tuple(parameters[name].shape):
             raise fail(
                 f"mask for {name!r} has shape {tuple(mask.shape)}, "
                 f"parameter has shape {tuple(parameters[name].shape)}"
             )
+    return masks
+
+
+def validate_masks(
+    pruner_name: str,
+    model: nn.Module,
+    masks: Masks,
+    target_ratio: float,
+    parent_param_count: int,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> float:
+    """Check ``masks`` against the contract and return the achieved prune ratio.
+
+    Raises InvalidMaskError naming the pruner for: everything :func:`check_mask_structure`
+    checks, achieved ratio more than ``tolerance`` away from ``target_ratio``, or a prunable
+    layer whose weight is entirely removed.
+    """
+
+    def fail(problem: str) -> InvalidMaskError:
+        return InvalidMaskError(f"pruner {pruner_name!r} returned invalid masks: {problem}")
+
+    check_mask_structure(pruner_name, model, masks)
     for name in prunable_weights(model):
         if name in masks and not bool(masks[name].any()):
             raise fail(
