@@ -49,7 +49,15 @@ def generate(
                 raise ValueError(f"shift {shift.name!r} needs the dataset's per-channel std")
             parts.append(add_uniform_noise(chunk, shift.eps, std, generator))  # type: ignore[arg-type]
         else:
-            parts.append(corrupt(chunk, shift.corruption, shift.severity, generator=generator))  # type: ignore[arg-type]
+            parts.append(
+                corrupt(
+                    chunk,
+                    shift.corruption,  # type: ignore[arg-type]
+                    shift.severity,  # type: ignore[arg-type]
+                    generator=generator,
+                    resolution=shift.resolution,
+                )
+            )
     return torch.cat(parts) if parts else images.clone()
 
 
@@ -96,7 +104,7 @@ def shifted_test_set(
                 f"shift {shift.name!r} is a shift of {', '.join(entry.datasets)}, not of {data.name!r}"
             )
         return entry.loader(data, root), "loaded"
-    if shift.kind == "corruption":
+    if shift.kind == "corruption" and shift.resolution is None:
         released = _released(data.name, shift.corruption, shift.severity, root)  # type: ignore[arg-type]
         if released is not None:
             return released, "loaded"

@@ -258,3 +258,19 @@ def hsv_to_rgb(hsv: Tensor) -> Tensor:
     k = (n + hue * 6.0).remainder(6.0)
     ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
     return value - value * saturation * ramp
+
+
+def upsample_nearest(x: Tensor, factor: int) -> Tensor:
+    """Each pixel of N×C×H×W `x` repeated as a factor×factor block (nearest neighbour)."""
+    if factor == 1:
+        return x
+    return x.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+
+
+def block_mean(x: Tensor, factor: int) -> Tensor:
+    """Mean of each non-overlapping factor×factor block of N×C×H×W `x` (H, W multiples of
+    `factor`): the inverse of `upsample_nearest` on block-constant images."""
+    if factor == 1:
+        return x
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // factor, factor, w // factor, factor).mean(dim=(3, 5))

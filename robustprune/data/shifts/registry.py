@@ -219,12 +219,31 @@ def _generator(generator: torch.Generator | None, seed: int | None) -> torch.Gen
     return torch.Generator().manual_seed(0 if seed is None else int(seed))
 
 
+def resolution_factor(name: str, size: tuple[int, int], resolution: int) -> int:
+    """How many times `resolution` (px) is the side of the square `size` (H, W) images; ValueError
+    naming the corruption, the size and the valid resolutions otherwise."""
+    height, width = size
+    valid = f"a multiple of the image side {height} (e.g. {height}, {2 * height}, {4 * height})"
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise ValueError(f"corruption {name!r}: resolution must be a positive int, got {resolution!r}")
+    if height != width:
+        raise ValueError(
+            f"corruption {name!r}: resolution {resolution} needs square images, got {height}×{width}"
+        )
+    if resolution % height:
+        raise ValueError(
+            f"corruption {name!r}: resolution {resolution} px is not {valid} of {height}×{width} images"
+        )
+    return resolution // height
+
+
 def corrupt(
     images: Tensor,
     name: str,
     severity: int,
     generator: torch.Generator | None = None,
     seed: int | None = None,
+    resolution: int | None = None,
 ) -> Tensor:
     """Corruption `name` at `severity` (1..5) on N×C×H×W images (uint8 [0, 255] or float [0, 1],
     1 or 3 channels, any device); same dtype and device out, clipped to the valid range.
@@ -232,7 +251,16 @@ def corrupt(
     Random draws come from `generator` (a CPU torch.Generator) or a fresh one seeded with
     `seed` (default 0), so a seed gives the same images on every device (up to float rounding).
     uint8 output truncates like CIFAR-10-C (``uint8(clip(x, 0, 1) * 255)``).
+
+    `resolution` (px, square images only, a multiple k of the side): upsample each image by
+    nearest neighbour to resolution×resolution, corrupt it there (parameters for that size,
+    float, no 8-bit step), and return the mean of each k×k block (the original size and range).
     """
+    if resolution is not None and isinstance(images, Tensor) and images.ndim == 4:
+        get_corruption(name)
+        factor = resolution_factor(name, tuple(images.shape[-2:]), resolution)  # type: ignore[arg-type]
+        if factor > 1:
+            return _corrupt_upsampled(images, name, severity, generator, seed, factor)
     corruption = get_corruption(name)
     check_severity(severity, name)
     if not isinstance(images, Tensor) or images.ndim != 4:
@@ -270,6 +298,30 @@ def corrupt(
     return out.to(images.dtype)
 
 
+def _corrupt_upsampled(
+    images: Tensor,
+    name: str,
+    severity: int,
+    generator: torch.Generator | None,
+    seed: int | None,
+    factor: int,
+) -> Tensor:
+    """`corrupt` at `factor` times the images' side, reduced back by factor×factor block means."""
+    from robustprune.data.shifts.ops import block_mean, upsample_nearest
+
+    if images.dtype == torch.uint8:
+        x = images.to(torch.float32).div_(255.0)
+    elif images.is_floating_point():
+        x = images.float()
+    else:
+        raise ValueError(f"corruption {name!r}: images must be uint8 or float, got {images.dtype}")
+    big = corrupt(upsample_nearest(x, factor), name, severity, generator=generator, seed=seed)
+    out = block_mean(big, factor).clamp_(0.0, 1.0)
+    if images.dtype == torch.uint8:
+        return out.mul_(255.0).to(torch.uint8)  # truncation, as corrupt()
+    return out.to(images.dtype)
+
+
 # ---------------------------------------------------------------------------- shift names
 
 
@@ -284,6 +336,7 @@ class Shift:
     severity: int | None = None
     eps: float | None = None
     datasets: tuple[str, ...] = ()
+    resolution: int | None = None  # corruptions only: applied at this side (px), then reduced
 
     def apply(
         self,
@@ -296,7 +349,14 @@ class Shift:
         """Shift `images` (N×C×H×W, [0, 1] float or uint8). Noise shifts need the dataset's
         per-channel `std` and return float32, unclipped; dataset shifts cannot be applied."""
         if self.kind == "corruption":
-            return corrupt(images, self.corruption, self.severity, generator=generator, seed=seed)  # type: ignore[arg-type]
+            return corrupt(
+                images,
+                self.corruption,  # type: ignore[arg-type]
+                self.severity,  # type: ignore[arg-type]
+                generator=generator,
+                seed=seed,
+                resolution=self.resolution,
+            )
         if self.kind == "noise":
             from robustprune.data.shifts.noise import add_uniform_noise
 
@@ -316,7 +376,7 @@ def format_eps(eps: float) -> str:
 def _valid_forms() -> str:
     datasets = ", ".join(sorted(_DATASET_SHIFTS)) or "none registered"
     return (
-        "valid forms: corruption:<name>:<severity 1-5> with name one of "
+        "valid forms: corruption:<name>:<severity 1-5>[@<resolution px>] with name one of "
         f"{', '.join(list_corruptions())}; noise:uniform:<eps >= 0>; or a dataset shift "
         f"({datasets})"
     )
@@ -328,12 +388,12 @@ def get_shift(name: str) -> Shift:
         raise ValueError(f"shift name must be a string, got {name!r}; {_valid_forms()}")
     parts = name.split(":")
     if parts[0] == "corruption" and len(parts) == 3 and parts[1] in _CORRUPTIONS:
-        try:
-            severity = int(parts[2])
-        except ValueError:
-            severity = None
-        if severity in SEVERITIES and parts[2].strip() == str(severity):
-            return Shift(f"corruption:{parts[1]}:{severity}", "corruption", parts[1], severity)
+        level, at, side = parts[2].partition("@")
+        severity = int(level) if level.isdigit() else None
+        resolution = int(side) if side.isdigit() and int(side) >= MIN_SIZE else None
+        if severity in SEVERITIES and level == str(severity) and (not at or resolution):
+            canonical = f"corruption:{parts[1]}:{severity}" + (f"@{resolution}" if at else "")
+            return Shift(canonical, "corruption", parts[1], severity, resolution=resolution)
     elif parts[0] == "noise" and len(parts) == 3 and parts[1] == "uniform":
         try:
             eps = float(parts[2])
