@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -65,6 +66,36 @@ class CorruptArtifactError(RuntimeError):
     """A stored artifact whose bytes do not match the checksum in its sidecar."""
 
 
+class NonFiniteArtifactError(ValueError):
+    """A builder returned NaN or infinite values; nothing is stored (the message says where)."""
+
+
+def check_finite(kind: str, key_fields: dict[str, Any], tensors: Tensors, meta: Any) -> None:
+    """Raise NonFiniteArtifactError when a floating tensor or a number in ``meta`` is not finite."""
+    bad = [
+        f"tensor {name!r}"
+        for name, tensor in tensors.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+    bad += [f"meta {path}" for path in _non_finite_numbers(meta, "")]
+    if bad:
+        raise NonFiniteArtifactError(
+            f"refusing to cache a {kind} artifact with non-finite values in "
+            f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}; key fields: "
+            f"{json.dumps(key_fields, sort_keys=True)[:300]}"
+        )
+
+
+def _non_finite_numbers(value: Any, path: str) -> list[str]:
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [path or "value"]
+    if isinstance(value, dict):
+        return [bad for k, v in value.items() for bad in _non_finite_numbers(v, f"{path}.{k}")]
+    if isinstance(value, list | tuple):
+        return [bad for i, v in enumerate(value) for bad in _non_finite_numbers(v, f"{path}[{i}]")]
+    return []
+
+
 class ArtifactStore:
     """A directory of artifacts, ``<root>/<kind>/<key[:2]>/<key>.{safetensors,json}``."""
 
@@ -106,6 +137,7 @@ class ArtifactStore:
             if found is not None:
                 return found
             tensors, meta = build()
+            check_finite(kind, key_fields, tensors, meta)  # a diverged network is never cached
             self._write(kind, key, key_fields, tensors, meta)
             return Artifact(key=key, tensors=tensors, meta=meta, computed=True)
 

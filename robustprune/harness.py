@@ -170,6 +170,7 @@ class CaseRunner:
                 self.device,
                 train_set=self.train_set,
                 progress=lambda line: self.say(f"parent {arch} seed {seed}: {line}"),
+                context=f"parent {self.suite.dataset}/{arch} seed {seed}",
             )
             return dict(model.state_dict()), {"arch": arch, "seed": seed}
 
@@ -205,6 +206,7 @@ class CaseRunner:
             parent_key=parent_key,
             mode=self.suite.mode,
             progress=lambda line: self.say(f"{arch}/{method} seed {seed}: {line}"),
+            context=f"{self.suite.dataset}/{arch}/{method} seed {seed}",
         )
         computed = {point.computed for point in points}
         origin = "computed" if computed == {True} else "loaded" if computed == {False} else "mixed"

@@ -76,12 +76,14 @@ def prune_curve(
     mode: str = "iterative",
     sample_size: int | None = None,
     progress: Callable[[str], None] | None = None,
+    context: str = "",
 ) -> list[CurvePoint]:
     """Prune ``parent`` to every ratio of ``grid`` (increasing, in [0, 1)) and retrain each step.
 
     ``store`` (an ArtifactStore) caches every step under (``parent_key``, pruner name, grid up to
     the step, recipe, mode, seed, sample size, code versions); ``parent`` is never modified.
     ``sample_size`` defaults to the size rule of DESIGN.md, capped by ``data.val``.
+    ``context`` (e.g. ``"digits/resnet20/WT seed 0"``) prefixes the error of a diverged retrain.
     """
     from robustprune.train import ENGINE_VERSION, get_recipe, train
 
@@ -129,7 +131,12 @@ def prune_curve(
                 progress(
                     f"{pruner.name} {mode} step {step + 1}/{len(grid)}: pruned to {achieved:.4f}"
                 )
-            train(model, data, recipe, seed, device, masks=masks, progress=progress)
+            where = f"{context}: " if context else ""
+            train(
+                model, data, recipe, seed, device, masks=masks, progress=progress,
+                context=f"{where}{pruner.name} {mode} step {step + 1}/{len(grid)} "
+                f"(prune ratio {achieved:.4f}) retrain",
+            )  # fmt: skip
             tensors = {_STATE + k: v for k, v in model.state_dict().items()}
             tensors.update({_MASK + k: v for k, v in masks.items()})
             return tensors, {"target_ratio": target, "prune_ratio": achieved}

@@ -27,6 +27,18 @@ IGNORE_INDEX = 255
 """Segmentation label that marks pixels to ignore (VOC's border)."""
 
 
+FINITE_CHECK_EVERY = 50
+"""Steps between checks for a non-finite loss (each check waits for the device once)."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training diverged: a loss (or, after the last step, a weight) is NaN or infinite.
+
+    The message names what was trained (``context``), the recipe, the epoch and the step; the
+    model is left as it is, and callers must not cache it.
+    """
+
+
 @dataclass
 class Evaluation:
     """Top-1 accuracy (or mean IoU for segmentation) and mean loss, both over the whole set."""
@@ -79,11 +91,15 @@ def train(
     masks: Masks | None = None,
     progress: Progress | None = None,
     train_set=None,
+    context: str = "",
 ) -> nn.Module:
     """Train ``model`` in place on ``data.train`` (or ``train_set``) following ``recipe``.
 
     Deterministic for a seed on CPU: shuffling and augmentation draw from one seeded generator.
     With ``masks``, pruned entries are zero after every optimizer step (Algorithm 1's retrain).
+    A NaN or infinite loss raises :class:`NonFiniteLossError` within ``FINITE_CHECK_EVERY`` steps, naming
+    ``context`` (what is being trained, e.g. ``"parent digits/resnet20 seed 0"``), the recipe,
+    the epoch and the first bad step.
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     device = torch.device(device)
@@ -110,7 +126,7 @@ def train(
     mask_pairs = _mask_pairs(model, masks)
     for epoch in range(recipe.epochs):
         order = torch.randperm(len(images), generator=generator)
-        running_loss = torch.zeros((), device=device)
+        losses = torch.zeros(steps_per_epoch, device=device)  # checked once per epoch: no sync
         for step in range(steps_per_epoch):
             index = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
             inputs, targets = images.batch(index, device)
@@ -126,11 +142,41 @@ def train(
                 with torch.no_grad():
                     for parameter, keep in mask_pairs:
                         parameter.mul_(keep)
-            running_loss += loss.detach()
+            losses[step] = loss.detach()
+            if (step + 1) % FINITE_CHECK_EVERY == 0:  # stop a diverged run early
+                _check_finite(losses[: step + 1], context, recipe, epoch, steps_per_epoch)
+        _check_finite(losses, context, recipe, epoch, steps_per_epoch)
         if progress is not None:
-            mean_loss = running_loss.item() / steps_per_epoch
+            mean_loss = losses.sum().item() / steps_per_epoch
             progress(f"epoch {epoch + 1}/{recipe.epochs} loss {mean_loss:.3f}")
+    bad = [name for name, value in model.state_dict().items() if not _all_finite(value)]
+    if bad:
+        raise NonFiniteLossError(
+            f"{context or 'training'}: recipe {recipe.name!r} left non-finite values in "
+            f"{bad[:3]} after epoch {recipe.epochs}/{recipe.epochs}; nothing was cached "
+            "(lower the learning rate or check the data)"
+        )
     return model.eval()
+
+
+def _all_finite(tensor: torch.Tensor) -> bool:
+    return not tensor.is_floating_point() or bool(torch.isfinite(tensor).all())
+
+
+def _check_finite(
+    losses: torch.Tensor, context: str, recipe: Recipe, epoch: int, steps: int
+) -> None:
+    """Raise NonFiniteLossError naming the first non-finite step of this epoch, if any."""
+    finite = torch.isfinite(losses)
+    if bool(finite.all()):
+        return
+    step = int((~finite).nonzero()[0])
+    raise NonFiniteLossError(
+        f"{context or 'training'}: the loss is {float(losses[step])} at epoch "
+        f"{epoch + 1}/{recipe.epochs}, step {step + 1}/{steps} of recipe {recipe.name!r} "
+        f"(lr {recipe.lr}); training stopped and nothing was cached "
+        "(lower the learning rate or check the data)"
+    )
 
 
 @torch.no_grad()
