@@ -95,11 +95,11 @@ def evaluation(case, runner, curve):
 
 
 @pytest.fixture
-def record(evaluation, rp_record):
+def record(evaluation, runner, rp_record):
     """The case's record, handed to the leaderboard even when the case then fails."""
     from robustprune.record import build_record
 
-    built = build_record(evaluation)
+    built = build_record(evaluation, num_classes=runner.model_shape()["num_classes"])
     rp_record(built)
     return built
 
@@ -180,22 +180,17 @@ def rp_progress(pytestconfig: pytest.Config):
 
 @pytest.fixture(scope="session")
 def rp_baseline(rp_options):
-    """``rp_baseline(record) -> (baseline record or None, tolerance or None)`` from --rp-compare.
+    """``rp_baseline(record) -> list of failed gates`` (sentences) for ``--rp-compare-fail``.
 
-    The tolerance is the ``nominal_pp``/``prune_potential`` gate of ``--rp-compare-fail``; with a
-    baseline and such a gate, a case must also reach (baseline prune potential - tolerance).
+    The same comparison as the session gate and ``robustprune compare``
+    (``robustprune.leaderboard.case_gate_failures``): a case fails a gate when its metric is
+    worse than the baseline record's by more than both the tolerance and the uncertainty.
     """
-    from robustprune.leaderboard import canonical_metric, load_leaderboard, record_key
+    from robustprune.leaderboard import case_gate_failures, load_leaderboard, record_key
 
-    if rp_options.compare is None:
-        return lambda record: (None, None)
+    if rp_options.compare is None or not rp_options.compare_fail:
+        return lambda record: []
     baseline = {record_key(r): r for r in load_leaderboard(rp_options.compare)["records"]}
-    tolerance = next(
-        (
-            gate.tolerance
-            for gate in rp_options.compare_fail
-            if canonical_metric(gate.metric) == "nominal_pp"
-        ),
-        None,
+    return lambda record: case_gate_failures(
+        baseline.get(record_key(record)), record, rp_options.compare_fail
     )
-    return lambda record: (baseline.get(record_key(record)), tolerance)

@@ -18,9 +18,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from robustprune.leaderboard import (
-    SUMMARY_METRICS,
+    ALL_METRICS,
     Gate,
+    GateError,
     LeaderboardError,
+    check_gates,
     compare,
     load_leaderboard,
     parse_gate,
@@ -87,14 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     comparing = commands.add_parser(
         "compare",
         help="compare two leaderboard files; exit 1 on a regression",
-        description="Without --fail any regression of any summary metric exits 1; with --fail "
-        "only regressions beyond the given tolerances do.",
+        description="A change is a regression only when it exceeds the measured uncertainty "
+        "(the two 95% intervals). Without --fail any regression of any summary metric exits 1; "
+        "with --fail only regressions that also exceed the given tolerances do, and a gate "
+        "that finds no case in common with the baseline fails.",
     )
     comparing.add_argument("baseline", type=Path, metavar="BASELINE.json")
     comparing.add_argument("current", type=Path, metavar="CURRENT.json")
     comparing.add_argument(
         "--fail", metavar="METRIC:TOL", type=_gate, action="append", default=[],
-        help=f"gate (repeatable); METRIC is one of {', '.join(SUMMARY_METRICS)} or prune_potential",
+        help=f"gate (repeatable); METRIC is one of {', '.join(ALL_METRICS)} or prune_potential; "
+        "TOL is absolute (0.05) or in percentage points (5%%)",
     )  # fmt: skip
 
     report = commands.add_parser("report", help="write figures and index.html for a leaderboard")
@@ -120,9 +125,14 @@ def run_render(path: Path, fmt: str) -> int:
 
 
 def run_compare(baseline: Path, current: Path, gates: Sequence[Gate]) -> int:
-    comparison = compare(load_leaderboard(baseline), load_leaderboard(current))
+    old = load_leaderboard(baseline)
+    try:
+        check_gates(gates, old)
+    except GateError as error:
+        raise CommandError(str(error)) from None
+    comparison = compare(old, load_leaderboard(current))
     sys.stdout.write(render_comparison(comparison, gates))
-    failed = comparison.failures(gates) if gates else comparison.regressions
+    failed = comparison.gate_failures(gates) if gates else comparison.regressions
     return 1 if failed else 0
 
 

@@ -10,20 +10,27 @@ import numpy as np
 from robustprune.harness import NOMINAL, CaseResult
 from robustprune.metrics import (
     aggregate_seeds,
-    bootstrap_prune_potential,
     excess_error,
     excess_error_slope,
     prune_potential,
 )
+from robustprune.metrics.bootstrap import CaseIntervals, bootstrap_case, degenerate_reason
 
-RECORD_SCHEMA = 1
-BOOTSTRAP_RESAMPLES = 200
+RECORD_SCHEMA = 2
+BOOTSTRAP_RESAMPLES = 1000
+CONFIDENCE = 0.95
 
 
-def build_record(result: CaseResult) -> dict[str, Any]:
-    """The record of one case: parent metrics, curves, prune potentials, excess error, summary."""
+def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str, Any]:
+    """The record of one case: parent metrics, curves, prune potentials, excess error, summary.
+
+    ``num_classes`` (default: ``result.num_classes`` when the result has it) sets chance
+    (1 / num_classes) for flagging degenerate shifts; without it no shift is flagged.
+    """
     case, suite = result.case, result.case.suite
     seeds = result.seeds
+    if num_classes is None:
+        num_classes = getattr(result, "num_classes", None)
     distributions = list(seeds[0].parent_eval)
     shifts = [name for name in distributions if name != NOMINAL]
     delta = suite.delta
@@ -37,7 +44,7 @@ def build_record(result: CaseResult) -> dict[str, Any]:
     }
     curve = [[_curve_row(row, distributions) for row in s.points] for s in seeds]
 
-    potential, flops_at_pp = {}, {}
+    values_by, flops_at_pp = {}, {}
     for name in distributions:
         values, flop_values = [], []
         for s in seeds:
@@ -46,22 +53,43 @@ def build_record(result: CaseResult) -> dict[str, Any]:
             pp = prune_potential(ratios, errors, 1 - s.parent_eval[name]["accuracy"], delta)
             values.append(pp)
             flop_values.append(_flops_at(s.points, pp))
-        potential[name] = {**aggregate_seeds(values), "ci": _bootstrap_ci(seeds, name, delta)}
+        values_by[name] = values
         flops_at_pp[name] = aggregate_seeds(flop_values)
 
+    intervals = _intervals(seeds, distributions, shifts, delta)
+    degenerate: dict[str, str] = {}
+    if intervals is not None:
+        for name in shifts:
+            parent[name]["accuracy_ci"] = list(intervals.parent_accuracy[name])
+            reason = degenerate_reason(
+                float(np.mean(parent[name]["accuracy"])),
+                intervals.parent_accuracy[name],
+                num_classes,
+                delta,
+            )
+            if reason is not None:
+                degenerate[name] = reason
+        parent[NOMINAL]["accuracy_ci"] = list(intervals.parent_accuracy[NOMINAL])
+        summary_shifts = [name for name in shifts if name not in degenerate]
+        if degenerate:  # the summary intervals must leave the flagged shifts out as well
+            intervals = _intervals(seeds, distributions, shifts, delta, summary_shifts)
+    summary_shifts = [name for name in shifts if name not in degenerate]
+
+    potential = {name: aggregate_seeds(values_by[name]) for name in distributions}
+    if intervals is not None:
+        for name in distributions:
+            potential[name]["ci"] = list(intervals.potential[name])
     excess = _excess(seeds, shifts)
-    shifted_means = (
-        [float(np.mean([potential[n]["values"][i] for n in shifts])) for i in range(len(seeds))]
-        if shifts
-        else []
-    )
-    shifted_mins = (
-        [float(np.min([potential[n]["values"][i] for n in shifts])) for i in range(len(seeds))]
-        if shifts
-        else []
-    )
-    gaps = [potential[NOMINAL]["values"][i] - shifted_means[i] for i in range(len(shifted_means))]
-    similarity = _similarity_at_pp(seeds, potential[NOMINAL]["values"])
+    per_seed = range(len(seeds))
+    shifted_means = [
+        float(np.mean([values_by[n][i] for n in summary_shifts])) for i in per_seed
+    ] if summary_shifts else []  # fmt: skip
+    shifted_mins = [
+        float(np.min([values_by[n][i] for n in summary_shifts])) for i in per_seed
+    ] if summary_shifts else []  # fmt: skip
+    gaps = [values_by[NOMINAL][i] - shifted_means[i] for i in range(len(shifted_means))]
+    similarity = _similarity_at_pp(seeds, values_by[NOMINAL])
+    ci = intervals.summary if intervals else {}
 
     return {
         "schema": RECORD_SCHEMA,
@@ -73,8 +101,10 @@ def build_record(result: CaseResult) -> dict[str, Any]:
         "data_informed": result.data_informed,
         "seeds": [s.seed for s in seeds],
         "delta": delta,
+        "chance": 1.0 / num_classes if num_classes else None,
         "distributions": distributions,
         "shift_sources": result.shift_sources,
+        "degenerate": degenerate,
         "parent": parent,
         "curve": curve,
         "prune_potential": potential,
@@ -82,14 +112,26 @@ def build_record(result: CaseResult) -> dict[str, Any]:
         "excess_error": excess,
         "similarity": seeds[0].similarity,
         "features": seeds[0].features,
+        "uncertainty": {
+            "method": "percentile bootstrap",
+            "resampled": ["test examples", "seeds"] if len(seeds) > 1 else ["test examples"],
+            "resamples": BOOTSTRAP_RESAMPLES,
+            "confidence": CONFIDENCE,
+        }
+        if intervals
+        else None,
         "summary": {
-            "nominal_pp": _mean_std(potential[NOMINAL]["values"]),
-            "shifted_pp_mean": _mean_std(shifted_means),
-            "shifted_pp_min": _mean_std(shifted_mins),
-            "gap": _mean_std(gaps),
-            "excess_error_slope": _mean_std(excess["slope"]["values"]) if excess else None,
-            "flop_reduction_at_pp": _mean_std(flops_at_pp[NOMINAL]["values"]),
-            "similarity": _mean_std(similarity) if similarity else None,
+            "nominal_pp": _stat(values_by[NOMINAL], ci.get("nominal_pp")),
+            "shifted_pp_mean": _stat(shifted_means, ci.get("shifted_pp_mean")),
+            "shifted_pp_min": _stat(shifted_mins, ci.get("shifted_pp_min")),
+            "gap": _stat(gaps, ci.get("gap")),
+            "excess_error_slope": _stat(excess["slope"]["values"], ci.get("excess_error_slope"))
+            if excess
+            else None,
+            "flop_reduction_at_pp": _stat(
+                flops_at_pp[NOMINAL]["values"], ci.get("flop_reduction_at_pp")
+            ),
+            "similarity": _stat(similarity) if similarity else None,
         },
         "thresholds": suite.thresholds_for(case.method).to_dict(),
         "timings": {key: round(sum(s.timings[key] for s in seeds), 3) for key in seeds[0].timings},
@@ -116,24 +158,48 @@ def _flops_at(points: list[dict[str, Any]], ratio: float) -> float:
     return 0.0
 
 
-def _bootstrap_ci(seeds, name: str, delta: float) -> list[float] | None:
-    """Percentile interval of the seed-mean prune potential, resampling test examples."""
-    parent = [s.parent_eval[name]["correct"] for s in seeds]
-    if any(len(p) == 0 for p in parent):
+def _intervals(
+    seeds,
+    distributions: list[str],
+    shifts: list[str],
+    delta: float,
+    summary_shifts: list[str] | None = None,
+) -> CaseIntervals | None:
+    """The joint bootstrap (test examples and seeds) of every interval; None without per-example data."""
+    if any(len(s.parent_eval[name]["correct"]) == 0 for s in seeds for name in distributions):
         return None  # segmentation: no per-example correctness
-    pruned = [
-        np.stack([row["evaluation"][name]["correct"].numpy() for row in s.points]) for s in seeds
-    ]
-    ratios = [row["prune_ratio"] for row in seeds[0].points]
-    low, high = bootstrap_prune_potential(
-        ratios,
-        np.stack([p.numpy() for p in parent]),
-        np.stack(pruned),
+    if len({len(s.points) for s in seeds}) != 1 or not seeds[0].points:
+        return None  # seeds with different grids cannot be stacked
+    parent = {
+        name: np.stack([_numpy(s.parent_eval[name]["correct"]) for s in seeds])
+        for name in distributions
+    }
+    pruned = {
+        name: np.stack(
+            [
+                np.stack([_numpy(row["evaluation"][name]["correct"]) for row in s.points])
+                for s in seeds
+            ]
+        )
+        for name in distributions
+    }
+    return bootstrap_case(
+        np.array([[row["prune_ratio"] for row in s.points] for s in seeds], dtype=float),
+        parent,
+        pruned,
         delta=delta,
+        nominal=NOMINAL,
+        summary_shifts=shifts if summary_shifts is None else summary_shifts,
+        excess_shifts=shifts,
+        flop_reductions=np.array([[row["flop_reduction"] for row in s.points] for s in seeds]),
         num_resamples=BOOTSTRAP_RESAMPLES,
+        confidence=CONFIDENCE,
         seed=0,
     )
-    return [float(low), float(high)]
+
+
+def _numpy(values: Any) -> np.ndarray:
+    return values.numpy() if hasattr(values, "numpy") else np.asarray(values)
 
 
 def _excess(seeds, shifts: list[str]) -> dict[str, Any] | None:
@@ -171,8 +237,14 @@ def _similarity_at_pp(seeds, nominal_pps: list[float]) -> list[float]:
     return values
 
 
-def _mean_std(values: list[float]) -> dict[str, float] | None:
+def _stat(
+    values: list[float], interval: tuple[float, float] | None = None
+) -> dict[str, Any] | None:
+    """``{"mean", "std"}`` over seeds, plus the bootstrap ``ci`` [low, high] when there is one."""
     if not values:
         return None
     summary = aggregate_seeds(values)
-    return {"mean": summary["mean"], "std": summary["std"]}
+    stat: dict[str, Any] = {"mean": summary["mean"], "std": summary["std"]}
+    if interval is not None:
+        stat["ci"] = [float(interval[0]), float(interval[1])]
+    return stat

@@ -42,7 +42,7 @@ def test_render_text_md_and_csv(
     baseline, _ = files
     assert main(["render", str(baseline)]) == 0
     text = capsys.readouterr().out
-    assert "suite digits · dataset digits · arch resnet20" in text and "90.0 ± 0.0" in text
+    assert "suite digits · dataset digits · arch resnet20" in text and "90.0 [90.0, 90.0]" in text
     assert main(["render", str(baseline), "--format", "md"]) == 0
     assert "| WT " in capsys.readouterr().out
     assert main(["render", str(baseline), "--format", "csv"]) == 0
@@ -60,7 +60,7 @@ def test_compare_exits_1_on_a_regression_beyond_the_gate(
     assert main(["compare", str(baseline), str(current), "--fail", "prune_potential:0.05"]) == 1
     out = capsys.readouterr().out
     assert "REGRESSION (gate failed)" in out
-    assert "gate nominal_pp:0.05 failed for digits/digits/resnet20/WT: 90.0% -> 80.0%" in out
+    assert "gate prune_potential:0.05 failed for digits/digits/resnet20/WT: 90.0% -> 80.0%" in out
 
 
 def test_compare_passes_within_the_gates(
@@ -70,6 +70,30 @@ def test_compare_passes_within_the_gates(
     assert main(["compare", str(baseline), str(current), "--fail", "nominal_pp:0.1"]) == 0
     assert main(["compare", str(current), str(current)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("0 regression(s), 0 improvement(s)")
+
+
+def test_percent_tolerances_mean_percentage_points(files: tuple[Path, Path]) -> None:
+    baseline, current = files
+    assert main(["compare", str(baseline), str(current), "--fail", "prune_potential:5%"]) == 1
+    assert main(["compare", str(baseline), str(current), "--fail", "prune_potential:10%"]) == 0
+
+
+def test_a_tolerance_finer_than_the_grid_is_refused(
+    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline, current = files
+    assert main(["compare", str(baseline), str(current), "--fail", "prune_potential:0.01"]) == 2
+    err = capsys.readouterr().err
+    assert "tolerance 1.0 pp is finer than the prune-ratio grid step 5.0 pp" in err
+    assert "use a tolerance of at least 0.050 (5.0%)" in err
+
+
+def test_a_change_within_the_uncertainty_is_no_regression(tmp_path: Path) -> None:
+    """Seeds that disagree widen the intervals: a 5-point drop inside them does not fail."""
+    baseline = write(tmp_path / "b.json", example_record("WT", nominal_pp=(0.95, 0.75)))
+    current = write(tmp_path / "c.json", example_record("WT", nominal_pp=(0.9, 0.7)))
+    assert main(["compare", str(baseline), str(current), "--fail", "prune_potential:0.05"]) == 0
+    assert main(["compare", str(baseline), str(current)]) == 0
 
 
 def test_compare_without_gates_fails_on_any_regression(files: tuple[Path, Path]) -> None:

@@ -13,15 +13,20 @@ import pytest
 from robustprune.leaderboard import (
     SUMMARY_METRICS,
     Gate,
+    GateError,
     LeaderboardError,
+    case_gate_failures,
+    check_gates,
     compare,
     dumps,
     example_record,
     format_stat,
+    grid_step,
     load_leaderboard,
     make_leaderboard,
     parse_gate,
     render_comparison,
+    render_csv,
     render_text,
     validate_leaderboard,
     validate_record,
@@ -69,7 +74,12 @@ def corrupt(leaderboard: dict[str, Any], path: tuple[Any, ...], value: Any) -> d
         (("records", 1, "summary", "gap", "std"), True,
          "records[1].summary.gap.std: expected a number, got True"),
         (("records", 0, "summary", "gap"), KeyError, "records[0].summary: missing field 'gap'"),
-        (("records", 0, "summary", "gap"), None, "records[0].summary.gap: expected an object"),
+        (("records", 0, "summary", "nominal_pp"), None,
+         "records[0].summary.nominal_pp: expected an object"),
+        (("records", 0, "summary", "gap", "ci"), [0.5, 0.1],
+         "records[0].summary.gap.ci: expected [low, high] with low <= high"),
+        (("records", 0, "degenerate", "corruption:fog:3"), 1,
+         "records[0].degenerate.corruption:fog:3: expected a string (the reason)"),
         (("records", 2, "prune_potential", "nominal", "values", 1), float("nan"),
          "records[2].prune_potential.nominal.values[1]: expected a finite number"),
         (("records", 0, "curve", 1, 2, "accuracy", "nominal"), "0.9",
@@ -77,9 +87,9 @@ def corrupt(leaderboard: dict[str, Any], path: tuple[Any, ...], value: Any) -> d
         (("records", 0, "seeds", 0), 0.5, "records[0].seeds[0]: expected an integer"),
         (("records", 0, "method"), "", "records[0].method: expected a non-empty string"),
         (("records", 0, "structured"), 1, "records[0].structured: expected true or false"),
-        (("records", 0, "schema"), 2, "records[0].schema: expected 1, got 2"),
+        (("records", 0, "schema"), 3, "records[0].schema: expected one of [1, 2], got 3"),
         (("records", 0, "timings", "parent_s"), None, "records[0].timings.parent_s: expected a number"),
-        (("schema",), "1", "schema: expected 1, got '1'"),
+        (("schema",), "1", "schema: expected one of [1, 2], got '1'"),
         (("records",), {}, "records: expected a list"),
         (("created",), KeyError, "leaderboard: missing field 'created'"),
     ],
@@ -127,7 +137,10 @@ def test_write_then_load_round_trips(tmp_path: Path, leaderboard: dict[str, Any]
     assert rows[0]["similarity_mean"] == ""
     markdown = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "## suite digits · dataset digits · arch resnet20" in markdown
-    assert "| PFP " in markdown and "82.5 ± 3.5" in markdown
+    assert "| PFP " in markdown and "82.5 [80.0, 85.0]" in markdown
+    assert "bootstrap over test examples and seeds" in markdown
+    assert float(rows[0]["gap_ci_low"]) == pytest.approx(0.4)
+    assert rows[0]["excluded_shifts"] == ""
 
 
 def test_write_refuses_an_invalid_leaderboard(tmp_path: Path, leaderboard: dict[str, Any]) -> None:
@@ -160,12 +173,14 @@ def test_text_tables_group_by_dataset_and_arch() -> None:
     text = render_text(board(example_record("WT"), example_record("FT", arch="vgg11_bn")))
     assert text.index("arch resnet20") < text.index("arch vgg11_bn")
     assert "nominal PP %" in text and "excess-err. slope" in text
-    assert "0.022 ± 0.004" in text  # slope is not a percentage
+    assert "0.022 [0.020, 0.025]" in text  # slope is not a percentage
+    assert "95% CI: bootstrap over test examples and seeds" in text
     assert render_text(board()) == "(no records)\n"
 
 
 def test_format_stat() -> None:
     assert format_stat({"mean": 0.825, "std": 0.035}, "nominal_pp") == "82.5 ± 3.5"
+    assert format_stat({"mean": 0.825, "std": 0.03, "ci": [0.8, 0.85]}, "gap") == "82.5 [80.0, 85.0]"
     assert format_stat({"mean": 0.0225, "std": 0.0035}, "excess_error_slope") == "0.022 ± 0.004"
     assert format_stat(None, "similarity") == "—"
 
@@ -232,11 +247,108 @@ def test_render_comparison_lists_regressions_first_and_failed_gates() -> None:
     assert lines[0].startswith("2 regression(s), 1 improvement(s)")
     assert "REGRESSION (gate failed)" in lines[3] and "nominal_pp" in lines[3]
     assert "82.5%" in lines[3] and "70.0%" in lines[3] and "-12.5 pp" in lines[3]
-    assert "gate nominal_pp:0.05 failed for digits/digits/resnet20/WT" in text
-    assert "improvement" in lines[-2]
+    assert "gate prune_potential:0.05 failed for digits/digits/resnet20/WT" in text
+    assert "improvement" in lines[5]
 
 
 def test_dumps_is_strict_json(leaderboard: dict[str, Any]) -> None:
     leaderboard["records"][0]["timings"]["parent_s"] = float("inf")
     with pytest.raises(ValueError, match="not JSON compliant"):
         dumps(leaderboard)
+
+
+def test_percent_tolerances_are_percentage_points() -> None:
+    assert parse_gate("prune_potential:5%") == Gate("nominal_pp", 0.05)
+    assert str(parse_gate("prune_potential:5%")) == "prune_potential:5%"
+    assert parse_gate("gap:2.5%").tolerance == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="excess_error_slope is not a percentage metric"):
+        parse_gate("excess_error_slope:5%")
+    with pytest.raises(ValueError, match="not a number or a percentage"):
+        parse_gate("gap:five%")
+
+
+def test_a_tolerance_finer_than_the_grid_step_is_refused() -> None:
+    baseline = board(example_record(ratios=(0.3, 0.59, 0.76, 0.86, 0.92, 0.95)))
+    check_gates([parse_gate("prune_potential:0.03"), parse_gate("excess_error_slope:0.001")],
+                baseline)  # fmt: skip
+    with pytest.raises(GateError) as error:
+        check_gates([parse_gate("gap:2%")], baseline)
+    message = str(error.value)
+    assert "gate gap:2%: tolerance 2.0 pp is finer than the prune-ratio grid step 3.0 pp" in message
+    assert "ratios 0.920 and 0.950" in message and "at least 0.030 (3.0%)" in message
+    assert grid_step(baseline["records"][0]) == pytest.approx((0.03, 0.92, 0.95))
+
+
+def test_a_change_must_exceed_the_uncertainty_to_regress() -> None:
+    """Intervals [0.8, 0.85] and [0.75, 0.8]: half-widths 2.5 and 2.5 pp, 3.5 pp together."""
+    change = compare(board(example_record()), board(example_record(nominal_pp=(0.8, 0.75))))
+    nominal = next(c for c in change.changes if c.metric == "nominal_pp")
+    assert nominal.uncertainty == pytest.approx(0.025 * 2**0.5)
+    assert nominal.regression  # -5 pp > 3.5 pp
+    wide = compare(board(example_record(nominal_pp=(0.95, 0.7))),
+                   board(example_record(nominal_pp=(0.9, 0.65))))  # fmt: skip
+    nominal = next(c for c in wide.changes if c.metric == "nominal_pp")
+    assert not nominal.regression and nominal.status == "within uncertainty"
+    assert wide.failures([Gate("nominal_pp", 0.0)]) == []
+
+
+def test_a_gate_with_no_case_in_common_fails() -> None:
+    comparison = compare(board(example_record(arch="vgg16")), board(example_record()))
+    assert comparison.common == 0
+    assert comparison.gate_failures([]) == []
+    (failure,) = comparison.gate_failures([parse_gate("prune_potential:0.05")])
+    assert "found no case in common with the baseline" in failure
+    assert "digits/digits/vgg16/WT" in failure and "digits/digits/resnet20/WT" in failure
+
+
+def test_the_case_gate_is_the_session_gate() -> None:
+    """pytest's per-case check and `robustprune compare` use one comparison: prune_potential
+    is the nominal PP only; a shifted drop fails only a shifted_pp_mean gate."""
+    old = example_record(nominal_pp=(0.9, 0.9), shifted_pp=(0.6, 0.6))
+    new = example_record(nominal_pp=(0.9, 0.9), shifted_pp=(0.3, 0.3))
+    assert case_gate_failures(old, new, [parse_gate("prune_potential:0.05")]) == []
+    (failure,) = case_gate_failures(old, new, [parse_gate("shifted_pp_mean:0.05")])
+    session = compare(board(old), board(new)).gate_failures([parse_gate("shifted_pp_mean:0.05")])
+    assert session == [failure]
+    assert case_gate_failures(None, new, [parse_gate("shifted_pp_mean:0.05")]) == []
+
+
+def test_schema_1_files_still_load_and_compare(tmp_path: Path) -> None:
+    """An old baseline (no intervals, nothing flagged) is read; its std stands in for the CI."""
+    old = example_record(nominal_pp=(0.9, 0.8), intervals=False)
+    old["schema"] = 1
+    for name in ("chance", "degenerate", "uncertainty"):
+        del old[name]
+    legacy = board(old)
+    legacy["schema"] = 1
+    path = tmp_path / "old.json"
+    path.write_text(dumps(legacy))
+    loaded = load_leaderboard(path)
+    assert "85.0 ± 7.1" in render_text(loaded)
+    change = next(
+        c for c in compare(loaded, board(example_record(nominal_pp=(0.7, 0.7)))).changes
+        if c.metric == "nominal_pp"
+    )  # fmt: skip
+    assert change.baseline_spread == pytest.approx(0.0707, abs=1e-4)
+    assert change.current_spread == 0.0 and change.regression
+
+
+def test_tables_flag_degenerate_shifts() -> None:
+    record = example_record()
+    record["degenerate"] = {"corruption:gaussian_noise:3": "parent accuracy 9.0% is not clearly "
+                            "above chance 10.0% + δ 0.5%"}  # fmt: skip
+    text = render_text(board(record))
+    assert text.splitlines()[1].rstrip().endswith("excluded shifts")
+    assert "gaussian_noise:3" in text.splitlines()[3]
+    assert "digits/resnet20: gaussian_noise:3 excluded, parent accuracy 9.0% is not" in text
+    rows = list(csv.DictReader(io.StringIO(render_csv(board(record)))))
+    assert rows[0]["excluded_shifts"] == "corruption:gaussian_noise:3"
+
+
+def test_an_optional_speedup_column_appears_when_a_record_has_it() -> None:
+    record = example_record()
+    record["summary"]["speedup_at_pp"] = {"mean": 2.5, "std": 0.1, "ci": [2.3, 2.7]}
+    validate_record(record)
+    assert "speedup at PP ×" in render_text(board(record))
+    assert "speedup at PP" not in render_text(board(example_record()))
+    assert parse_gate("speedup_at_pp:0.2") == Gate("speedup_at_pp", 0.2)

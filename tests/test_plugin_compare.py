@@ -47,11 +47,13 @@ def test_a_regression_beyond_the_tolerance_fails_the_session(
         [
             f"*robustprune comparison with {baseline}*",
             "*regression(s), * improvement(s)*",
-            "case*metric*baseline*current*delta*status",
+            "case*metric*baseline*current*delta*uncertainty*status",
             "*",
             "digits/digits/resnet20/WT*nominal_pp*90.0%*80.0%*-10.0 pp*REGRESSION (gate failed)",
             "*digits/digits/resnet20/FT*nominal_pp*45.0%*50.0%*+5.0 pp*improvement",
-            "gate nominal_pp:0.05 failed for digits/digits/resnet20/WT: 90.0% -> 80.0% (-10.0 pp)",
+            "*",
+            "gate prune_potential:0.05 failed for digits/digits/resnet20/WT: 90.0% -> 80.0% "
+            "(-10.0 pp), worse by more than the tolerance 5.0 pp and the uncertainty ±0.0 pp",
             "robustprune: 1 regression gate(s) failed; the session fails (exit status 1)",
         ]
     )
@@ -59,7 +61,7 @@ def test_a_regression_beyond_the_tolerance_fails_the_session(
 
 def test_the_gate_also_fails_under_xdist(pytester: pytest.Pytester, baseline: Path) -> None:
     result = pytester.runpytest(
-        "-n", "2", f"--rp-compare={baseline}", "--rp-compare-fail=nominal_pp:0"
+        "-n", "2", f"--rp-compare={baseline}", "--rp-compare-fail=nominal_pp:0.05"
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*1 regression gate(s) failed*"])
@@ -71,7 +73,7 @@ def test_a_regression_within_the_tolerance_passes(
     result = pytester.runpytest(
         f"--rp-compare={baseline}",
         "--rp-compare-fail=prune_potential:0.15",
-        "--rp-compare-fail=shifted_pp_mean:0",
+        "--rp-compare-fail=shifted_pp_mean:0.05",
     )
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*nominal_pp*REGRESSION"])
@@ -86,7 +88,7 @@ def test_compare_without_gates_only_reports(pytester: pytest.Pytester, baseline:
 
 def test_a_failing_case_keeps_exit_status_one(pytester: pytest.Pytester, baseline: Path) -> None:
     pytester.makepyfile(test_other="def test_broken():\n    assert False\n")
-    result = pytester.runpytest(f"--rp-compare={baseline}", "--rp-compare-fail=nominal_pp:0")
+    result = pytester.runpytest(f"--rp-compare={baseline}", "--rp-compare-fail=nominal_pp:0.05")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=2, failed=1)
 
@@ -132,6 +134,43 @@ def test_a_gate_needs_a_baseline(pytester: pytest.Pytester) -> None:
 
 
 def test_no_records_are_not_compared(pytester: pytest.Pytester, baseline: Path) -> None:
-    result = pytester.runpytest(f"--rp-compare={baseline}", "--rp-compare-fail=gap:0", "-k", "none")
+    result = pytester.runpytest(f"--rp-compare={baseline}", "-k", "none")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     result.stdout.fnmatch_lines(["*no records were collected; nothing compared with the baseline*"])
+
+
+def test_a_gate_with_no_records_fails(pytester: pytest.Pytester, baseline: Path) -> None:
+    result = pytester.runpytest(
+        f"--rp-compare={baseline}", "--rp-compare-fail=gap:0.05", "-k", "none"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*the gate found no case in common with the baseline*fails*"])
+
+
+def test_a_gate_with_no_case_in_common_fails(pytester: pytest.Pytester) -> None:
+    """A baseline of another suite (or another architecture) must not let the gate pass."""
+    pytester.makepyfile(test_bench=BENCHMARK)
+    path = pytester.path / "other.json"
+    path.write_text(dumps(make_leaderboard([example_record("WT", arch="vgg16")])))
+    result = pytester.runpytest(f"--rp-compare={path}", "--rp-compare-fail=prune_potential:5%")
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "gate prune_potential:5% found no case in common with the baseline (baseline: "
+            "digits/digits/vgg16/WT; this run: digits/digits/resnet20/FT, "
+            "digits/digits/resnet20/WT)*",
+            "robustprune: 1 regression gate(s) failed*",
+        ]
+    )
+
+
+def test_a_tolerance_finer_than_the_grid_is_a_usage_error(
+    pytester: pytest.Pytester, baseline: Path
+) -> None:
+    result = pytester.runpytest(f"--rp-compare={baseline}", "--rp-compare-fail=nominal_pp:1%")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--rp-compare-fail: gate nominal_pp:1%: tolerance 1.0 pp is finer than the prune-ratio "
+         "grid step 5.0 pp*use a tolerance of at least 0.050 (5.0%)*"]
+    )  # fmt: skip

@@ -17,10 +17,15 @@ def example_record(
     nominal_pp: Sequence[float] = (0.85, 0.8),
     shifted_pp: Sequence[float] | None = None,
     slope: Sequence[float] | None = None,
+    intervals: bool = True,
+    ratios: Sequence[float] = (0.2, 0.5, 0.8, 0.85, 0.9, 0.95),
 ) -> dict[str, Any]:
-    """A small, valid, self-consistent schema-1 record (one value per seed) for tests and docs.
+    """A small, valid, self-consistent record (one value per seed) for tests and docs.
 
     ``shifted_pp`` defaults to nominal - 0.4 per seed, ``slope`` to 0.02, 0.025, ...
+    Every summary statistic carries ``ci`` = [min, max] over seeds (a stand-in for the
+    bootstrap interval); ``intervals=False`` leaves them out, like a schema-1 record.
+    ``ratios`` is the evaluated prune-ratio grid (its smallest step, 0.05, bounds gate tolerances).
     """
     seeds = list(range(len(nominal_pp)))
     if shifted_pp is None:
@@ -35,8 +40,9 @@ def example_record(
         out: dict[str, Any] = {"values": list(values), "mean": mean, "std": std}
         return out | ({"ci": [min(values), max(values)]} if ci else {})
 
-    def summary(values: Sequence[float]) -> dict[str, float]:
-        return {"mean": stat(values)["mean"], "std": stat(values)["std"]}
+    def summary(values: Sequence[float]) -> dict[str, Any]:
+        out: dict[str, Any] = {"mean": stat(values)["mean"], "std": stat(values)["std"]}
+        return out | ({"ci": [min(values), max(values)]} if intervals else {})
 
     gap = [n - s for n, s in zip(nominal_pp, shifted_pp, strict=True)]
     flops = [0.8 * n for n in nominal_pp]
@@ -45,15 +51,15 @@ def example_record(
             {"target_ratio": ratio, "prune_ratio": ratio, "flop_reduction": 0.8 * ratio,
              "accuracy": {"nominal": 0.98 - ratio / 10, shift: 0.9 - ratio / 5},
              "loss": {"nominal": 0.07 + ratio / 10, shift: 0.3 + ratio / 5}}
-            for ratio in (0.2, 0.5, 0.8)
+            for ratio in ratios
         ]
         for _ in seeds
     ]  # fmt: skip
     return {
         "schema": SCHEMA, "suite": suite, "dataset": dataset, "arch": arch, "method": method,
         "structured": method in {"FT", "PFP"}, "data_informed": method in {"SiPP", "PFP"},
-        "seeds": seeds, "delta": 0.005, "distributions": ["nominal", shift],
-        "shift_sources": {shift: "generated"},
+        "seeds": seeds, "delta": 0.005, "chance": 0.1, "distributions": ["nominal", shift],
+        "shift_sources": {shift: "generated"}, "degenerate": {},
         "parent": {
             "nominal": {"accuracy": [0.98] * len(seeds), "loss": [0.07] * len(seeds)},
             shift: {"accuracy": [0.9] * len(seeds), "loss": [0.3] * len(seeds)},
@@ -61,9 +67,12 @@ def example_record(
         "curve": curve,
         "prune_potential": {"nominal": stat(nominal_pp, ci=True), shift: stat(shifted_pp, ci=True)},
         "flop_reduction_at_pp": {"nominal": stat(flops), shift: stat([0.8 * s for s in shifted_pp])},
-        "excess_error": {"ratios": [0.2, 0.5, 0.8],
-                         "values": [[0.0, s / 2, s] for s in slope], "slope": stat(slope)},
+        "excess_error": {"ratios": list(ratios),
+                         "values": [[s * (r - ratios[0]) for r in ratios] for s in slope],
+                         "slope": stat(slope)},
         "similarity": None,
+        "uncertainty": {"method": "percentile bootstrap", "resampled": ["test examples", "seeds"],
+                        "resamples": 1000, "confidence": 0.95} if intervals else None,
         "summary": {
             "nominal_pp": summary(nominal_pp), "shifted_pp_mean": summary(shifted_pp),
             "shifted_pp_min": summary(shifted_pp), "gap": summary(gap),

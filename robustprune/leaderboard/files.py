@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -22,7 +25,28 @@ from robustprune.leaderboard.tables import render_csv, render_markdown
 
 
 def environment_info(**extra: Any) -> dict[str, Any]:
-    """Versions and platform for a leaderboard file (reads package metadata; imports no torch)."""
+    """Versions, platform and provenance for a record or a leaderboard file.
+
+    Imports no torch: torch's own facts (CUDA version, GPU model) are read only when torch is
+    already imported. ``git_commit`` (with ``git_dirty``) is the checkout robustprune runs
+    from, when it runs from one; ``extra`` (e.g. ``device``, ``threads``) is added last.
+    """
+    info: dict[str, Any] = dict(_static_environment())
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["cuda"] = getattr(getattr(torch, "version", None), "cuda", None)
+        try:
+            if torch.cuda.is_available():
+                info["gpu"] = torch.cuda.get_device_name(torch.cuda.current_device())
+        except Exception:  # a broken driver must not break a record
+            pass
+    info.update(extra)
+    return info
+
+
+@functools.cache
+def _static_environment() -> tuple[tuple[str, Any], ...]:
+    """The facts that do not change within a process (computed once)."""
 
     def version(package: str) -> str | None:
         try:
@@ -35,9 +59,45 @@ def environment_info(**extra: Any) -> dict[str, Any]:
         "torch": version("torch"),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "host": platform.node(),
+        "cpu": _cpu_model(),
     }
-    info.update(extra)
-    return info
+    info.update(_git_state(Path(__file__).resolve().parent))
+    return tuple(info.items())
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo, else platform.processor()) and core count."""
+    name = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    name = name or platform.processor() or platform.machine()
+    return f"{name} ({os.cpu_count()} logical cores)"
+
+
+def _git_state(directory: Path) -> dict[str, Any]:
+    """``git_commit`` and ``git_dirty`` (tracked files modified) of the checkout, or {} outside one."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(directory), *args],
+                capture_output=True, text=True, timeout=5, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
 
 
 def make_leaderboard(
@@ -45,7 +105,7 @@ def make_leaderboard(
     environment: dict[str, Any] | None = None,
     created: str | None = None,
 ) -> dict[str, Any]:
-    """A schema-1 leaderboard with ``records`` sorted by key; a later duplicate key replaces."""
+    """A leaderboard (current schema) with ``records`` sorted by key; a later duplicate key replaces."""
     by_key = {record_key(record): record for record in records}
     return {
         "schema": SCHEMA,

@@ -6,8 +6,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-SCHEMA = 1
-"""Version of the leaderboard file and of each record; bumped on incompatible changes."""
+SCHEMA = 2
+"""Version of the leaderboard file and of each record; bumped on incompatible changes.
+
+2: bootstrap intervals (``ci``) over test examples and seeds in ``summary``; degenerate shifts
+(parent not clearly above chance) flagged in ``degenerate`` and left out of shifted PP mean/min
+and the gap; ``chance``, ``uncertainty`` and provenance in ``environment``.
+"""
+SUPPORTED_SCHEMAS: tuple[int, ...] = (1, 2)
+"""Schemas this version reads: schema-1 files (no intervals, nothing flagged) still load."""
 
 SUMMARY_METRICS: tuple[str, ...] = (
     "nominal_pp",
@@ -20,9 +27,18 @@ SUMMARY_METRICS: tuple[str, ...] = (
 )
 """Keys of a record's ``summary``, in table column order."""
 
+OPTIONAL_METRICS: tuple[str, ...] = ("speedup_at_pp",)
+"""Summary keys a record may carry (shown, compared and gated when present)."""
+ALL_METRICS: tuple[str, ...] = SUMMARY_METRICS + OPTIONAL_METRICS
+
 METRIC_ALIASES: dict[str, str] = {"prune_potential": "nominal_pp"}
 LOWER_IS_BETTER: frozenset[str] = frozenset({"gap", "excess_error_slope"})
-NULLABLE_METRICS: frozenset[str] = frozenset({"similarity"})
+NULLABLE_METRICS: frozenset[str] = frozenset(
+    {"similarity", "shifted_pp_mean", "shifted_pp_min", "gap", "excess_error_slope"}
+)
+"""Null when undefined: no similarity measured, or no shift left once degenerate ones are out."""
+GRID_METRICS: frozenset[str] = frozenset({"nominal_pp", "shifted_pp_mean", "shifted_pp_min", "gap"})
+"""Metrics that only take values on the prune-ratio grid (and its seed means)."""
 
 COLUMN_TITLES: dict[str, str] = {
     "nominal_pp": "nominal PP",
@@ -32,6 +48,7 @@ COLUMN_TITLES: dict[str, str] = {
     "excess_error_slope": "excess-err. slope",
     "flop_reduction_at_pp": "FLOP red. at PP",
     "similarity": "similarity",
+    "speedup_at_pp": "speedup at PP ×",
 }
 PERCENT_METRICS: frozenset[str] = frozenset(SUMMARY_METRICS) - {"excess_error_slope"}
 
@@ -87,6 +104,10 @@ def _stat(value: Any, path: str, *, values: bool = False) -> None:
         _numbers(value["values"], f"{path}.values")
     if "ci" in value:
         _numbers(value["ci"], f"{path}.ci")
+        if len(value["ci"]) != 2 or value["ci"][0] > value["ci"][1]:
+            raise LeaderboardError(
+                f"{path}.ci: expected [low, high] with low <= high, got {_shown(value['ci'])}"
+            )
 
 
 def _per_distribution(value: Any, path: str, check: Any) -> None:
@@ -111,10 +132,12 @@ RECORD_FIELDS: tuple[str, ...] = (
 
 
 def validate_record(record: Any, path: str = "record") -> None:
-    """Raise LeaderboardError naming the first field of ``record`` that breaks schema 1."""
+    """Raise LeaderboardError naming the first field of ``record`` that breaks its schema (1 or 2)."""
     _dict(record, path, RECORD_FIELDS)
-    if record["schema"] != SCHEMA:
-        raise LeaderboardError(f"{path}.schema: expected {SCHEMA}, got {record['schema']!r}")
+    if record["schema"] not in SUPPORTED_SCHEMAS:
+        raise LeaderboardError(
+            f"{path}.schema: expected one of {list(SUPPORTED_SCHEMAS)}, got {record['schema']!r}"
+        )
     for name in KEY_FIELDS:
         _typed(record[name], str, "a string", f"{path}.{name}")
         if not record[name]:
@@ -124,6 +147,15 @@ def validate_record(record: Any, path: str = "record") -> None:
     for index, seed in enumerate(_list(record["seeds"], f"{path}.seeds")):
         _typed(seed, int, "an integer", f"{path}.seeds[{index}]")
     _number(record["delta"], f"{path}.delta")
+    if record.get("chance") is not None:
+        _number(record["chance"], f"{path}.chance")
+    _per_distribution(
+        record.get("degenerate") or {},
+        f"{path}.degenerate",
+        lambda value, where: _typed(value, str, "a string (the reason)", where),
+    )
+    if record.get("uncertainty") is not None:
+        _dict(record["uncertainty"], f"{path}.uncertainty")
     for index, name in enumerate(_list(record["distributions"], f"{path}.distributions")):
         _typed(name, str, "a string", f"{path}.distributions[{index}]")
     _per_distribution(
@@ -160,8 +192,10 @@ def validate_record(record: Any, path: str = "record") -> None:
     if record["similarity"] is not None:
         _dict(record["similarity"], f"{path}.similarity")
     summary = _dict(record["summary"], f"{path}.summary", SUMMARY_METRICS)
-    for name in SUMMARY_METRICS:
-        if summary[name] is None and name in NULLABLE_METRICS:
+    for name in ALL_METRICS:
+        if name not in summary:  # an optional metric (required ones were checked above)
+            continue
+        if summary[name] is None and (name in NULLABLE_METRICS or name in OPTIONAL_METRICS):
             continue
         _stat(summary[name], f"{path}.summary.{name}")
     _dict(record["thresholds"], f"{path}.thresholds")
@@ -171,10 +205,12 @@ def validate_record(record: Any, path: str = "record") -> None:
 
 
 def validate_leaderboard(leaderboard: Any) -> None:
-    """Raise LeaderboardError naming the first field that breaks schema 1, or a duplicate key."""
+    """Raise LeaderboardError naming the first field that breaks the schema, or a duplicate key."""
     _dict(leaderboard, "leaderboard", ("schema", "created", "environment", "records"))
-    if leaderboard["schema"] != SCHEMA:
-        raise LeaderboardError(f"schema: expected {SCHEMA}, got {leaderboard['schema']!r}")
+    if leaderboard["schema"] not in SUPPORTED_SCHEMAS:
+        raise LeaderboardError(
+            f"schema: expected one of {list(SUPPORTED_SCHEMAS)}, got {leaderboard['schema']!r}"
+        )
     _typed(leaderboard["created"], str, "a string", "created")
     _dict(leaderboard["environment"], "environment")
     seen: dict[Key, int] = {}
@@ -196,7 +232,7 @@ def record_key(record: dict[str, Any]) -> Key:
 def canonical_metric(name: str) -> str:
     """Resolve aliases (``prune_potential`` -> ``nominal_pp``); raise ValueError if unknown."""
     resolved = METRIC_ALIASES.get(name, name)
-    if resolved not in SUMMARY_METRICS:
-        choices = ", ".join([*SUMMARY_METRICS, *METRIC_ALIASES])
+    if resolved not in ALL_METRICS:
+        choices = ", ".join([*ALL_METRICS, *METRIC_ALIASES])
         raise ValueError(f"unknown metric {name!r}; valid metrics: {choices}")
     return resolved

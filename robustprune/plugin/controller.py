@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from robustprune.leaderboard import (
+    GateError,
     LeaderboardError,
+    check_gates,
     compare,
     environment_info,
     load_leaderboard,
@@ -59,6 +61,11 @@ class Controller:
         self.options = options
         self.collector = RecordCollector()
         self.baseline = load_baseline(options.compare) if options.compare else None
+        if self.baseline is not None:
+            try:
+                check_gates(options.compare_fail, self.baseline)
+            except GateError as error:
+                raise pytest.UsageError(f"--rp-compare-fail: {error}") from None
         self.write_report = load_report_writer() if options.report else None
         self.outcome = Outcome(baseline=options.compare, gates=options.compare_fail)
 
@@ -72,6 +79,11 @@ class Controller:
         outcome.duplicates = list(self.collector.duplicates)
         if len(self.collector):
             self._finish_leaderboard(outcome)
+        elif self.baseline is not None and self.options.compare_fail:
+            outcome.errors.append(
+                "no records were collected, so the gate found no case in common with the "
+                f"baseline {self.options.compare}; it fails rather than passing on nothing"
+            )
         elif self.baseline is not None:
             outcome.notes.append("no records were collected; nothing compared with the baseline")
         if outcome.failed_gates or outcome.errors:

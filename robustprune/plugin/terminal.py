@@ -26,7 +26,7 @@ class Outcome:
 
     @property
     def failed_gates(self) -> int:
-        return len(self.comparison.failures(self.gates)) if self.comparison else 0
+        return len(self.comparison.gate_failures(self.gates)) if self.comparison else 0
 
 
 outcome_key = pytest.StashKey[Outcome]()
