@@ -22,6 +22,7 @@ dataset = "digits"
 archs = ["resnet20"]
 train_recipe = "digits"
 retrain_recipe = "digits_retrain"
+shifts = ["noise:uniform:0.3"]
 """
 
 
@@ -71,7 +72,8 @@ def test_unknown_suite_lists_valid_ones() -> None:
 def test_bad_names_are_errors_naming_the_valid_ones(
     tmp_path: Path, extra: str, message: str
 ) -> None:
-    text = MINIMAL.replace('archs = ["resnet20"]\n', "") if extra.startswith("archs") else MINIMAL
+    key = extra.split(" ", 1)[0]
+    text = "".join(line for line in MINIMAL.splitlines(True) if not line.startswith(key + " "))
     suite = load_suite(write(tmp_path, text + extra))
     with pytest.raises(SuiteError, match=message):
         validate_suite(suite, METHODS)
@@ -88,8 +90,8 @@ def test_unknown_dataset_is_named(tmp_path: Path) -> None:
     [
         ("seeds = 0\n", "'seeds' must be >= 1"),
         ('mode = "sometimes"\n', "'mode' is 'sometimes'; valid"),
-        ("[grid]\nratios = [0.5, 0.3]\n", "grid must be increasing"),
-        ("delta = 'big'\n", "'delta' must be float"),
+        ("[grid]\nratios = [0.5, 0.3]\n", "grid must be strictly increasing"),
+        ("delta = 'big'\n", "'delta' must be a number, got 'big'"),
     ],
 )
 def test_malformed_fields_name_the_field(tmp_path: Path, extra: str, message: str) -> None:
@@ -118,5 +120,127 @@ def test_method_thresholds_override_the_suite_ones(tmp_path: Path) -> None:
 
 
 def test_unknown_threshold_key_is_named(tmp_path: Path) -> None:
-    with pytest.raises(SuiteError, match=r"unknown threshold key\(s\) \['nominal'\]"):
+    with pytest.raises(
+        SuiteError, match=r"unknown key 'nominal' in \[thresholds\] \(did you mean 'nominal_pp'\?\)"
+    ):
         load_suite(write(tmp_path, MINIMAL + "[thresholds]\nnominal = 0.1\n"))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            "method = ['WT']\n",
+            r"unknown key 'method' in the top level \(did you mean 'methods'\?\)",
+        ),
+        ("seed = 2\n", r"unknown key 'seed' in the top level \(did you mean 'seeds'\?\)"),
+        ("shfits = []\n", r"unknown key 'shfits' in the top level \(did you mean 'shifts'\?\)"),
+        ("ratio = [0.5]\n", r"unknown key 'ratio' in the top level; valid keys: \['archs'"),
+        ("[smok]\narchs = []\n", r"unknown key 'smok' in the top level \(did you mean 'smoke'\?\)"),
+        ("[grid]\nfrist = 0.3\n", r"unknown key 'frist' in \[grid\] \(did you mean 'first'\?\)"),
+        ("[grid]\nratio = [0.5]\n", r"unknown key 'ratio' in \[grid\] \(did you mean 'ratios'\?\)"),
+        ("[smoke]\nmethod = ['WT']\n", r"unknown key 'method' in \[smoke\] \(did you mean"),
+        (
+            "[thresholds.methods.WT]\nnominal = 0.2\n",
+            r"unknown key 'nominal' in \[thresholds.methods.WT\] \(did you mean 'nominal_pp'",
+        ),
+        (
+            "[thresholds]\nshifted_pp = {'noise:uniform:0.2' = 0.1}\n",
+            r"unknown key 'noise:uniform:0.2' in \[thresholds.shifted_pp\] "
+            r"\(did you mean 'noise:uniform:0.3'\?\)",
+        ),
+        (
+            "[train_recipe]\nresnet2 = 'digits'\n",
+            r"unknown key 'resnet2' in \[train_recipe\] \(did you mean 'resnet20'",
+        ),
+    ],
+)
+def test_unknown_keys_in_every_table_are_rejected_with_a_did_you_mean(
+    tmp_path: Path, extra: str, message: str
+) -> None:
+    text = (
+        MINIMAL.replace('train_recipe = "digits"\n', "") if "[train_recipe]" in extra else MINIMAL
+    )
+    with pytest.raises(SuiteError, match=message) as error:
+        load_suite(write(tmp_path, text + extra))
+    assert str(error.value).startswith(str(tmp_path / "mine.toml"))
+    assert "valid keys: [" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("name = ''\n", "'name' must be a non-empty string"),
+        ("delta = -0.01\n", r"'delta' must be in \[0.0, 1.0\), got -0.01"),
+        ("delta = nan\n", r"'delta' must be in \[0.0, 1.0\), got nan"),
+        (
+            "train_mix = 'mix2'\n",
+            r"unknown train_mix 'mix2' \(did you mean 'mix1'\?\); valid: 'mix1'",
+        ),
+        ("similarity = 1\n", "'similarity' must be true or false, got 1"),
+        ("similarity_draws = 0\n", "'similarity_draws' must be >= 1, got 0"),
+        ("features_fraction = 0\n", r"'features_fraction' must be in \(0, 1\]"),
+        ("methods = 'WT'\n", "'methods' must be list, got 'WT'"),
+        ("methods = ['WT', 'WT']\n", r"'methods' lists \['WT'\] more than once"),
+        ("seeds = true\n", "'seeds' must be an integer, got True"),
+        ("seeds = 1.5\n", "'seeds' must be an integer, got 1.5"),
+        ("[grid]\nratios = [0.3, 0.3, 0.5]\n", "strictly increasing .* no repeats"),
+        ("[grid]\nratios = [0.3, 'x']\n", r"'ratios' in \[grid\] must be a number, got 'x'"),
+        ("[grid]\ncount = '6'\n", r"'count' in \[grid\] must be an integer, got '6'"),
+        ("[grid]\nfirst = 0.9\nlast = 0.5\n", r"'last' in \[grid\] must be greater than 'first'"),
+        ("[grid]\nratios = [0.5]\ncount = 3\n", r"cannot be combined with \['count'\]"),
+        ("grid = 3\n", r"\[grid\] must be a table, got 3"),
+        ("[thresholds]\nnominal_pp = '0.3'\n", r"'nominal_pp' in \[thresholds\] must be a number"),
+        (
+            "[thresholds]\nnominal_pp = 30\n",
+            r"'nominal_pp' in \[thresholds\] must be in \[0.0, 1.0\]",
+        ),
+        ("[smoke]\narchs = 'resnet20'\n", r"'archs' in \[smoke\] must be list"),
+        ("[smoke]\narchs = ['vgg16']\n", r"'archs' in \[smoke\] names \['vgg16'\], which are not"),
+        ("retrain_recipe = 3\n", "'retrain_recipe' must be a recipe name or a table"),
+    ],
+)
+def test_wrong_values_are_refused_naming_key_and_value(
+    tmp_path: Path, extra: str, message: str
+) -> None:
+    key = extra.split(" ", 1)[0]
+    text = "".join(line for line in MINIMAL.splitlines(True) if not line.startswith(key + " "))
+    with pytest.raises(SuiteError, match=message):
+        load_suite(write(tmp_path, text + extra))
+
+
+def test_a_suite_without_shifts_is_refused_up_front(tmp_path: Path) -> None:
+    text = MINIMAL.replace('shifts = ["noise:uniform:0.3"]\n', "")
+    with pytest.raises(SuiteError, match="'shifts' must list at least one shift"):
+        load_suite(write(tmp_path, text))
+    with pytest.raises(SuiteError, match="'shifts' must list at least one shift"):
+        load_suite(write(tmp_path, text + "shifts = []\n"))
+
+
+def test_files_that_are_not_suites_are_named(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(MINIMAL.encode() + b'description = "caf\xe9"\n')
+    with pytest.raises(SuiteError, match="latin.toml: not UTF-8 text"):
+        load_suite(latin)
+    (tmp_path / "folder.toml").mkdir()
+    for folder in (tmp_path / "folder.toml", tmp_path):
+        with pytest.raises(SuiteError, match="is a directory; pass a suite .toml file"):
+            load_suite(folder)
+
+
+def test_smoke_methods_and_method_thresholds_must_be_methods_the_suite_runs(
+    tmp_path: Path,
+) -> None:
+    suite = load_suite(write(tmp_path, MINIMAL + "[smoke]\nmethods = ['Wt']\n"))
+    with pytest.raises(SuiteError, match=r"\[smoke\] methods names \['Wt'\] \(did you mean 'WT'"):
+        validate_suite(suite, METHODS)
+    suite = load_suite(write(tmp_path, MINIMAL + "[thresholds.methods.SIPP]\nnominal_pp = 0.1\n"))
+    with pytest.raises(SuiteError, match=r"\[thresholds.methods\] names \['SIPP'\]"):
+        validate_suite(suite, METHODS)
+    with pytest.raises(SuiteError, match=r"unknown key 'SIPP' in \[thresholds.methods\]"):
+        load_suite(
+            write(
+                tmp_path,
+                MINIMAL + "methods = ['SiPP']\n[thresholds.methods.SIPP]\nnominal_pp = 0.1\n",
+            )
+        )

@@ -1,0 +1,70 @@
+"""Bad configuration is a usage error when pytest starts, before anything trains or is cached."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import robustprune.pruning  # noqa: F401  (import torch once, before pytester restores modules)
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+
+SUITE = """
+name = "tiny"
+dataset = "digits"
+archs = ["resnet8"]
+methods = ["WT"]
+train_recipe = "digits"
+retrain_recipe = "digits_retrain"
+shifts = ["noise:uniform:0.3"]
+
+[grid]
+ratios = [0.3]
+"""
+
+
+@pytest.fixture
+def bench(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    shutil.copytree(
+        REPO / "benchmarks",
+        pytester.path / "benchmarks",
+        ignore=shutil.ignore_patterns("__pycache__", "bench_*.py", "baselines"),
+    )
+    (pytester.path / "tiny.toml").write_text(SUITE)
+    monkeypatch.setenv("ROBUSTPRUNE_CACHE", str(pytester.path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return pytester
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            ("methods = [", "method = ["),
+            "*unknown key 'method' in the top level (did you mean 'methods'?)*",
+        ),
+        (
+            ("[grid]\nratios", "[grid]\nratio"),
+            "*unknown key 'ratio' in ?grid? (did you mean 'ratios'?)*",
+        ),
+        (("[grid]", "[smok]\narchs = []\n[grid]"), "*unknown key 'smok'*(did you mean 'smoke'?)*"),
+        (
+            ("ratios = [0.3]", "ratios = [0.3, 0.3]"),
+            "*grid must be strictly increasing*no repeats*",
+        ),
+    ],
+)
+def test_bad_suite_is_exit_4_before_any_training(
+    bench: pytest.Pytester, change: tuple[str, str], message: str
+) -> None:
+    (bench.path / "bad.toml").write_text(SUITE.replace(*change))
+    result = bench.runpytest_subprocess(
+        "benchmarks/", "--rp-suite", "bad.toml", "-p", "no:cacheprovider"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert not (bench.path / "cache").exists()
