@@ -77,7 +77,12 @@ def test_shift_names_carry_the_resolution() -> None:
         32,
     )
     assert get_shift("corruption:zoom_blur:3").resolution is None
-    for bad in ("corruption:fog:3@", "corruption:fog:3@x", "corruption:fog:3@2", "corruption:fog:@32"):
+    for bad in (
+        "corruption:fog:3@",
+        "corruption:fog:3@x",
+        "corruption:fog:3@2",
+        "corruption:fog:@32",
+    ):
         with pytest.raises(ValueError, match=r"\[@<resolution px>\]"):
             get_shift(bad)
     x = _digits_like()

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from robustprune.data.shifts import blur, digital, noise, spatter, weather  # noqa: F401  (registers)
 from robustprune.data.shifts.dataset import GENERATOR_VERSION, shifted_test_set
+from robustprune.data.shifts.degenerate import (
+    DegenerateShiftError,
+    check_dataset_shifts,
+    check_shifts,
+    distinct_settings,
+)
 from robustprune.data.shifts.mix import (
     MIX1_TEST_CORRUPTIONS,
     MIX1_TRAIN_CORRUPTIONS,
@@ -37,10 +43,14 @@ __all__ = [
     "SEVERITIES",
     "Corruption",
     "CorruptionContext",
+    "DegenerateShiftError",
     "Shift",
     "add_uniform_noise",
+    "check_dataset_shifts",
+    "check_shifts",
     "corrupt",
     "corruptions_for",
+    "distinct_settings",
     "get_corruption",
     "get_shift",
     "list_corruptions",

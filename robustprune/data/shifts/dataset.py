@@ -61,6 +61,14 @@ def generate(
     return torch.cat(parts) if parts else images.clone()
 
 
+def _check_changes_images(shift: Shift, images: Tensor) -> None:
+    """Refuse (DegenerateShiftError) a corruption that leaves images of this size unchanged."""
+    if shift.kind == "corruption" and images.ndim == 4:
+        from robustprune.data.shifts.degenerate import check_shifts
+
+        check_shifts([shift.name], int(images.shape[1]), tuple(images.shape[-2:]))  # type: ignore[arg-type]
+
+
 def _released(
     dataset: str, corruption: str, severity: int, root: str | os.PathLike[str] | None
 ) -> Any:
@@ -110,9 +118,11 @@ def shifted_test_set(
             return released, "loaded"
     images, labels = test_images(data.test)
     if shift.kind == "noise" or store is None:
+        _check_changes_images(shift, images)
         return ImageSet(generate(images, shift, seed, data.std), labels), "generated"
 
     def build() -> tuple[dict[str, Tensor], dict[str, Any]]:
+        _check_changes_images(shift, images)
         shifted = generate(images, shift, seed, data.std)
         return {"images": shifted.contiguous(), "labels": labels.contiguous()}, {
             "source": "generated"

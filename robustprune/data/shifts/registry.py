@@ -225,7 +225,9 @@ def resolution_factor(name: str, size: tuple[int, int], resolution: int) -> int:
     height, width = size
     valid = f"a multiple of the image side {height} (e.g. {height}, {2 * height}, {4 * height})"
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
-        raise ValueError(f"corruption {name!r}: resolution must be a positive int, got {resolution!r}")
+        raise ValueError(
+            f"corruption {name!r}: resolution must be a positive int, got {resolution!r}"
+        )
     if height != width:
         raise ValueError(
             f"corruption {name!r}: resolution {resolution} needs square images, got {height}×{width}"
