@@ -1,4 +1,4 @@
-"""Where computations run: CUDA when present, else CPU, with threads shared fairly between workers."""
+"""Where computations run: CUDA when present, else CPU with a fixed thread count per process."""
 
 from __future__ import annotations
 
@@ -19,18 +19,44 @@ def worker_index(worker_id: str | None) -> int:
     return int(worker_id[2:])
 
 
-def configure_worker(worker_id: str | None = None, worker_count: int | None = None) -> torch.device:
-    """Pick this process's device and cap its CPU threads so workers x threads <= cores.
+THREADS_ENV = "ROBUSTPRUNE_THREADS"
+DEFAULT_THREADS = 1
 
-    ``worker_id``/``worker_count`` default to pytest-xdist's PYTEST_XDIST_WORKER and
-    PYTEST_XDIST_WORKER_COUNT. With several GPUs, worker N gets GPU N mod count.
+
+def benchmark_threads() -> int:
+    """Torch CPU threads of every benchmark process: ``$ROBUSTPRUNE_THREADS``, else 1.
+
+    The same number whatever ``-n`` and however many cores the machine has, because the thread
+    count changes the order of float reductions inside convolutions and matrix products: a
+    parent trained with 2 threads differs bit-wise from one trained with 1, the difference
+    grows over the prune-retrain steps, and prune potential on 449 test images moves by whole
+    grid steps (docs/statistics.md#determinism). With one thread per process, ``-n 0``, ``-n 2``
+    and ``-n 4`` give identical leaderboards; run more workers (up to the core count) to use
+    more cores. Setting ``ROBUSTPRUNE_THREADS`` trades that reproducibility for speed.
+    """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return DEFAULT_THREADS
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ValueError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
+    return threads
+
+
+def configure_worker(worker_id: str | None = None, worker_count: int | None = None) -> torch.device:
+    """Pick this process's device and set its CPU threads to :func:`benchmark_threads`.
+
+    ``worker_id`` defaults to pytest-xdist's PYTEST_XDIST_WORKER; with several GPUs, worker N
+    gets GPU N mod count. ``worker_count`` is accepted for compatibility and no longer changes
+    anything: the thread count depends neither on the number of workers nor on the core count
+    (reproducible leaderboards); with one thread each, ``-n`` up to the core count never
+    oversubscribes the CPU.
     """
     worker_id = worker_id or os.environ.get("PYTEST_XDIST_WORKER")
-    if worker_count is None:
-        worker_count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // max(1, worker_count))
-    torch.set_num_threads(threads)
+    torch.set_num_threads(benchmark_threads())
     if torch.cuda.is_available():
         index = worker_index(worker_id) % torch.cuda.device_count()
         torch.cuda.set_device(index)

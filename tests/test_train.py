@@ -518,22 +518,34 @@ def restore_threads():
 
 
 @pytest.mark.parametrize("cores,workers", [(2, 1), (2, 2), (2, 4), (8, 3), (16, 4), (1, 1)])
-def test_configure_worker_caps_threads(cores, workers, monkeypatch, restore_threads) -> None:
+def test_configure_worker_threads_do_not_depend_on_workers_or_cores(
+    cores, workers, monkeypatch, restore_threads
+) -> None:
+    # The thread count changes float results (docs/statistics.md#determinism), so -n 0/2/4
+    # and machines with different core counts must all run the same number: one by default.
+    monkeypatch.delenv(rp_device.THREADS_ENV, raising=False)
     monkeypatch.setattr(rp_device.os, "cpu_count", lambda: cores)
     device = rp_device.configure_worker("gw0", workers)
-    threads = torch.get_num_threads()
-    assert threads >= 1
-    assert workers * threads <= max(cores, workers)  # more workers than cores: one thread each
-    assert threads == max(1, cores // workers)
+    assert torch.get_num_threads() == 1
     assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def test_configure_worker_reads_xdist_environment(monkeypatch, restore_threads) -> None:
+    monkeypatch.delenv(rp_device.THREADS_ENV, raising=False)
     monkeypatch.setattr(rp_device.os, "cpu_count", lambda: 12)
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw2")
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "3")
     rp_device.configure_worker()
-    assert torch.get_num_threads() == 4
+    assert torch.get_num_threads() == 1
+
+
+def test_configure_worker_thread_override(monkeypatch, restore_threads) -> None:
+    monkeypatch.setenv(rp_device.THREADS_ENV, "3")
+    rp_device.configure_worker("gw0", 4)
+    assert torch.get_num_threads() == 3
+    monkeypatch.setenv(rp_device.THREADS_ENV, "zero")
+    with pytest.raises(ValueError, match="ROBUSTPRUNE_THREADS must be a positive integer"):
+        rp_device.configure_worker("gw0", 4)
 
 
 def test_worker_index() -> None:
