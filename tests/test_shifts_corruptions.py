@@ -267,16 +267,23 @@ def test_zoom_blur_matches_scipy_zoom(severity: int) -> None:
     _close(corrupt(x, "zoom_blur", severity), torch.from_numpy(np.stack(expected)).clamp(0, 1))
 
 
-@pytest.mark.parametrize("severity", [1, 3, 5])
-def test_pixelate_matches_pil_box(severity: int) -> None:
-    x = structured_images(4, seed=5)
+@pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("channels,size", [(3, (32, 32)), (1, (8, 8)), (3, (24, 40))])
+def test_pixelate_is_bit_exact_with_pil_box(
+    severity: int, channels: int, size: tuple[int, int]
+) -> None:
+    x = structured_images(4, channels, size, seed=5)
     factor = (0.95, 0.9, 0.85, 0.75, 0.65)[severity - 1]
-    ours = corrupt(x, "pixelate", severity).float()
+    ours = corrupt(x, "pixelate", severity)
+    h, w = size
     for i in range(4):
-        image = Image.fromarray(x[i].permute(1, 2, 0).numpy())
-        small = image.resize((int(32 * factor),) * 2, Image.BOX).resize((32, 32), Image.BOX)
-        reference = torch.from_numpy(np.array(small)).permute(2, 0, 1).float()
-        assert (ours[i] - reference).abs().max() <= 2  # PIL rounds to 8 bits between passes
+        array = x[i].permute(1, 2, 0).numpy()
+        image = Image.fromarray(array if channels == 3 else array[:, :, 0])
+        small = image.resize((int(w * factor), int(h * factor)), Image.BOX).resize(
+            (w, h), Image.BOX
+        )
+        reference = np.array(small).reshape(h, w, channels)  # PIL rounds to 8 bits after each pass
+        assert torch.equal(ours[i], torch.from_numpy(reference).permute(2, 0, 1))
 
 
 def test_jpeg_matches_pil() -> None:
@@ -389,6 +396,21 @@ def test_motion_blur_strategies_equal_the_per_image_taps(
     _close(_motion_by_groups(x, weights, dy, dx, patterns, group), expected)
     _close(_motion_by_windows(x, weights, dy, dx), expected)
     _close(motion_blur_images(x, radius, sigma, angles), expected)
+
+
+@pytest.mark.parametrize("severity", [1, 3, 5])
+def test_motion_blur_rounds_to_8_bits_like_imagemagick(severity: int) -> None:
+    x = structured_images(16, seed=8)
+    radius, sigma = ((6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5))[severity - 1]
+    angles = torch.rand(16, generator=torch.Generator().manual_seed(3)) * 90 - 45  # as drawn
+    blurred = motion_blur_images(x.double() / 255, radius, sigma, angles.double()) * 255
+    ours = corrupt(x, "motion_blur", severity, seed=3).double()
+    # ImageMagick's PNG writer rounds half up; truncation would be 0.5 levels darker on average
+    expected = torch.floor(blurred + 0.5)
+    assert (ours - expected).abs().max() <= 1 and (ours != expected).float().mean() < 1e-3
+    assert abs(float((ours - blurred).mean())) < 0.02
+    floats = corrupt(x.float() / 255, "motion_blur", severity, seed=3)
+    assert torch.equal((floats * 255).round(), ours.float())  # float output is on the 8-bit grid
 
 
 @pytest.mark.parametrize("name", list_corruptions())

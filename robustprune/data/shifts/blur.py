@@ -174,12 +174,19 @@ def _motion_by_windows(x: Tensor, weights: list[float], dy: Tensor, dx: Tensor) 
     return out
 
 
+def png8(x: Tensor) -> Tensor:
+    """`x` as ImageMagick writes it to an 8-bit PNG: clipped to [0, 1] and rounded half up to the
+    nearest of the 256 levels (ScaleQuantumToChar), returned as float k/255."""
+    return torch.floor(x.clamp(0, 1) * 255 + 0.5) / 255
+
+
 @register_corruption("motion_blur", "blur", ((6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)))
 def motion_blur(x: Tensor, parameter: tuple[int, float], context: CorruptionContext) -> Tensor:
-    """Motion blur of (radius, sigma) px at 32 px along a random angle in [-45°, 45°] per image."""
+    """Motion blur of (radius, sigma) px at 32 px along a random angle in [-45°, 45°] per image,
+    rounded to 8 bits as the reference's ImageMagick PNG round trip does."""
     radius, sigma = parameter
     angles = context.random.uniform((x.shape[0],), -45.0, 45.0)
-    return motion_blur_images(x, context.whole_pixels(radius), context.pixels(sigma), angles)
+    return png8(motion_blur_images(x, context.whole_pixels(radius), context.pixels(sigma), angles))
 
 
 def zoom_factors(severity: int) -> list[float]:

@@ -60,19 +60,43 @@ def pil_box_matrix(in_size: int, out_size: int) -> Tensor:
     return matrix
 
 
-def pil_box_resize(x: Tensor, size: tuple[int, int]) -> Tensor:
-    """Resize N×C×H×W to `size` (H, W) with PIL's BOX filter (separable matrices)."""
-    rows = pil_box_matrix(x.shape[-2], size[0]).to(device=x.device, dtype=x.dtype)
-    cols = pil_box_matrix(x.shape[-1], size[1]).to(device=x.device, dtype=x.dtype)
-    return torch.matmul(torch.matmul(rows, x), cols.T)
+PIL_PRECISION_BITS = 22  # Pillow's fixed-point coefficients for 8-bit images: 32 - 8 - 2 bits
+
+
+@functools.lru_cache(maxsize=128)
+def pil_box_fixed_matrix(in_size: int, out_size: int) -> Tensor:
+    """`pil_box_matrix` as Pillow's integer coefficients (float64 holding integers):
+    int(0.5 + coefficient·2^22) (normalize_coeffs_8bpc)."""
+    return torch.floor(pil_box_matrix(in_size, out_size) * 2**PIL_PRECISION_BITS + 0.5)
+
+
+def pil_box_resize_8bit(levels: Tensor, size: tuple[int, int]) -> Tensor:
+    """Pillow's BOX resize of 8-bit images (N×C×H×W float64 holding 0..255) to `size` (H, W):
+    the horizontal pass, rounded to 8 bits, then the vertical pass, rounded — bit-exact."""
+    half, one = 2.0 ** (PIL_PRECISION_BITS - 1), 2.0**PIL_PRECISION_BITS
+
+    def rounded(total: Tensor) -> Tensor:  # clip8: (sum + 2^21) >> 22, clipped to 0..255
+        return torch.floor((total + half) / one).clamp_(0, 255)
+
+    h, w = levels.shape[-2:]
+    if w != size[1]:
+        cols = pil_box_fixed_matrix(w, size[1]).to(levels.device)
+        levels = rounded(torch.matmul(levels, cols.T))
+    if h != size[0]:
+        rows = pil_box_fixed_matrix(h, size[0]).to(levels.device)
+        levels = rounded(torch.matmul(rows, levels))
+    return levels
 
 
 @register_corruption("pixelate", "digital", (0.95, 0.9, 0.85, 0.75, 0.65))
 def pixelate(x: Tensor, factor: float, context: CorruptionContext) -> Tensor:
-    """BOX-downsample to int(side·factor) px and BOX-upsample back (relative, any size)."""
+    """BOX-downsample to int(side·factor) px and BOX-upsample back (relative, any size), on 8-bit
+    levels exactly as Pillow does it (the input is first rounded to 8 bits, as the reference's
+    PIL image is)."""
     h, w = x.shape[-2:]
-    small = pil_box_resize(x, (max(1, int(h * factor)), max(1, int(w * factor))))
-    return pil_box_resize(small, (h, w))
+    levels = torch.floor(x.double().clamp(0, 1) * 255 + 0.5)
+    small = pil_box_resize_8bit(levels, (max(1, int(h * factor)), max(1, int(w * factor))))
+    return (pil_box_resize_8bit(small, (h, w)) / 255).to(x.dtype)
 
 
 @register_corruption("jpeg_compression", "digital", (80, 65, 58, 50, 40))

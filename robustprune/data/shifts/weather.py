@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from robustprune.data.shifts import ops
-from robustprune.data.shifts.blur import motion_blur_images
+from robustprune.data.shifts.blur import motion_blur_images, png8
 from robustprune.data.shifts.registry import CorruptionContext, register_corruption
 from robustprune.data.shifts.textures import frost_crops, next_power_of_two, plasma_fractal
 
@@ -31,7 +31,7 @@ def snow(x: Tensor, parameter: tuple[float, ...], context: CorruptionContext) ->
     layer = torch.floor(layer.clamp(0, 1) * 255) / 255
     angles = context.random.uniform((n,), -135.0, -45.0)
     layer = motion_blur_images(layer, context.whole_pixels(radius), context.pixels(sigma), angles)
-    layer = torch.round(layer * 255) / 255
+    layer = png8(layer)  # ImageMagick's 8-bit PNG, read back /255
     x = blend * x + (1 - blend) * torch.maximum(x, ops.gray(x) * 1.5 + 0.5)
     return x + layer + layer.flip(-2, -1)
 
