@@ -3,8 +3,11 @@
 Every expensive artifact (a trained parent, one prune-retrain step, a generated shifted set)
 is stored under a key hashed from everything that determines it. Writes are atomic (temp file
 then rename, the sidecar last) and guarded by a file lock, so parallel processes asking for the
-same artifact build it once; the others wait and load it. A file whose checksum does not match
-its sidecar is treated as absent and rebuilt.
+same artifact build it once; the others wait and load it. The sidecar holds the checksum of
+the tensors and a digest of everything else in it (metadata included), so an artifact that
+is unreadable, edited, truncated, of another store format or inconsistent with its key is
+rebuilt, with an :class:`ArtifactWarning` saying which and why. Temporary files left by a
+killed write are removed when that artifact is next built.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,8 +34,12 @@ from robustprune.paths import default_cache_root
 
 log = logging.getLogger(__name__)
 
-STORE_FORMAT = 1
-"""Bumped when the on-disk layout changes; part of every key."""
+KEY_FORMAT = 1
+"""Part of every key; bumped when what a key hashes changes (every artifact then has a new key)."""
+
+STORE_FORMAT = 2
+"""Bumped when the sidecar layout changes; an artifact of another format is stale and rebuilt
+in place. 2: the sidecar carries ``digest``, covering its metadata as well as the tensors."""
 
 Tensors = dict[str, torch.Tensor]
 Builder = Callable[[], tuple[Tensors, dict[str, Any]]]
@@ -40,7 +48,7 @@ Builder = Callable[[], tuple[Tensors, dict[str, Any]]]
 def artifact_key(kind: str, key_fields: dict[str, Any]) -> str:
     """A stable hex key for ``kind`` and plain-JSON ``key_fields`` (order of dict keys ignored)."""
     canonical = json.dumps(
-        {"kind": kind, "format": STORE_FORMAT, "fields": key_fields},
+        {"kind": kind, "format": KEY_FORMAT, "fields": key_fields},
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -63,7 +71,21 @@ class Artifact:
 
 
 class CorruptArtifactError(RuntimeError):
-    """A stored artifact whose bytes do not match the checksum in its sidecar."""
+    """A stored artifact that cannot be trusted: unreadable, edited, truncated or stale."""
+
+
+class ArtifactWarning(UserWarning):
+    """A stored artifact was discarded and is being rebuilt (shown in pytest's warnings summary)."""
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def sidecar_digest(sidecar: dict[str, Any]) -> str:
+    """SHA-256 of every field of ``sidecar`` but ``digest`` itself, in canonical JSON."""
+    body = {name: value for name, value in sidecar.items() if name != "digest"}
+    return hashlib.sha256(_canonical(body).encode()).hexdigest()
 
 
 class NonFiniteArtifactError(ValueError):
@@ -115,49 +137,107 @@ class ArtifactStore:
         return sidecar.exists()
 
     def load(self, kind: str, key_fields: dict[str, Any]) -> Artifact | None:
-        """The stored artifact, or None when absent; a corrupt one is deleted and None returned."""
+        """The stored artifact, or None when absent; a corrupt one is deleted (with a warning)."""
         key = artifact_key(kind, key_fields)
-        try:
-            return self._read(kind, key)
-        except CorruptArtifactError as error:
-            log.warning("discarding corrupt artifact %s/%s: %s", kind, key, error)
-            self._delete(kind, key)
-            return None
+        found, problem = self._try_read(kind, key, key_fields)
+        if problem is None:
+            return found
+        with self._lock(kind, key):
+            found, problem = self._try_read(kind, key, key_fields)
+            if problem is not None:
+                self._discard(kind, key, problem)
+            return found
 
     def get_or_create(self, kind: str, key_fields: dict[str, Any], build: Builder) -> Artifact:
         """Load the artifact for ``key_fields``, or build and store it exactly once across processes."""
-        found = self.load(kind, key_fields)
+        key = artifact_key(kind, key_fields)
+        found, problem = self._try_read(kind, key, key_fields)
         if found is not None:
             return found
-        key = artifact_key(kind, key_fields)
-        tensor_path, _, lock_path = self._paths(kind, key)
-        tensor_path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(lock_path)):
-            found = self.load(kind, key_fields)  # another process may have built it meanwhile
+        with self._lock(kind, key):
+            # another process may have built (or repaired) it meanwhile
+            found, problem = self._try_read(kind, key, key_fields)
             if found is not None:
                 return found
+            if problem is not None:
+                self._discard(kind, key, problem)
+            self._remove_orphans(kind, key)  # left by a write that was killed
             tensors, meta = build()
             check_finite(kind, key_fields, tensors, meta)  # a diverged network is never cached
             self._write(kind, key, key_fields, tensors, meta)
             return Artifact(key=key, tensors=tensors, meta=meta, computed=True)
 
-    def _read(self, kind: str, key: str) -> Artifact | None:
+    def _lock(self, kind: str, key: str) -> FileLock:
+        _, _, lock_path = self._paths(kind, key)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(lock_path))
+
+    def _try_read(
+        self, kind: str, key: str, key_fields: dict[str, Any]
+    ) -> tuple[Artifact | None, str | None]:
+        """(artifact, None), (None, None) when absent, or (None, why it cannot be used)."""
+        try:
+            return self._read(kind, key, key_fields), None
+        except CorruptArtifactError as error:
+            return None, str(error)
+
+    def _discard(self, kind: str, key: str, problem: str) -> None:
+        message = (
+            f"robustprune cache: discarding {kind} artifact {key[:12]} in {self.root} and "
+            f"rebuilding it: {problem}"
+        )
+        log.warning(message)
+        warnings.warn(ArtifactWarning(message), stacklevel=3)
+        self._delete(kind, key)
+
+    def _read(self, kind: str, key: str, key_fields: dict[str, Any]) -> Artifact | None:
         tensor_path, sidecar_path, _ = self._paths(kind, key)
         if not sidecar_path.exists():
             return None
         try:
-            sidecar = json.loads(sidecar_path.read_text())
+            sidecar = json.loads(sidecar_path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CorruptArtifactError(f"unreadable sidecar {sidecar_path.name}: {error}") from None
+        if not isinstance(sidecar, dict):
+            raise CorruptArtifactError(
+                f"sidecar {sidecar_path.name} holds a {type(sidecar).__name__}, not an object"
+            )
+        if sidecar.get("format") != STORE_FORMAT:
+            raise CorruptArtifactError(
+                f"stale: written by store format {sidecar.get('format')!r}, this is {STORE_FORMAT}"
+            )
+        try:
+            digest_ok = sidecar_digest(sidecar) == sidecar.get("digest")
+        except (TypeError, ValueError):
+            digest_ok = False
+        if not digest_ok:
+            raise CorruptArtifactError(
+                f"sidecar {sidecar_path.name} does not match its digest (edited or damaged)"
+            )
+        if sidecar.get("kind") != kind or _canonical(sidecar.get("key_fields")) != _canonical(
+            key_fields
+        ):
+            raise CorruptArtifactError(
+                f"sidecar {sidecar_path.name} describes another artifact "
+                f"({sidecar.get('kind')!r}, {_canonical(sidecar.get('key_fields'))[:80]})"
+            )
+        if not isinstance(sidecar.get("meta"), dict):
+            raise CorruptArtifactError(f"sidecar {sidecar_path.name} has no metadata object")
+        try:
             payload = tensor_path.read_bytes()
-        except (OSError, json.JSONDecodeError) as error:
-            raise CorruptArtifactError(f"unreadable: {error}") from error
+        except OSError as error:
+            raise CorruptArtifactError(f"unreadable tensors {tensor_path.name}: {error}") from None
         digest = hashlib.sha256(payload).hexdigest()
         if digest != sidecar.get("sha256"):
             raise CorruptArtifactError(
                 f"checksum of {tensor_path.name} is {digest[:12]}…, sidecar says "
                 f"{str(sidecar.get('sha256'))[:12]}…"
             )
-        tensors = load_safetensors(payload) if payload else {}
-        return Artifact(key=key, tensors=tensors, meta=sidecar.get("meta", {}), computed=False)
+        try:
+            tensors = load_safetensors(payload) if payload else {}
+        except Exception as error:  # noqa: BLE001 - any parse failure means: rebuild
+            raise CorruptArtifactError(f"{tensor_path.name} is not safetensors: {error}") from None
+        return Artifact(key=key, tensors=tensors, meta=sidecar["meta"], computed=False)
 
     def _write(
         self,
@@ -170,14 +250,19 @@ class ArtifactStore:
         tensor_path, sidecar_path, _ = self._paths(kind, key)
         plain = {name: t.detach().to("cpu").contiguous().clone() for name, t in tensors.items()}
         payload = save_safetensors(plain) if plain else b""
-        sidecar = {
-            "format": STORE_FORMAT,
-            "kind": kind,
-            "key_fields": key_fields,
-            "sha256": hashlib.sha256(payload).hexdigest(),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "meta": meta,
-        }
+        sidecar = json.loads(  # the JSON form is what a reader sees (tuples become lists)
+            _canonical(
+                {
+                    "format": STORE_FORMAT,
+                    "kind": kind,
+                    "key_fields": key_fields,
+                    "sha256": hashlib.sha256(payload).hexdigest(),
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "meta": meta,
+                }
+            )
+        )
+        sidecar["digest"] = sidecar_digest(sidecar)
         _atomic_write(tensor_path, payload)
         _atomic_write(sidecar_path, json.dumps(sidecar, indent=1, sort_keys=True).encode())
 
@@ -185,6 +270,13 @@ class ArtifactStore:
         tensor_path, sidecar_path, _ = self._paths(kind, key)
         for path in (sidecar_path, tensor_path):
             path.unlink(missing_ok=True)
+
+    def _remove_orphans(self, kind: str, key: str) -> None:
+        """Delete this key's temporary files; call only while holding its lock."""
+        tensor_path, sidecar_path, _ = self._paths(kind, key)
+        for path in (tensor_path, sidecar_path):
+            for orphan in path.parent.glob(f".{path.name}.*.tmp"):
+                orphan.unlink(missing_ok=True)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
