@@ -18,13 +18,15 @@ from robustprune.suite import SuiteError, load_suite, validate_suite
 
 def _suite(config: pytest.Config):
     options = get_options(config)
+    registry = get_pruner_registry(config)
     try:
         suite = load_suite(options.suite)
         if options.seeds:
             suite = suite.with_seeds(options.seeds)
-        validate_suite(suite, get_pruner_registry(config).names())
+        validate_suite(suite, registry.names())
     except SuiteError as error:
-        raise pytest.UsageError(str(error)) from None
+        broken = "".join(f"; disabled plugin {n!r}: {w}" for n, w in registry.broken().items())
+        raise pytest.UsageError(f"{error}{broken}") from None
     return suite
 
 

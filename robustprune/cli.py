@@ -14,6 +14,7 @@ import argparse
 import fnmatch
 import importlib
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -42,7 +43,10 @@ def _list_datasets() -> list[str]:
 
 
 def _list_pruners() -> list[str]:
-    return importlib.import_module("robustprune.pruning").default_registry().names()
+    """Registered pruners, then disabled plugins as ``"<entry point> (broken: <why>)"``."""
+    registry = importlib.import_module("robustprune.pruning").default_registry()
+    broken = [f"{name} (broken: {why})" for name, why in sorted(registry.broken().items())]
+    return registry.names() + broken
 
 
 def _list_shifts() -> list[str]:
@@ -110,11 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_list(what: str, include: str | None) -> int:
     try:
-        names = LISTINGS[what]()
+        with warnings.catch_warnings():  # a disabled plugin is listed below, not warned about
+            warnings.simplefilter("ignore")
+            names = LISTINGS[what]()
     except (ImportError, AttributeError) as error:
         raise CommandError(f"cannot list {what}: {error}") from None
     for name in names:
-        if include is None or fnmatch.fnmatch(name, include):
+        if include is None or fnmatch.fnmatch(name.split(" ", 1)[0], include):
             print(name)
     return 0
 

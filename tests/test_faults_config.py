@@ -68,3 +68,25 @@ def test_bad_suite_is_exit_4_before_any_training(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert not (bench.path / "cache").exists()
+
+
+def test_a_broken_pruner_plugin_is_disabled_with_a_warning_and_the_run_goes_on(
+    bench: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = bench.path / "site"
+    dist_info = site / "broken-0.1.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text("[robustprune.pruners]\nbad = no_such_module:X\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    (bench.path / "all.toml").write_text(SUITE.replace('methods = ["WT"]\n', ""))
+    result = bench.runpytest_subprocess(
+        "benchmarks/", "--rp-suite", "all.toml", "--collect-only", "-q", "-p", "no:cacheprovider"
+    )
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*4 tests collected*"])
+    output = result.stdout.str() + result.stderr.str()
+    assert (
+        "PrunerPluginWarning: pruner plugin 'bad' (group robustprune.pruners) is disabled: "
+        "distribution broken 0.1, no_such_module:X: ModuleNotFoundError" in output
+    )

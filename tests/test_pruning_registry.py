@@ -20,7 +20,7 @@ from robustprune.pruning import (
     parameter_count,
     validate_masks,
 )
-from robustprune.pruning.base import reset_default_registry
+from robustprune.pruning.base import PrunerPluginWarning, reset_default_registry
 
 
 class Keep(Pruner):
@@ -121,7 +121,7 @@ def test_entry_point_pruner_is_found_and_validated(tmp_path, monkeypatch):
         sys.modules.pop("randprune", None)
 
 
-def test_entry_point_that_fails_to_import_is_named(tmp_path, monkeypatch):
+def _install_broken_plugin(tmp_path, monkeypatch) -> None:
     dist_info = tmp_path / "broken-0.1.dist-info"
     dist_info.mkdir()
     (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0.1\n")
@@ -129,8 +129,54 @@ def test_entry_point_that_fails_to_import_is_named(tmp_path, monkeypatch):
         "[robustprune.pruners]\nbad = no_such_module:Thing\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(PrunerRegistryError, match="entry point 'bad'"):
-        PrunerRegistry().load_entry_points()
+    importlib.invalidate_caches()
+
+
+def test_entry_point_that_fails_to_import_is_disabled_with_a_warning(tmp_path, monkeypatch):
+    _install_broken_plugin(tmp_path, monkeypatch)
+    registry = PrunerRegistry()
+    with pytest.warns(PrunerPluginWarning) as caught:
+        assert registry.load_entry_points() == []
+    [warning] = caught
+    assert str(warning.message) == (
+        "pruner plugin 'bad' (group robustprune.pruners) is disabled: distribution broken 0.1, "
+        "no_such_module:Thing: ModuleNotFoundError: No module named 'no_such_module'"
+    )
+    assert list(registry.broken()) == ["bad"]
+    with pytest.raises(UnknownPrunerError, match="disabled plugin 'bad': distribution broken"):
+        registry.get("Bad")
+
+
+def test_default_registry_keeps_working_with_a_broken_plugin(tmp_path, monkeypatch, capsys):
+    from robustprune.cli import main
+
+    _install_broken_plugin(tmp_path, monkeypatch)
+    reset_default_registry()
+    try:
+        with pytest.warns(PrunerPluginWarning, match="'bad'"):
+            assert default_registry().names() == ["FT", "PFP", "SiPP", "WT"]
+        assert main(["list", "pruners"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[:4] == ["FT", "PFP", "SiPP", "WT"]
+        assert lines[4].startswith("bad (broken: distribution broken 0.1, no_such_module:Thing: ")
+        assert len(lines) == 5
+    finally:
+        reset_default_registry()
+
+
+def test_invalid_plugin_class_is_disabled_too(tmp_path, monkeypatch):
+    (tmp_path / "notapruner.py").write_text("class Thing:\n    name = 'Thing'\n")
+    dist_info = tmp_path / "notapruner-2.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: notapruner\nVersion: 2.0\n")
+    (dist_info / "entry_points.txt").write_text("[robustprune.pruners]\nthing = notapruner:Thing\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    registry = PrunerRegistry()
+    with pytest.warns(PrunerPluginWarning, match="distribution notapruner 2.0.*structured must"):
+        registry.load_entry_points()
+    assert "thing" in registry.broken() and len(registry) == 0
+    sys.modules.pop("notapruner", None)
 
 
 def test_conftest_hook_pattern_registers_into_the_default_registry():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import threading
+import warnings
 from typing import ClassVar
 
 from torch import Tensor, nn
@@ -43,6 +44,10 @@ class Pruner:
 
 class PrunerRegistryError(ValueError):
     """A pruner class that cannot be registered (duplicate name, missing attributes)."""
+
+
+class PrunerPluginWarning(UserWarning):
+    """A pruner plugin (entry point) could not be loaded and is disabled."""
 
 
 class UnknownPrunerError(KeyError):
@@ -78,6 +83,7 @@ class PrunerRegistry:
         self._classes: dict[str, type[Pruner]] = {}
         self._origins: dict[str, str] = {}
         self._entry_points_loaded = False
+        self._broken: dict[str, str] = {}
 
     def register(self, cls: type[Pruner], origin: str) -> type[Pruner]:
         """Add ``cls`` under ``cls.name``; ``origin`` says where it came from (shown in errors)."""
@@ -103,8 +109,10 @@ class PrunerRegistry:
         try:
             return self._classes[name]
         except KeyError:
+            broken = "".join(f"; disabled plugin {b!r}: {why}" for b, why in self._broken.items())
             raise UnknownPrunerError(
                 f"unknown pruner {name!r}; valid pruners: {', '.join(self.names()) or '(none)'}"
+                f"{broken}"
             ) from None
 
     def create(self, name: str) -> Pruner:
@@ -120,6 +128,10 @@ class PrunerRegistry:
         """All registered names, sorted (every xdist worker must collect the same order)."""
         return sorted(self._classes)
 
+    def broken(self) -> dict[str, str]:
+        """Entry points that failed to load, by entry-point name -> why (distribution, error)."""
+        return dict(self._broken)
+
     def __contains__(self, name: object) -> bool:
         return name in self._classes
 
@@ -129,7 +141,10 @@ class PrunerRegistry:
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[str]:
         """Import and register every entry point of ``group``; returns the names added.
 
-        An entry point that fails to import or is not a valid pruner raises, naming it.
+        An entry point that fails to import, is not a valid pruner or takes a name already
+        registered is disabled: it is listed by :meth:`broken` and a
+        :class:`PrunerPluginWarning` names its distribution and the error. Everything else
+        goes on working.
         """
         added = []
         for entry_point in sorted(
@@ -138,17 +153,36 @@ class PrunerRegistry:
             origin = f"entry point {entry_point.name!r} ({entry_point.value}) in {group}"
             try:
                 cls = entry_point.load()
-            except Exception as error:  # noqa: BLE001 - re-raised with the entry point named
-                raise PrunerRegistryError(f"cannot load pruner {origin}: {error!r}") from error
-            if (
-                cls in self._classes.values()
-                and self._origins.get(getattr(cls, "name", "")) == origin
-            ):
+                if (
+                    cls in self._classes.values()
+                    and self._origins.get(getattr(cls, "name", "")) == origin
+                ):
+                    continue
+                self.register(cls, origin)
+            except Exception as error:  # noqa: BLE001 - a broken plugin must not stop the others
+                self._disable(entry_point, group, error)
                 continue
-            self.register(cls, origin)
             added.append(cls.name)
         self._entry_points_loaded = True
         return added
+
+    def _disable(
+        self, entry_point: importlib.metadata.EntryPoint, group: str, error: Exception
+    ) -> None:
+        dist = getattr(entry_point, "dist", None)
+        source = (
+            f"distribution {dist.metadata['Name']} {dist.version}"
+            if dist is not None
+            else "an unknown distribution"
+        )
+        why = f"{source}, {entry_point.value}: {type(error).__name__}: {error}"
+        self._broken[entry_point.name] = why
+        warnings.warn(
+            PrunerPluginWarning(
+                f"pruner plugin {entry_point.name!r} (group {group}) is disabled: {why}"
+            ),
+            stacklevel=3,
+        )
 
 
 _BUILTIN = PrunerRegistry()
