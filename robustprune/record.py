@@ -107,6 +107,12 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
         "degenerate": degenerate,
         "parent": parent,
         "curve": curve,
+        "accuracy_change_ci": {
+            name: [list(interval) for interval in intervals.accuracy_change[name]]
+            for name in distributions
+        }
+        if intervals
+        else None,
         "prune_potential": potential,
         "flop_reduction_at_pp": flops_at_pp,
         "excess_error": excess,

@@ -180,7 +180,9 @@ def test_text_tables_group_by_dataset_and_arch() -> None:
 
 def test_format_stat() -> None:
     assert format_stat({"mean": 0.825, "std": 0.035}, "nominal_pp") == "82.5 ± 3.5"
-    assert format_stat({"mean": 0.825, "std": 0.03, "ci": [0.8, 0.85]}, "gap") == "82.5 [80.0, 85.0]"
+    assert (
+        format_stat({"mean": 0.825, "std": 0.03, "ci": [0.8, 0.85]}, "gap") == "82.5 [80.0, 85.0]"
+    )
     assert format_stat({"mean": 0.0225, "std": 0.0035}, "excess_error_slope") == "0.022 ± 0.004"
     assert format_stat(None, "similarity") == "—"
 

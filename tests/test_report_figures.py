@@ -66,12 +66,12 @@ def expected_figures(leaderboard: dict[str, Any]) -> set[str]:
     names = set()
     for record in leaderboard["records"]:
         prefix = f"{record['suite']}-{record['dataset']}-{record['arch']}"
-        names |= {f"{prefix}-accuracy.png", f"{prefix}-potential.png", f"{prefix}-excess_error.png"}
+        names |= {f"{prefix}-{kind}" for kind in ("accuracy", "potential", "gap", "excess_error")}
         if record["similarity"] is not None:
-            names.add(f"{prefix}-{record['method']}-similarity.png")
+            names.add(f"{prefix}-{record['method']}-similarity")
         if "features" in record:
-            names.add(f"{prefix}-{record['method']}-cross_confidence.png")
-    return names
+            names.add(f"{prefix}-{record['method']}-cross_confidence")
+    return {f"{name}.{suffix}" for name in names for suffix in ("png", "svg")}
 
 
 def test_fixture_exercises_present_and_absent_optional_data(leaderboard: dict[str, Any]) -> None:
@@ -83,7 +83,7 @@ def test_fixture_exercises_present_and_absent_optional_data(leaderboard: dict[st
 
 
 def test_fixture_follows_the_record_schema(leaderboard: dict[str, Any]) -> None:
-    """The synthetic leaderboard is a valid schema-1 file, its extra "features" field included."""
+    """The synthetic leaderboard is a valid schema-2 file, its extra "features" field included."""
     validate_leaderboard(leaderboard)
 
 
@@ -91,14 +91,20 @@ def test_every_figure_is_a_valid_nonempty_png(report: Path, leaderboard: dict[st
     written = {p.name for p in (report.parent / "figures").iterdir()}
     assert written == expected_figures(leaderboard)
     for name in sorted(written):
-        assert_valid_png(report.parent / "figures" / name)
+        if name.endswith(".png"):
+            assert_valid_png(report.parent / "figures" / name)
+        else:
+            assert (report.parent / "figures" / name).read_text().lstrip().startswith("<?xml")
 
 
 def test_index_shows_every_figure_and_links_the_json(report: Path) -> None:
     parser = _Links()
     parser.feed(report.read_text(encoding="utf-8"))
     on_disk = {f"figures/{p.name}" for p in (report.parent / "figures").iterdir()}
-    assert sorted(parser.images) == sorted(on_disk)
+    assert sorted(parser.images) == sorted(p for p in on_disk if p.endswith(".png"))
+    assert sorted(link for link in parser.links if link.endswith(".svg")) == sorted(
+        p for p in on_disk if p.endswith(".svg")
+    )
     assert "leaderboard.json" in parser.links
     assert json.loads((report.parent / "leaderboard.json").read_text()) == json.loads(
         FIXTURE.read_text()
@@ -111,27 +117,89 @@ def test_accuracy_curves_draw_one_panel_per_distribution(leaderboard: dict[str, 
     panels = [axes for axes in figure.axes if axes.get_visible()]
     distributions = records[0]["distributions"]
     assert [p.get_title() for p in panels] == [figures.distribution_label(d) for d in distributions]
-    for panel, distribution in zip(panels, distributions, strict=True):
+    for panel in panels:
         methods = [
             line.get_label() for line in panel.get_lines() if not line.get_label().startswith("_")
         ]
-        assert methods == ["parent", "WT", "SiPP", "FT", "PFP"]
-        parent_line = panel.get_lines()[0]
-        seeds = [a for r in records for a in r["parent"][distribution]["accuracy"]]
-        assert parent_line.get_ydata()[0] == pytest.approx(sum(seeds) / len(seeds))
-    nominal = panels[0].get_lines()[1]  # WT, seed-averaged
-    first_points = [curve[0] for curve in records[0]["curve"]]
-    assert nominal.get_ydata()[0] == pytest.approx(
-        sum(p["accuracy"]["nominal"] for p in first_points) / len(first_points)
-    )
+        assert methods[:2] == ["parent", "parent − δ (δ = 0.5 points)"]
+        assert methods[2:6] == ["WT", "SiPP", "FT", "PFP"]
+        assert panel.get_lines()[1].get_ydata()[0] == pytest.approx(-0.5)  # δ in points
+        low, high = panel.get_ylim()
+        assert low == pytest.approx(-4.0) and high == pytest.approx(1.0)  # zoomed around δ
+    wt = panels[0].get_lines()[2]  # WT nominal, seed-averaged change in points
+    record = records[0]
+    assert wt.get_xdata()[0] == 0 and wt.get_ydata()[0] == 0  # starts at the parent
+    first = [curve[0]["accuracy"]["nominal"] - parent for curve, parent in
+             zip(record["curve"], record["parent"]["nominal"]["accuracy"], strict=True)]  # fmt: skip
+    assert wt.get_ydata()[1] == pytest.approx(100 * sum(first) / len(first))
+    shaded = [p for p in panels[0].patches if p.get_facecolor()[:3] == pytest.approx((0.88,) * 3)]
+    (band,) = shaded  # the δ band: from parent - δ up, several points tall once zoomed
+    assert band.get_extents().height > 0.1 * panels[0].get_window_extent().height
 
 
-def test_prune_potential_bars_match_the_record_means(leaderboard: dict[str, Any]) -> None:
+def _errorbars(axes: Any) -> list[tuple[list[float], list[float], list[tuple[float, float]]]]:
+    """(x, y, vertical extents of the bars) of every errorbar container on ``axes``."""
+    found = []
+    for container in axes.containers:
+        line, _caps, (bars, *_rest) = container.lines[0], container.lines[1], container.lines[2]
+        segments = [(float(s[0][1]), float(s[1][1])) for s in bars.get_segments()]
+        found.append((list(line.get_xdata()), list(line.get_ydata()), segments))
+    return found
+
+
+def test_prune_potential_markers_match_the_record_means(leaderboard: dict[str, Any]) -> None:
     records = _group(leaderboard, "vgg16_bn")
     figure = figures.prune_potential_bars(records)
-    bars = [patch.get_height() for patch in figure.axes[0].patches]
-    expected = [r["prune_potential"][d]["mean"] for r in records for d in r["distributions"]]
-    assert bars == pytest.approx(expected)
+    series = _errorbars(figure.axes[0])
+    assert [ys for _, ys, _ in series] == [
+        pytest.approx([r["prune_potential"][d]["mean"] for d in r["distributions"]])
+        for r in records
+    ]
+    assert figure.get_size_inches()[0] <= 7.0  # at most a page wide
+
+
+def test_intervals_are_clipped_to_0_1(leaderboard: dict[str, Any]) -> None:
+    """A seed spread or interval reaching past 1 (or below 0) is drawn only up to 1 (0)."""
+    records = copy.deepcopy(_group(leaderboard, "resnet20"))
+    records[0]["prune_potential"]["nominal"]["ci"] = [0.7, 1.3]
+    records[1]["prune_potential"]["nominal"]["ci"] = [-0.2, 0.9]
+    records[0]["summary"]["nominal_pp"]["ci"] = [0.7, 1.4]
+    for draw in (figures.prune_potential_bars, figures.potential_gap):
+        for _, _, segments in _errorbars(draw(records).axes[0]):
+            for low, high in segments:
+                assert 0.0 <= low <= high <= 1.0
+
+
+def test_the_gap_figure_shows_nominal_shifted_and_gap_intervals(
+    leaderboard: dict[str, Any],
+) -> None:
+    records = _group(leaderboard, "resnet20")
+    figure = figures.potential_gap(records)
+    left, right = figure.axes
+    pairs = _errorbars(left)
+    assert [ys[0] for _, ys, _ in pairs[:2]] == pytest.approx(
+        [records[0]["summary"]["nominal_pp"]["mean"], records[0]["summary"]["shifted_pp_mean"]["mean"]]
+    )  # fmt: skip
+    gap = right.containers[0].lines[2][0].get_segments()[0]
+    assert [gap[0][0], gap[1][0]] == pytest.approx(records[0]["summary"]["gap"]["ci"])
+
+
+def test_palette_is_colour_blind_safe_with_markers(leaderboard: dict[str, Any]) -> None:
+    """Okabe-Ito colours, a distinct marker per method, and never red with green."""
+    styles = figures.method_styles(leaderboard["records"])
+    colors = [style.color for style in styles.values()]
+    assert len(set(colors)) == len(colors) == 4
+    assert len({style.marker for style in styles.values()}) == 4
+    assert not {"#d62728", "#2ca02c", "red", "green"} & {c.lower() for c in colors}
+
+
+def test_degenerate_shifts_are_marked(leaderboard: dict[str, Any]) -> None:
+    records = copy.deepcopy(_group(leaderboard, "resnet20"))
+    records[0]["degenerate"] = {"corruption:fog:3": "parent at chance"}
+    panel = figures.accuracy_curves(records).axes[2]
+    assert panel.get_title().endswith("excluded: parent at chance")
+    labels = [t.get_text() for t in figures.prune_potential_bars(records).axes[0].get_xticklabels()]
+    assert "fog 3 †" in labels
 
 
 def test_excess_error_draws_the_slope_line(leaderboard: dict[str, Any]) -> None:
@@ -165,10 +233,11 @@ def test_optional_figures_are_skipped_without_their_data(leaderboard: dict[str, 
     assert figures.cross_confidence(record) is None
     record["features"]["cross_confidence"] = [[0.9, 0.1], [0.2, 0.8]]
     assert figures.cross_confidence(record) is not None
-    for key in ("curve", "prune_potential", "excess_error"):
+    for key in ("curve", "prune_potential", "excess_error", "summary"):
         record.pop(key)
     assert figures.accuracy_curves([record]) is None
     assert figures.prune_potential_bars([record]) is None
+    assert figures.potential_gap([record]) is None
     assert figures.excess_error([record]) is None
 
 
@@ -193,7 +262,9 @@ def test_records_without_optional_fields_still_render(
     written = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert written == [
         "synthetic-cifar10-resnet20-accuracy.png",
+        "synthetic-cifar10-resnet20-accuracy.svg",
         "synthetic-cifar10-resnet20-potential.png",
+        "synthetic-cifar10-resnet20-potential.svg",
     ]
     assert_valid_png(tmp_path / "figures" / written[0])
     assert ">WT<" in index.read_text(encoding="utf-8")
@@ -212,7 +283,7 @@ def test_a_rerun_into_the_same_folder_drops_stale_figures(
 
 
 def test_unknown_schema_and_missing_file_are_named(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"schema 7 is not supported; supported: \[1\]"):
+    with pytest.raises(ValueError, match=r"schema 7 is not supported; supported: \[1, 2\]"):
         write_report({"schema": 7, "records": []}, tmp_path)
     with pytest.raises(FileNotFoundError, match="nowhere.json"):
         write_report(tmp_path / "nowhere.json", tmp_path)

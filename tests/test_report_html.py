@@ -109,7 +109,11 @@ def test_summary_cells_carry_the_record_numbers(index: Path, leaderboard: dict[s
         text, sort = row[column]
         summary = record["summary"]["nominal_pp"]
         assert float(sort) == summary["mean"]
-        assert text == f"{summary['mean'] * 100:.1f} ± {summary['std'] * 100:.1f}"
+        low, high = summary["ci"]
+        assert text == f"{summary['mean'] * 100:.1f} [{low * 100:.1f}, {high * 100:.1f}]"
+    assert "Leaderboard (mean [95% bootstrap CI over test examples and seeds" in index.read_text(
+        encoding="utf-8"
+    )
 
 
 def test_text_from_records_is_escaped(leaderboard: dict[str, Any]) -> None:

@@ -154,6 +154,9 @@ def validate_record(record: Any, path: str = "record") -> None:
         f"{path}.degenerate",
         lambda value, where: _typed(value, str, "a string (the reason)", where),
     )
+    for name, rows in (record.get("accuracy_change_ci") or {}).items():
+        for index, interval in enumerate(_list(rows, f"{path}.accuracy_change_ci.{name}")):
+            _numbers(interval, f"{path}.accuracy_change_ci.{name}[{index}]")
     if record.get("uncertainty") is not None:
         _dict(record["uncertainty"], f"{path}.uncertainty")
     for index, name in enumerate(_list(record["distributions"], f"{path}.distributions")):

@@ -28,6 +28,8 @@ class CaseIntervals:
     """Prune potential per distribution."""
     parent_accuracy: dict[str, Interval]
     """The parents' top-1 accuracy per distribution."""
+    accuracy_change: dict[str, list[Interval]] = field(default_factory=dict)
+    """Per distribution, per ratio: accuracy of the pruned nets minus their parents'."""
     summary: dict[str, Interval] = field(default_factory=dict)
     """``nominal_pp``, ``shifted_pp_mean``, ``shifted_pp_min``, ``gap``,
     ``flop_reduction_at_pp`` and ``excess_error_slope`` (the latter three only when defined)."""
@@ -122,6 +124,11 @@ def bootstrap_case(
             potentials[name] = np.maximum(table, 0.0)
             keep(f"potential:{name}", seed_mean(potentials[name]))
             keep(f"parent:{name}", seed_mean(1.0 - error[..., 0]))
+            change = error[..., :1] - error[..., 1:]  # (size, S, R): pruned - parent accuracy
+            keep(
+                f"change:{name}",
+                np.stack([seed_mean(change[..., r]) for r in range(num_ratios)], axis=1),
+            )
         keep("nominal_pp", seed_mean(potentials[nominal]))
         if flop_reductions is not None:
             flops = np.asarray(flop_reductions, dtype=float)
@@ -142,12 +149,19 @@ def bootstrap_case(
             slope = (excess * ratios[None]).sum(axis=-1) / np.where(denominator > 0, denominator, 1)
             keep("excess_error_slope", seed_mean(slope))
 
+    changes = {
+        name: np.concatenate(collected.pop(f"change:{name}")) for name in correct
+    }  # (resamples, R)
     intervals = {
         name: _percentiles(np.concatenate(parts), confidence) for name, parts in collected.items()
     }
     return CaseIntervals(
         potential={n: intervals[f"potential:{n}"] for n in correct},
         parent_accuracy={n: intervals[f"parent:{n}"] for n in correct},
+        accuracy_change={
+            n: [_percentiles(changes[n][:, r], confidence) for r in range(num_ratios)]
+            for n in correct
+        },
         summary={
             name: intervals[name]
             for name in (

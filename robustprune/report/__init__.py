@@ -20,7 +20,7 @@ from robustprune.report.html import ReportFigure, Section, render_index
 
 __all__ = ["SUPPORTED_SCHEMAS", "load_leaderboard", "write_report"]
 
-SUPPORTED_SCHEMAS = (1,)
+SUPPORTED_SCHEMAS = (1, 2)
 JSON_NAME = "leaderboard.json"
 FIGURES_DIR = "figures"
 
@@ -30,11 +30,19 @@ Record = dict[str, Any]
 GROUP_FIGURES: dict[str, tuple[Callable[[Sequence[Record]], Figure | None], str]] = {
     "accuracy": (
         figures.accuracy_curves,
-        "Accuracy vs prune ratio per distribution; dashed: parent, grey: parent − δ band.",
+        "Accuracy change vs the parent (points) against prune ratio, from the parent at ratio 0; "
+        "grey: within δ of the parent (counts toward prune potential); open markers: each "
+        "method's prune potential with its interval; bands: 95% bootstrap interval.",
     ),
     "potential": (
         figures.prune_potential_bars,
-        "Prune potential per method and distribution; error bars: seed std.",
+        "Prune potential per method and distribution with 95% bootstrap intervals (clipped to "
+        "[0, 1]); † marks shifts where the parent is at chance (excluded from the summary).",
+    ),
+    "gap": (
+        figures.potential_gap,
+        "Nominal vs mean shifted prune potential per method, and their gap, with 95% bootstrap "
+        "intervals; a gap interval above 0 is a measured loss under shift.",
     ),
     "excess_error": (
         figures.excess_error,
@@ -102,9 +110,13 @@ def _save(
 ) -> ReportFigure | None:
     if figure is None:
         return None
-    path = out_dir / FIGURES_DIR / f"{name}.png"
-    figures.save_png(figure, path)
-    return ReportFigure(kind=kind, caption=caption, path=f"{FIGURES_DIR}/{path.name}")
+    png, svg = figures.save_figure(figure, out_dir / FIGURES_DIR / name)
+    return ReportFigure(
+        kind=kind,
+        caption=caption,
+        path=f"{FIGURES_DIR}/{png.name}",
+        svg=f"{FIGURES_DIR}/{svg.name}",
+    )
 
 
 def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) -> Path:
@@ -113,8 +125,9 @@ def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) 
     out_dir = Path(out_dir)
     figures_dir = out_dir / FIGURES_DIR
     figures_dir.mkdir(parents=True, exist_ok=True)
-    for stale in figures_dir.glob("*.png"):  # figures of an earlier report into the same folder
-        stale.unlink()
+    for pattern in ("*.png", "*.svg"):  # figures of an earlier report into the same folder
+        for stale in figures_dir.glob(pattern):
+            stale.unlink()
     json_path = out_dir / JSON_NAME
     if isinstance(leaderboard, dict):
         json_path.write_text(json.dumps(data, indent=1) + "\n")

@@ -2,7 +2,10 @@
 
 Every function takes leaderboard records (plain dicts, see docs/records.md) and returns a
 `matplotlib.figure.Figure`, or None when the records lack the data the figure needs. Figures are
-built without pyplot on an Agg canvas, so no global state or GUI backend is involved.
+built without pyplot on an Agg canvas, at most a page wide (7 in), in a colour-blind-safe palette
+with a marker per method; `save_figure` writes each as PNG and SVG. Intervals are the records'
+bootstrap intervals where they have them, else the min–max over seeds, always clipped to [0, 1]
+for prune potentials.
 """
 
 from __future__ import annotations
@@ -13,60 +16,31 @@ from typing import Any
 
 import matplotlib
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from robustprune.report.style import (
+    NOMINAL,
+    PAGE_WIDTH,
+    distribution_label,
+    finite,
+    group_title,
+    interval_note,
+    mean,
+    method_styles,
+    new_figure,
+    save_figure,
+    short_label,
+    styled,
+)
+
 Record = dict[str, Any]
+__all__ = [
+    "NOMINAL", "accuracy_curves", "cross_confidence", "distribution_label", "excess_error",
+    "method_styles",
+    "noise_similarity", "potential_gap", "prune_potential_bars", "save_figure", "save_png",
+]  # fmt: skip
 
-NOMINAL = "nominal"
-_METHOD_COLORS = [
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#9467bd",
-    "#ff7f0e",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#7f7f7f",
-    "#bcbd22",
-]
-_DPI = 100
-
-
-def distribution_label(distribution: str) -> str:
-    """A short human label: 'corruption:fog:3' -> 'fog (severity 3)', 'noise:uniform:0.1' -> 'uniform noise ε=0.1'."""
-    parts = distribution.split(":")
-    if len(parts) == 3 and parts[0] == "corruption":
-        return f"{parts[1]} (severity {parts[2]})"
-    if len(parts) == 3 and parts[0] == "noise":
-        return f"{parts[1]} noise ε={parts[2]}"
-    return distribution
-
-
-def method_colors(records: Sequence[Record]) -> dict[str, str]:
-    """One stable color per method label, in order of first appearance."""
-    colors: dict[str, str] = {}
-    for record in records:
-        method = str(record.get("method", "?"))
-        if method not in colors:
-            colors[method] = _METHOD_COLORS[len(colors) % len(_METHOD_COLORS)]
-    return colors
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    """A figure drawn by the headless Agg backend (no pyplot, no global backend switch)."""
-    figure = Figure(figsize=(width, height), dpi=_DPI)
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+_finite, _mean, _group_title = finite, mean, group_title
 
 
 def _distributions(records: Sequence[Record]) -> list[str]:
@@ -82,218 +56,317 @@ def _distributions(records: Sequence[Record]) -> list[str]:
     return seen
 
 
-def _grid(count: int, max_columns: int = 4) -> tuple[int, int]:
-    columns = min(max_columns, max(count, 1))
+def _degenerate(records: Sequence[Record]) -> set[str]:
+    """Distributions some record flags as degenerate (parent not clearly above chance)."""
+    return {name for record in records for name in record.get("degenerate") or {}}
+
+
+def _grid(count: int, max_columns: int = 3) -> tuple[int, int]:
+    """(rows, columns) for ``count`` panels: 2 columns for 2 or 4 panels, else up to 3."""
+    columns = 2 if count in (2, 4) else min(max_columns, max(count, 1))
     return math.ceil(count / columns), columns
 
 
-def _mean_curve(
-    record: Record, distribution: str
-) -> tuple[list[float], list[float], list[float], list[float]]:
-    """Seed-averaged curve on one distribution: (prune ratio, mean, min, max accuracy).
+def _change_curve(record: Record, distribution: str) -> tuple[list[float], ...]:
+    """Seed-mean accuracy change vs the parent on one distribution, starting at the parent.
 
-    Points are matched across seeds by their target ratio; a seed missing a point or the
-    distribution is left out of that point's statistics.
+    Returns (prune ratio, mean change, band low, band high), fractions, with the parent at
+    ratio 0 (change 0). The band is the record's bootstrap interval (``accuracy_change_ci``)
+    when it matches the curve, else the min–max over seeds. Points are matched across seeds by
+    target ratio; a seed missing a point or the distribution is left out of that point.
     """
-    by_target: dict[float, tuple[list[float], list[float]]] = {}
-    for seed_curve in record.get("curve") or []:
-        for point in seed_curve or []:
+    parents = ((record.get("parent") or {}).get(distribution) or {}).get("accuracy") or []
+    by_target: dict[float, tuple[list[float], list[float], int]] = {}
+    for seed_index, seed_curve in enumerate(record.get("curve") or []):
+        if seed_index >= len(parents) or not finite(parents[seed_index]):
+            continue
+        for position, point in enumerate(seed_curve or []):
             accuracy = (point.get("accuracy") or {}).get(distribution)
             ratio = point.get("prune_ratio")
-            if not (_finite(accuracy) and _finite(ratio)):
+            if not (finite(accuracy) and finite(ratio)):
                 continue
-            target = point.get("target_ratio", ratio)
-            ratios, accuracies = by_target.setdefault(round(float(target), 6), ([], []))
+            target = round(float(point.get("target_ratio", ratio)), 6)
+            ratios, changes, _ = by_target.setdefault(target, ([], [], position))
             ratios.append(float(ratio))
-            accuracies.append(float(accuracy))
-    xs, means, lows, highs = [], [], [], []
+            changes.append(float(accuracy) - float(parents[seed_index]))
+    if not by_target:
+        return [], [], [], []
+    bootstrap = (record.get("accuracy_change_ci") or {}).get(distribution)
+    xs, means, lows, highs = [0.0], [0.0], [0.0], [0.0]
     for target in sorted(by_target):
-        ratios, accuracies = by_target[target]
-        xs.append(_mean(ratios))
-        means.append(_mean(accuracies))
-        lows.append(min(accuracies))
-        highs.append(max(accuracies))
+        ratios, changes, position = by_target[target]
+        xs.append(mean(ratios))
+        means.append(mean(changes))
+        if bootstrap and len(bootstrap) == len(by_target) and len(bootstrap[position]) == 2:
+            lows.append(float(bootstrap[position][0]))
+            highs.append(float(bootstrap[position][1]))
+        else:
+            lows.append(min(changes))
+            highs.append(max(changes))
     return xs, means, lows, highs
 
 
-def _parent_accuracy(records: Sequence[Record], distribution: str) -> float | None:
-    """Mean parent accuracy on a distribution over all seeds of all records (they share parents)."""
-    values = [
-        float(v)
-        for record in records
-        for v in ((record.get("parent") or {}).get(distribution) or {}).get("accuracy") or []
-        if _finite(v)
-    ]
-    return _mean(values) if values else None
+def _interval(entry: dict[str, Any]) -> tuple[float, float, float] | None:
+    """(mean, low, high) of a statistic, the interval clipped to [0, 1]; None without a mean."""
+    if not finite(entry.get("mean")):
+        return None
+    value = float(entry["mean"])
+    ci = entry.get("ci")
+    if ci and len(ci) == 2 and all(finite(v) for v in ci):
+        low, high = float(ci[0]), float(ci[1])
+    elif entry.get("values"):
+        low, high = min(entry["values"]), max(entry["values"])
+    else:
+        low = high = value
+    return value, min(max(low, 0.0), value), max(min(high, 1.0), value)
 
 
-def _finish(figure: Figure, axes: Axes, title: str) -> Figure:
+def _legend(figure: Figure, axes: Axes, columns: int | None = None) -> None:
     handles, labels = axes.get_legend_handles_labels()
     if handles:
         figure.legend(
-            handles,
-            labels,
-            loc="lower center",
-            ncol=min(len(labels), 6),
+            handles, labels, loc="outside lower center", ncol=columns or min(len(labels), 7),
             frameon=False,
-            fontsize="small",
-        )
-    figure.suptitle(title)
-    figure.tight_layout(rect=(0, 0.07, 1, 1))
-    return figure
+        )  # fmt: skip
 
 
+@styled
 def accuracy_curves(records: Sequence[Record]) -> Figure | None:
-    """Accuracy vs prune ratio for every method, one panel per distribution (small multiples).
+    """Accuracy change vs the parent (points) against prune ratio, one panel per distribution.
 
-    Each panel shows the parent's accuracy as a dashed line, the band within which a pruned net
-    still counts as "as good as the parent" (parent accuracy - delta) shaded, and per method the
-    seed mean with the seed spread (min to max) as a light band. `records` share dataset and arch.
+    Each curve starts at the parent (ratio 0, change 0). The shaded band is where a pruned net
+    still counts as "as good as the parent" (change >= -δ), the dashed line its edge; an open
+    marker on that line shows each method's prune potential with its interval. The y axis is
+    zoomed to the region around δ; curves that fall further leave the panel at the bottom.
     """
     distributions = _distributions(records)
-    curves = {(r.get("method"), d): _mean_curve(r, d) for r in records for d in distributions}
+    curves = {(r.get("method"), d): _change_curve(r, d) for r in records for d in distributions}
     distributions = [
         d for d in distributions if any(curves[(r.get("method"), d)][0] for r in records)
     ]
     if not distributions:
         return None
-    colors = method_colors(records)
+    styles = method_styles(records)
+    degenerate = _degenerate(records)
+    delta = next((float(r["delta"]) for r in records if finite(r.get("delta"))), 0.005)
+    low_limit, high_limit = -100 * max(8 * delta, 0.03), 100 * max(2 * delta, 0.01)
     rows, columns = _grid(len(distributions))
-    figure = _new_figure(3.4 * columns, 2.9 * rows + 0.6)
-    axes_grid = figure.subplots(rows, columns, squeeze=False, sharex=True)
-    delta = next((float(r["delta"]) for r in records if _finite(r.get("delta"))), None)
+    figure = new_figure(PAGE_WIDTH, 1.75 * rows + 0.55)
+    grid = figure.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
     for index, distribution in enumerate(distributions):
-        axes = axes_grid[index // columns][index % columns]
-        parent = _parent_accuracy(records, distribution)
-        if parent is not None:
-            axes.axhline(parent, color="black", linestyle="--", linewidth=1, label="parent")
-            if delta is not None:
-                axes.axhspan(parent - delta, parent, color="0.6", alpha=0.35, label="parent − δ")
+        axes = grid[index // columns][index % columns]
+        axes.axhspan(-100 * delta, high_limit, color="0.88", linewidth=0, zorder=0)
+        axes.axhline(0, color="0.3", linewidth=0.7, zorder=1, label="parent")
+        axes.axhline(-100 * delta, color="0.3", linewidth=0.8, linestyle="--", zorder=1,
+                     label=f"parent − δ (δ = {100 * delta:g} points)")  # fmt: skip
         for record in records:
+            method = str(record.get("method"))
             xs, means, lows, highs = curves[(record.get("method"), distribution)]
             if not xs:
                 continue
-            color = colors[str(record.get("method"))]
-            axes.plot(
-                xs, means, marker="o", markersize=3, color=color, label=str(record.get("method"))
-            )
-            axes.fill_between(xs, lows, highs, color=color, alpha=0.15, linewidth=0)
-        axes.set_title(distribution_label(distribution), fontsize="medium")
+            style = styles[method]
+            axes.fill_between(xs, [100 * v for v in lows], [100 * v for v in highs],
+                              color=style.color, alpha=0.18, linewidth=0)  # fmt: skip
+            axes.plot(xs, [100 * v for v in means], label=method, **style.line())
+            potential = _interval((record.get("prune_potential") or {}).get(distribution) or {})
+            if potential is not None:
+                value, low, high = potential
+                axes.errorbar(
+                    [value], [-100 * delta], xerr=[[value - low], [high - value]],
+                    marker=style.marker, markersize=6, markerfacecolor="white",
+                    markeredgecolor=style.color, markeredgewidth=1.3, ecolor=style.color,
+                    elinewidth=1.3, capsize=2.5, linestyle="none", zorder=5, clip_on=False,
+                )  # fmt: skip
+        title = distribution_label(distribution)
+        if distribution in degenerate:
+            axes.set_title(f"{title}\nexcluded: parent at chance", color="0.45")
+            axes.set_facecolor("#f4f4f4")
+        else:
+            axes.set_title(title)
         axes.set_xlim(0, 1)
-        axes.grid(alpha=0.3)
+        axes.set_ylim(low_limit, high_limit)
+        axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
+        axes.set_xticklabels(["0", ".25", ".5", ".75", "1"])
+        axes.grid(alpha=0.25, linewidth=0.5)
         if index % columns == 0:
-            axes.set_ylabel("top-1 accuracy")
-        if index // columns == rows - 1 or index + columns >= len(distributions):
+            axes.set_ylabel("Δ accuracy (points)")
+        if index + columns >= len(distributions):
             axes.set_xlabel("prune ratio")
             axes.tick_params(labelbottom=True)
     for index in range(len(distributions), rows * columns):
-        axes_grid[index // columns][index % columns].set_visible(False)
-    return _finish(figure, axes_grid[0][0], f"{_group_title(records)}: accuracy vs prune ratio")
+        grid[index // columns][index % columns].set_visible(False)
+    grid[0][0].plot([], [], marker="o", markerfacecolor="white", markeredgecolor="0.2",
+                    linestyle="none", label="prune potential (± interval)")  # fmt: skip
+    _legend(figure, grid[0][0], columns=4)
+    figure.suptitle(f"{group_title(records)}: accuracy change vs the parent "
+                    f"(bands/bars: {interval_note(records)})", fontsize=8)  # fmt: skip
+    return figure
 
 
+@styled
 def prune_potential_bars(records: Sequence[Record]) -> Figure | None:
-    """Prune potential per method, nominal next to each shift; error bars are the seed std."""
+    """Prune potential per distribution (nominal first) and method: markers with intervals.
+
+    Intervals are the records' bootstrap intervals (else the seed min–max), clipped to [0, 1].
+    Degenerate shifts (parent at chance) are greyed and marked †.
+    """
     distributions = [
         d
         for d in _distributions(records)
-        if any(
-            _finite(((r.get("prune_potential") or {}).get(d) or {}).get("mean")) for r in records
-        )
+        if any(finite(((r.get("prune_potential") or {}).get(d) or {}).get("mean")) for r in records)
     ]
     if not distributions:
         return None
-    colors = method_colors(records)
-    methods = list(colors)
-    width = 0.8 / len(methods)
-    figure = _new_figure(min(24.0, max(6.0, 1.2 + 0.45 * len(methods) * len(distributions))), 4.2)
+    styles = method_styles(records)
+    degenerate = _degenerate(records)
+    figure = new_figure(PAGE_WIDTH, 2.7)
     axes = figure.subplots()
-    for m, method in enumerate(methods):
+    width = 0.72 / max(1, len(styles))
+    for m, (method, style) in enumerate(styles.items()):
         record = next(r for r in records if str(r.get("method")) == method)
         potential = record.get("prune_potential") or {}
-        heights, errors = [], []
-        for distribution in distributions:
-            entry = potential.get(distribution) or {}
-            heights.append(float(entry["mean"]) if _finite(entry.get("mean")) else 0.0)
-            errors.append(float(entry["std"]) if _finite(entry.get("std")) else 0.0)
-        positions = [d + (m - (len(methods) - 1) / 2) * width for d in range(len(distributions))]
-        axes.bar(
-            positions,
-            heights,
-            width=width * 0.95,
-            yerr=errors,
-            capsize=2,
-            color=colors[method],
-            label=method,
-            error_kw={"linewidth": 0.8},
-        )
+        xs, ys, lows, highs = [], [], [], []
+        for d, distribution in enumerate(distributions):
+            entry = _interval(potential.get(distribution) or {})
+            if entry is None:
+                continue
+            value, low, high = entry
+            xs.append(d + (m - (len(styles) - 1) / 2) * width)
+            ys.append(value)
+            lows.append(value - low)
+            highs.append(high - value)
+        axes.errorbar(
+            xs, ys, yerr=[lows, highs], marker=style.marker, color=style.color, linestyle="none",
+            markersize=4.5, elinewidth=1.0, capsize=2, label=method,
+        )  # fmt: skip
+    for d, distribution in enumerate(distributions):
+        if distribution in degenerate:
+            axes.axvspan(d - 0.45, d + 0.45, color="#f0f0f0", zorder=0, linewidth=0)
+    if NOMINAL in distributions and len(distributions) > 1:
+        axes.axvline(0.5, color="0.5", linewidth=0.8)
     axes.set_xticks(range(len(distributions)))
-    axes.set_xticklabels(
-        [distribution_label(d) for d in distributions], rotation=20, ha="right", fontsize="small"
-    )
+    labels = [short_label(d) + (" †" if d in degenerate else "") for d in distributions]
+    axes.set_xticklabels(labels, rotation=35, ha="right", rotation_mode="anchor")
+    for label, distribution in zip(axes.get_xticklabels(), distributions, strict=True):
+        if distribution in degenerate:
+            label.set_color("0.5")
+    axes.set_xlim(-0.6, len(distributions) - 0.4)
+    axes.set_ylim(-0.02, 1.02)
     axes.set_ylabel("prune potential")
-    axes.set_ylim(0, 1)
-    axes.grid(axis="y", alpha=0.3)
-    return _finish(figure, axes, f"{_group_title(records)}: prune potential per distribution")
+    axes.grid(axis="y", alpha=0.3, linewidth=0.5)
+    _legend(figure, axes)
+    note = "; † parent at chance, excluded from the summary" if degenerate else ""
+    figure.suptitle(
+        f"{group_title(records)}: prune potential per distribution (bands/bars: {interval_note(records)}"
+        f"{note})", fontsize=8,
+    )  # fmt: skip
+    return figure
 
 
+@styled
+def potential_gap(records: Sequence[Record]) -> Figure | None:
+    """Per method: nominal PP next to mean shifted PP (left) and their gap (right), with intervals.
+
+    A gap whose interval lies above 0 says the method's networks are prunable less far on
+    shifted data than on the test set, beyond the measurement's uncertainty.
+    """
+    rows = []
+    for record in records:
+        summary = record.get("summary") or {}
+        nominal = _interval(summary.get("nominal_pp") or {})
+        shifted = _interval(summary.get("shifted_pp_mean") or {})
+        if nominal is None or shifted is None:
+            continue
+        gap = summary.get("gap") or {}
+        rows.append((str(record.get("method")), nominal, shifted, gap))
+    if not rows:
+        return None
+    styles = method_styles(records)
+    figure = new_figure(PAGE_WIDTH, 2.4)
+    left, right = figure.subplots(1, 2, width_ratios=(3, 2))
+    for i, (method, nominal, shifted, gap) in enumerate(rows):
+        style = styles[method]
+        for offset, (value, low, high), filled in ((-0.15, nominal, True), (0.15, shifted, False)):
+            left.errorbar(
+                [i + offset], [value], yerr=[[value - low], [high - value]], marker=style.marker,
+                color=style.color, markerfacecolor=style.color if filled else "white",
+                markersize=5, capsize=2, elinewidth=1.0, linestyle="none",
+            )  # fmt: skip
+        if finite(gap.get("mean")):
+            value = float(gap["mean"])
+            ci = gap.get("ci") if gap.get("ci") else [value, value]
+            right.errorbar(
+                [value], [i], xerr=[[value - min(ci[0], value)], [max(ci[1], value) - value]],
+                marker=style.marker, color=style.color, markersize=5, capsize=2,
+                elinewidth=1.0, linestyle="none",
+            )  # fmt: skip
+    left.plot([], [], marker="o", color="0.3", linestyle="none", label="nominal")
+    left.plot([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="none",
+              label="shifted (mean)")  # fmt: skip
+    left.legend(loc="upper right", frameon=False)
+    left.set_xticks(range(len(rows)))
+    left.set_xticklabels([row[0] for row in rows])
+    left.set_xlim(-0.6, len(rows) - 0.4)
+    left.set_ylim(-0.02, 1.02)
+    left.set_ylabel("prune potential")
+    left.grid(axis="y", alpha=0.3, linewidth=0.5)
+    right.axvline(0, color="0.3", linewidth=0.8)
+    right.set_yticks(range(len(rows)))
+    right.set_yticklabels([row[0] for row in rows])
+    right.set_ylim(len(rows) - 0.5, -0.5)
+    right.set_xlabel("gap = nominal − shifted PP")
+    right.grid(axis="x", alpha=0.3, linewidth=0.5)
+    figure.suptitle(f"{group_title(records)}: nominal vs shifted prune potential "
+                    f"(bands/bars: {interval_note(records)})", fontsize=8)  # fmt: skip
+    return figure
+
+
+@styled
 def excess_error(records: Sequence[Record]) -> Figure | None:
-    """Excess error vs prune ratio per method (seed mean and spread) with the fitted slope line.
+    """Excess error vs prune ratio per method (seed mean, min–max band) with the slope line.
 
     The slope line is `excess error = slope × prune ratio` (the record's mean slope): a pruned
     net at ratio 0 is the parent, whose excess error is 0 by definition.
     """
-    colors = method_colors(records)
-    figure = _new_figure(6.4, 4.2)
+    styles = method_styles(records)
+    figure = new_figure(PAGE_WIDTH / 2, 2.7)
     axes = figure.subplots()
     drawn = False
     for record in records:
         data = record.get("excess_error") or {}
-        ratios = [float(r) for r in data.get("ratios") or [] if _finite(r)]
+        ratios = [float(r) for r in data.get("ratios") or [] if finite(r)]
         rows = [
             row
             for row in data.get("values") or []
-            if row and len(row) == len(ratios) and all(_finite(v) for v in row)
+            if row and len(row) == len(ratios) and all(finite(v) for v in row)
         ]
         if not ratios or not rows:
             continue
-        color = colors[str(record.get("method"))]
+        style = styles[str(record.get("method"))]
         columns = list(zip(*rows, strict=True))
-        axes.plot(
-            ratios,
-            [_mean(c) for c in columns],
-            marker="o",
-            markersize=3,
-            color=color,
-            label=str(record.get("method")),
-        )
+        xs = [0.0, *ratios]
+        axes.plot(xs, [0.0, *(mean(c) for c in columns)], label=str(record.get("method")),
+                  **style.line())  # fmt: skip
         if len(rows) > 1:
-            axes.fill_between(
-                ratios,
-                [min(c) for c in columns],
-                [max(c) for c in columns],
-                color=color,
-                alpha=0.15,
-                linewidth=0,
-            )
+            axes.fill_between(xs, [0.0, *(min(c) for c in columns)],
+                              [0.0, *(max(c) for c in columns)], color=style.color, alpha=0.15,
+                              linewidth=0)  # fmt: skip
         slope = (data.get("slope") or {}).get("mean")
-        if _finite(slope):
-            axes.plot(
-                [0, max(ratios)],
-                [0, float(slope) * max(ratios)],
-                color=color,
-                linestyle=":",
-                linewidth=1.5,
-            )
+        if finite(slope):
+            axes.plot([0, max(ratios)], [0, float(slope) * max(ratios)], color=style.color,
+                      linestyle=":", linewidth=1.0)  # fmt: skip
         drawn = True
     if not drawn:
         return None
-    axes.axhline(0, color="black", linewidth=0.8)
+    axes.axhline(0, color="0.3", linewidth=0.7)
     axes.plot([], [], color="0.3", linestyle=":", label="slope fit")
     axes.set_xlabel("prune ratio")
-    axes.set_ylabel("excess error (shifted − nominal, vs parent)")
+    axes.set_ylabel("excess error")
     axes.set_xlim(0, 1)
-    axes.grid(alpha=0.3)
-    return _finish(figure, axes, f"{_group_title(records)}: excess error")
+    axes.grid(alpha=0.25, linewidth=0.5)
+    _legend(figure, axes, columns=3)
+    figure.suptitle(f"{group_title(records)}: excess error (band: seed min–max)", fontsize=8)
+    return figure
 
 
 def _similarity_series(similarity: dict[str, Any], metric: str, ratio: Any) -> list[float] | None:
@@ -309,6 +382,7 @@ def _similarity_series(similarity: dict[str, Any], metric: str, ratio: Any) -> l
     return None
 
 
+@styled
 def noise_similarity(record: Record) -> Figure | None:
     """Label agreement and softmax ℓ2 distance to the parent vs noise ε, per prune ratio.
 
@@ -323,7 +397,7 @@ def noise_similarity(record: Record) -> Figure | None:
     ratios = list(similarity.get("ratios") or [])
     if not eps or not ratios:
         return None
-    figure = _new_figure(9.0, 3.8)
+    figure = new_figure(PAGE_WIDTH, 2.8)
     agreement_axes, distance_axes = figure.subplots(1, 2)
     colormap = matplotlib.colormaps["viridis"]
     drawn = False
@@ -360,13 +434,14 @@ def noise_similarity(record: Record) -> Figure | None:
         axes.grid(alpha=0.3)
     if not drawn:
         return None
-    return _finish(
-        figure,
-        agreement_axes,
-        f"{_group_title([record])} {record.get('method')}: similarity under noise",
+    _legend(figure, agreement_axes, columns=6)
+    figure.suptitle(
+        f"{group_title([record])} {record.get('method')}: similarity under noise", fontsize=8
     )
+    return figure
 
 
+@styled
 def cross_confidence(record: Record) -> Figure | None:
     """Heat map of the record's optional "features" cross-confidence matrix.
 
@@ -384,8 +459,8 @@ def cross_confidence(record: Record) -> Figure | None:
         or any(len(row) != len(models) or not all(_finite(v) for v in row) for row in matrix)
     ):
         return None
-    size = 1.6 + 0.9 * len(models)
-    figure = _new_figure(size + 1.4, size)
+    size = min(PAGE_WIDTH - 1.6, 1.4 + 0.6 * len(models))
+    figure = new_figure(size + 1.6, size)
     axes = figure.subplots()
     image = axes.imshow(matrix, cmap="magma", vmin=0, vmax=1)
     for i, row in enumerate(matrix):
@@ -406,16 +481,10 @@ def cross_confidence(record: Record) -> Figure | None:
     axes.set_xlabel("pixel subset chosen by")
     axes.set_ylabel("confidence of")
     figure.colorbar(image, ax=axes, label="confidence in true class")
-    figure.suptitle(f"{_group_title([record])} {record.get('method')}: cross-confidence")
-    figure.tight_layout()
+    figure.suptitle(f"{group_title([record])} {record.get('method')}: cross-confidence", fontsize=8)
     return figure
 
 
-def _group_title(records: Sequence[Record]) -> str:
-    first = records[0] if records else {}
-    return f"{first.get('dataset', '?')} / {first.get('arch', '?')}"
-
-
 def save_png(figure: Figure, path: Any) -> None:
-    """Write `figure` as a PNG file at `path`."""
-    figure.savefig(path, format="png", dpi=_DPI)
+    """Write `figure` as PNG and SVG next to each other (`path`'s suffix is replaced)."""
+    save_figure(figure, path)

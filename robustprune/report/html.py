@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from robustprune.report.figures import NOMINAL, distribution_label
+from robustprune.report.style import NOMINAL, distribution_label, interval_note
 
 Record = dict[str, Any]
 
@@ -25,6 +25,8 @@ class ReportFigure:
     kind: str
     caption: str
     path: str
+    svg: str | None = None
+    """The same figure as SVG (relative to index.html), or None."""
 
 
 @dataclass
@@ -58,6 +60,8 @@ SUMMARY_COLUMNS: list[tuple[str, str, str]] = [
     ("flop_reduction_at_pp", "FLOP reduction at PP %", "ratio"),
     ("similarity", "agreement at PP %", "ratio"),
 ]
+OPTIONAL_COLUMNS: list[tuple[str, str, str]] = [("speedup_at_pp", "speedup at PP ×", "number")]
+"""Shown when some record of the section has the metric."""
 TIMING_COLUMNS = ["parent_s", "curve_s", "evaluation_s"]
 
 _CSS = """
@@ -133,14 +137,18 @@ def _finite(value: Any) -> bool:
 
 
 def _cell(stats: Any, kind: str) -> str:
-    """A table cell for a {"mean", "std"} entry (or a bare number); empty and grey when missing."""
+    """A table cell for a {"mean", "std", "ci"} entry (or a bare number): ``mean [low, high]``
+    with the 95 % interval, ``mean ± std`` without one; empty and grey when missing."""
     mean = stats.get("mean") if isinstance(stats, dict) else stats
     std = stats.get("std") if isinstance(stats, dict) else None
+    ci = stats.get("ci") if isinstance(stats, dict) else None
     if not _finite(mean):
         return '<td class="missing" data-sort="">–</td>'
     scale, digits = {"ratio": (100.0, 1), "seconds": (1.0, 1)}.get(kind, (1.0, 3))
     text = f"{mean * scale:.{digits}f}"
-    if _finite(std):
+    if isinstance(ci, list) and len(ci) == 2 and all(_finite(v) for v in ci):
+        text += f" [{ci[0] * scale:.{digits}f}, {ci[1] * scale:.{digits}f}]"
+    elif _finite(std):
         text += f" ± {std * scale:.{digits}f}"
     return f'<td data-sort="{mean!r}">{escape(text)}</td>'
 
@@ -169,6 +177,10 @@ def _section_attributes(section: Section) -> str:
 
 def summary_table(section: Section) -> str:
     """One row per method: the record summary (nominal, shifted and gap side by side)."""
+    columns = SUMMARY_COLUMNS + [
+        column for column in OPTIONAL_COLUMNS
+        if any(column[0] in (r.get("summary") or {}) for r in section.records)
+    ]  # fmt: skip
     rows = []
     for record in section.records:
         summary = record.get("summary") or {}
@@ -177,12 +189,20 @@ def summary_table(section: Section) -> str:
             _text_cell("yes" if record.get("structured") else "no"),
             _text_cell("yes" if record.get("data_informed") else "no"),
         ]
-        cells += [_cell(summary.get(key), kind) for key, _, kind in SUMMARY_COLUMNS]
+        cells += [_cell(summary.get(key), kind) for key, _, kind in columns]
+        flagged = record.get("degenerate") or {}
+        cells.append(
+            f'<td title="{escape("; ".join(f"{k}: {v}" for k, v in flagged.items()))}">'
+            f"{escape(', '.join(distribution_label(k) for k in flagged) or '—')}</td>"
+        )
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    headers = ["method", "structured", "data-informed"] + [h for _, h, _ in SUMMARY_COLUMNS]
+    headers = ["method", "structured", "data-informed"] + [h for _, h, _ in columns]
+    headers.append("excluded shifts")
     return _table(
         "leaderboard",
-        "Leaderboard (mean ± std over seeds; PP = prune potential)",
+        f"Leaderboard (mean [{interval_note(section.records)}]; PP = prune potential; excluded "
+        "shifts: the parent is not clearly above chance there, so they are left out of shifted "
+        "PP mean/min and the gap)",
         headers,
         rows,
         _section_attributes(section),
@@ -203,10 +223,14 @@ def potential_table(section: Section) -> str:
         cells = [_text_cell(record.get("method", "?"))]
         cells += [_cell(potential.get(d), "ratio") for d in distributions]
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    headers = ["method"] + [distribution_label(d) + " %" for d in distributions]
+    flagged = {d for r in section.records for d in r.get("degenerate") or {}}
+    headers = ["method"] + [
+        distribution_label(d) + " %" + (" †" if d in flagged else "") for d in distributions
+    ]
     return _table(
         "potential",
-        "Prune potential per distribution (%, mean ± std over seeds)",
+        f"Prune potential per distribution (%, mean [{interval_note(section.records)}]"
+        + ("; † parent at chance, excluded from the summary)" if flagged else ")"),
         headers,
         rows,
         _section_attributes(section),
@@ -267,7 +291,9 @@ def _figures(section: Section) -> str:
         return '<p class="note">No figures: the records carry no curve data.</p>'
     items = "".join(
         f'<figure data-kind="{escape(f.kind)}"><img src="{escape(f.path)}" alt="{escape(f.caption)}">'
-        f"<figcaption>{escape(f.caption)}</figcaption></figure>"
+        f"<figcaption>{escape(f.caption)}"
+        + (f' <a href="{escape(f.svg)}">SVG</a>' if f.svg else "")
+        + "</figcaption></figure>"
         for f in section.figures
     )
     return f'<div class="figures">{items}</div>'
