@@ -12,7 +12,7 @@ import os
 import pytest
 
 from robustprune.plugin import get_pruner_registry
-from robustprune.plugin.options import get_options
+from robustprune.plugin.options import check_cache_dir, get_options
 from robustprune.suite import SuiteError, load_suite, validate_suite
 
 
@@ -111,10 +111,19 @@ def _explicit_dist(args) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Check the suite (a bad name is a usage error); under xdist group cases and echo progress."""
+    """Check the suite and the cache (usage errors); under xdist group cases and echo progress."""
     from robustprune.progress import PROGRESS_ENV, new_progress_path
 
+    try:
+        config.getoption("rp_suite")
+    except ValueError:
+        raise pytest.UsageError(
+            "the benchmarks in benchmarks/ need the robustprune pytest plugin, which is "
+            "disabled (-p no:robustprune); run them without that option"
+        ) from None
     _suite(config)  # raises pytest.UsageError naming the bad value and the valid ones
+    if not hasattr(config, "workerinput"):
+        check_cache_dir(get_options(config).cache)
     if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
         return
     if not _explicit_dist(config.invocation_params.args) and config.getoption("dist") == "load":

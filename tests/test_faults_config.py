@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -90,3 +91,58 @@ def test_a_broken_pruner_plugin_is_disabled_with_a_warning_and_the_run_goes_on(
         "PrunerPluginWarning: pruner plugin 'bad' (group robustprune.pruners) is disabled: "
         "distribution broken 0.1, no_such_module:X: ModuleNotFoundError" in output
     )
+
+
+def test_without_the_plugin_the_benchmarks_are_a_usage_error_not_internalerror(
+    bench: pytest.Pytester,
+) -> None:
+    result = bench.runpytest_subprocess(
+        "benchmarks/", "-p", "no:robustprune", "-p", "no:cacheprovider"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*need the robustprune pytest plugin*-p no:robustprune*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_cache_that_is_a_file_is_a_usage_error_under_xdist(bench: pytest.Pytester) -> None:
+    (bench.path / "cache-file").write_text("not a directory")
+    result = bench.runpytest_subprocess(
+        "benchmarks/", "--rp-suite", "tiny.toml", "--rp-cache", str(bench.path / "cache-file"),
+        "-n", "2", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*artifact cache *cache-file exists but is not a directory*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into a read-only directory")
+def test_a_read_only_cache_is_a_usage_error_under_xdist(bench: pytest.Pytester) -> None:
+    cache = bench.path / "readonly"
+    cache.mkdir()
+    cache.chmod(0o555)
+    try:
+        result = bench.runpytest_subprocess(
+            "benchmarks/", "--rp-suite", "tiny.toml", "--rp-cache", str(cache), "-n", "2",
+        )  # fmt: skip
+    finally:
+        cache.chmod(0o755)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*artifact cache *readonly is not a writable directory*"])
+
+
+def test_check_cache_dir_names_the_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from robustprune.plugin.options import check_cache_dir
+
+    check_cache_dir(tmp_path / "new" / "cache")  # created
+    assert (tmp_path / "new" / "cache").is_dir() and not list(
+        (tmp_path / "new" / "cache").iterdir()
+    )
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.NamedTemporaryFile", refuse)
+    with pytest.raises(
+        pytest.UsageError, match="is not a writable directory \\(Permission denied\\)"
+    ):
+        check_cache_dir(tmp_path)

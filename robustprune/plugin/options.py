@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +117,28 @@ def parse_options(config: pytest.Config) -> RunOptions:
         report=path(config.getoption("rp_report")),
         seeds=config.getoption("rp_seeds"),
     )
+
+
+def check_cache_dir(path: Path) -> None:
+    """Create the artifact cache ``path`` if needed; a UsageError when it is not a writable directory.
+
+    Benchmark runs call this at configure time, so a read-only or misplaced cache is one line
+    before anything trains (the xdist progress file lives there too).
+    """
+    hint = "choose another with --rp-cache DIR or $ROBUSTPRUNE_CACHE"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except FileExistsError:
+        raise pytest.UsageError(
+            f"artifact cache {path} exists but is not a directory; {hint}"
+        ) from None
+    except OSError as error:
+        raise pytest.UsageError(
+            f"artifact cache {path} is not a writable directory ({error.strerror or error}); "
+            f"robustprune stores parents, prune steps and progress there; {hint}"
+        ) from None
 
 
 options_key = pytest.StashKey[RunOptions]()
