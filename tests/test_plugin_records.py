@@ -84,17 +84,18 @@ def test_terminal_summary_shows_one_table_per_arch(bench: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(
         [
             "*= robustprune leaderboard (5 record(s)) =*",
-            "suite digits · dataset digits · arch resnet20",
+            "suite digits · dataset digits · arch resnet20 · mean [[]95% CI: bootstrap over *]",
             "method*nominal PP %*shifted PP mean %*shifted PP min %*gap %*excess-err. slope*",
-            "FT *52.5 ± 3.5*",
-            "PFP *25.0 ± 7.1*",
-            "WT *82.5 ± 3.5*",
+            "*",
+            "FT *52.5 [[]50.0, 55.0[]]*",
+            "PFP *25.0 [[]20.0, 30.0[]]*",
+            "WT *82.5 [[]80.0, 85.0[]]*",
             "",
-            "suite digits · dataset digits · arch vgg11_bn",
+            "suite digits · dataset digits · arch vgg11_bn*",
             "*",
             "*",
-            "SiPP *87.0 ± 1.4*",
-            "WT *90.0 ± 0.0*",
+            "SiPP *87.0 [[]86.0, 88.0[]]*",
+            "WT *90.0 [[]90.0, 90.0[]]*",
         ]
     )
 
@@ -169,7 +170,7 @@ def test_two_cases_with_one_key_warn(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*leaderboard (1 record(s))*",
-            "WT *20.0 ± 0.0*",
+            "WT *20.0 [[]20.0, 20.0[]]*",
             "warning: digits/digits/resnet20/WT recorded by *test_same[[]1[]] and *test_same[[]2[]]; "
             "kept the latter",
         ]
