@@ -19,7 +19,7 @@ from robustprune.data.shifts.registry import (
     register_shift,
 )
 
-GENERATOR_VERSION = 4  # bump when any corruption's output for a given seed changes
+GENERATOR_VERSION = 5  # bump when any corruption's output for a given seed changes
 CHUNK = 1000  # images per corrupt() call; part of what a seed means, so it is fixed
 SHIFT_KIND = "shift"  # artifact-store kind of generated sets
 

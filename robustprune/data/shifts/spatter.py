@@ -8,10 +8,12 @@ import torch
 from torch import Tensor
 
 from robustprune.data.shifts import ops
+from robustprune.data.shifts.canny import canny
 from robustprune.data.shifts.registry import CorruptionContext, register_corruption
 
 WATER = (175 / 255, 238 / 255, 238 / 255)  # pale turquoise, RGB
 MUD = (63 / 255, 42 / 255, 20 / 255)  # mud brown, RGB
+CANNY_LOW, CANNY_HIGH = 50, 150  # cv2.Canny thresholds of the reference (8-bit levels)
 DISTANCE_CAP = 20.0  # px at 32 px: the reference truncates the distance map here
 EMBOSS = torch.tensor([[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]], dtype=torch.float64)
 SPATTER = (
@@ -72,8 +74,8 @@ def equalize_histogram(values: Tensor) -> Tensor:
 @register_corruption("spatter", "weather", SPATTER)
 def spatter(x: Tensor, parameter: tuple[float, ...], context: CorruptionContext) -> Tensor:
     """Liquid layer N(mean, std) blurred by sigma and zeroed below threshold; water: streaks weighted
-    by an edge-distance map (Canny approximated by the layer's region borders); mud: paint where
-    the blurred mask is >= 0.8."""
+    by the distance to the layer's Canny edges (thresholds 50/150, as the reference); mud: paint
+    where the blurred mask is >= 0.8."""
     mean, std, sigma, threshold, strength, mud = parameter
     n, c, h, w = x.shape
     liquid = context.random.normal((n, 1, h, w), mean, std)
@@ -84,21 +86,8 @@ def spatter(x: Tensor, parameter: tuple[float, ...], context: CorruptionContext)
         mask = ops.gaussian_blur(mask, context.pixels(strength), "nearest")
         mask = torch.where(mask < 0.8, torch.zeros_like(mask), mask)
         return x * (1 - mask) + _color(MUD, c, x) * mask
-    liquid8 = torch.floor(liquid.clamp(0, 1) * 255)
-    wet = liquid8 > 0
-    neighbours = ops.pad(wet.float(), 1, 1, 1, 1, "nearest")
-    dry_neighbour = (
-        torch.stack(
-            (
-                neighbours[..., :-2, 1:-1],
-                neighbours[..., 2:, 1:-1],
-                neighbours[..., 1:-1, :-2],
-                neighbours[..., 1:-1, 2:],
-            )
-        ).amin(0)
-        < 1
-    )
-    edges = (wet & dry_neighbour)[:, 0]
+    liquid8 = torch.floor(liquid.clamp(0, 1) * 255)  # the reference's uint8 liquid layer
+    edges = canny(liquid8[:, 0], CANNY_LOW, CANNY_HIGH)
     cap = DISTANCE_CAP * context.scale
     distance = edge_distance(edges, cap).clamp(max=cap)[:, None]
     distance = torch.floor(ops.box_blur3(distance))  # float blur, then uint8 truncation
