@@ -150,7 +150,15 @@ def run_report(path: Path, out_dir: Path) -> int:
         raise CommandError(
             f"cannot write a report: robustprune.report is unavailable: {error}"
         ) from None
-    index = write_report(leaderboard, out_dir)
+    try:
+        index = write_report(leaderboard, out_dir)
+    except OSError as error:  # an unwritable directory, a full disk: one line, no traceback
+        where = error.filename or out_dir
+        raise CommandError(
+            f"cannot write the report to {where}: {error.strerror or error}"
+        ) from None
+    except ValueError as error:  # ReportDirectoryError: files the report did not write
+        raise CommandError(str(error)) from None
     print(f"wrote {index if index is not None else out_dir}")
     return 0
 

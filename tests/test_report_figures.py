@@ -278,6 +278,9 @@ def test_a_rerun_into_the_same_folder_drops_stale_figures(
     record.pop("excess_error")
     (tmp_path / "figures").mkdir()
     (tmp_path / "figures" / "old-accuracy.png").write_bytes(PNG_SIGNATURE)
+    # written by an earlier report: its manifest lists it (a file no report wrote is refused,
+    # see tests/test_report_outdir.py)
+    (tmp_path / ".robustprune-report.json").write_text('{"files": ["figures/old-accuracy.png"]}')
     write_report({"schema": 1, "records": [record]}, tmp_path)
     assert "old-accuracy.png" not in {p.name for p in (tmp_path / "figures").iterdir()}
 

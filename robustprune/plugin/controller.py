@@ -38,6 +38,23 @@ def load_report_writer() -> Any:
         ) from None
 
 
+def check_report_dir(report: Path, leaderboard: Path | None) -> None:
+    """A UsageError, before anything runs, when ``--rp-report`` could not be written at the end."""
+    if leaderboard is not None and report.resolve() == leaderboard.resolve():
+        raise pytest.UsageError(
+            f"--rp-report and --rp-leaderboard are the same directory {report}; the report only "
+            f"writes into a directory of its own, e.g. --rp-report {report / 'report'}"
+        )
+    try:
+        from robustprune.report.outdir import ReportDirectoryError, earlier_report_files
+    except ImportError:
+        return  # load_report_writer has said why
+    try:
+        earlier_report_files(report)
+    except ReportDirectoryError as error:
+        raise pytest.UsageError(f"--rp-report: {error}") from None
+
+
 def load_baseline(path: Path) -> dict[str, Any]:
     """The ``--rp-compare`` baseline, or a UsageError naming the file and the problem."""
     try:
@@ -67,6 +84,8 @@ class Controller:
             except GateError as error:
                 raise pytest.UsageError(f"--rp-compare-fail: {error}") from None
         self.write_report = load_report_writer() if options.report else None
+        if options.report is not None:
+            check_report_dir(options.report, options.leaderboard)
         self.outcome = Outcome(baseline=options.compare, gates=options.compare_fail)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -17,8 +17,9 @@ from matplotlib.figure import Figure
 
 from robustprune.report import figures
 from robustprune.report.html import ReportFigure, Section, render_index
+from robustprune.report.outdir import ReportDirectory, ReportDirectoryError
 
-__all__ = ["SUPPORTED_SCHEMAS", "load_leaderboard", "write_report"]
+__all__ = ["SUPPORTED_SCHEMAS", "ReportDirectoryError", "load_leaderboard", "write_report"]
 
 SUPPORTED_SCHEMAS = (1, 2)
 JSON_NAME = "leaderboard.json"
@@ -106,11 +107,14 @@ def _sections(records: Sequence[Record]) -> list[Section]:
 
 
 def _save(
-    figure: Figure | None, out_dir: Path, name: str, kind: str, caption: str
+    figure: Figure | None, target: ReportDirectory, name: str, kind: str, caption: str
 ) -> ReportFigure | None:
     if figure is None:
         return None
-    png, svg = figures.save_figure(figure, out_dir / FIGURES_DIR / name)
+    base = target.out_dir / FIGURES_DIR / name
+    for suffix in (".png", ".svg"):  # what figures.save_figure writes
+        target.claim(base.with_suffix(suffix))
+    png, svg = figures.save_figure(figure, base)
     return ReportFigure(
         kind=kind,
         caption=caption,
@@ -120,15 +124,16 @@ def _save(
 
 
 def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) -> Path:
-    """Render `leaderboard` (a dict or a leaderboard JSON file) into `out_dir`; returns index.html's path."""
+    """Render `leaderboard` (a dict or a leaderboard JSON file) into `out_dir`; returns index.html's path.
+
+    `out_dir` must be missing, empty, or hold only an earlier report (see
+    :mod:`robustprune.report.outdir`); otherwise :class:`ReportDirectoryError` is raised and
+    nothing is changed. Files of an earlier report that this one does not rewrite are removed.
+    """
     data = load_leaderboard(leaderboard)
     out_dir = Path(out_dir)
-    figures_dir = out_dir / FIGURES_DIR
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    for pattern in ("*.png", "*.svg"):  # figures of an earlier report into the same folder
-        for stale in figures_dir.glob(pattern):
-            stale.unlink()
-    json_path = out_dir / JSON_NAME
+    target = ReportDirectory(out_dir)
+    json_path = target.claim(out_dir / JSON_NAME)
     if isinstance(leaderboard, dict):
         json_path.write_text(json.dumps(data, indent=1) + "\n")
     elif Path(leaderboard).resolve() != json_path.resolve():
@@ -137,7 +142,7 @@ def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) 
     sections = _sections(data["records"])
     for section in sections:
         for kind, (draw, caption) in GROUP_FIGURES.items():
-            saved = _save(draw(section.records), out_dir, f"{section.anchor}-{kind}", kind, caption)
+            saved = _save(draw(section.records), target, f"{section.anchor}-{kind}", kind, caption)
             if saved is not None:
                 section.figures.append(saved)
         for record in section.records:
@@ -145,7 +150,7 @@ def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) 
             for kind, (draw, caption) in RECORD_FIGURES.items():
                 saved = _save(
                     draw(record),
-                    out_dir,
+                    target,
                     f"{section.anchor}-{method}-{kind}",
                     kind,
                     f"{record.get('method')}: {caption}",
@@ -153,8 +158,9 @@ def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) 
                 if saved is not None:
                     section.figures.append(saved)
 
-    index = out_dir / "index.html"
+    index = target.claim(out_dir / "index.html")
     index.write_text(render_index(data, sections, JSON_NAME), encoding="utf-8")
+    target.finish()
     return index
 
 
