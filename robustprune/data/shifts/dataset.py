@@ -36,7 +36,11 @@ def test_images(source: Any) -> tuple[Tensor, Tensor]:
 
 
 def generate(
-    images: Tensor, shift: Shift, seed: int, std: tuple[float, ...] | None = None
+    images: Tensor,
+    shift: Shift,
+    seed: int,
+    std: tuple[float, ...] | None = None,
+    root: str | os.PathLike[str] | None = None,
 ) -> Tensor:
     """Apply an image-level `shift` to `images` in chunks of CHUNK, drawing from one generator
     seeded with `seed` (so the result does not depend on the device)."""
@@ -56,9 +60,28 @@ def generate(
                     shift.severity,  # type: ignore[arg-type]
                     generator=generator,
                     resolution=shift.resolution,
+                    root=root,
                 )
             )
     return torch.cat(parts) if parts else images.clone()
+
+
+def _frost_assets(shift: Shift, root: str | os.PathLike[str] | None) -> tuple[Any, str | None]:
+    """(data root, fingerprint of the pictures) when `shift` is frost and the data root holds the
+    reference frost pictures (<root>/frost/frost1..5.png|jpg), else (None, None)."""
+    if shift.kind != "corruption" or shift.corruption != "frost":
+        return None, None
+    from robustprune.data.core import data_root
+    from robustprune.data.shifts.frost_pictures import (
+        frost_picture_paths,
+        frost_pictures_fingerprint,
+    )
+
+    resolved = data_root(root)
+    paths = frost_picture_paths(resolved)
+    if paths is None:
+        return None, None
+    return resolved, frost_pictures_fingerprint(paths)
 
 
 def _check_changes_images(shift: Shift, images: Tensor) -> None:
@@ -117,13 +140,14 @@ def shifted_test_set(
         if released is not None:
             return released, "loaded"
     images, labels = test_images(data.test)
+    assets, pictures = _frost_assets(shift, root)
     if shift.kind == "noise" or store is None:
         _check_changes_images(shift, images)
-        return ImageSet(generate(images, shift, seed, data.std), labels), "generated"
+        return ImageSet(generate(images, shift, seed, data.std, assets), labels), "generated"
 
     def build() -> tuple[dict[str, Tensor], dict[str, Any]]:
         _check_changes_images(shift, images)
-        shifted = generate(images, shift, seed, data.std)
+        shifted = generate(images, shift, seed, data.std, assets)
         return {"images": shifted.contiguous(), "labels": labels.contiguous()}, {
             "source": "generated"
         }
@@ -136,6 +160,8 @@ def shifted_test_set(
         "generator_version": GENERATOR_VERSION,
         "count": int(images.shape[0]),
     }
+    if pictures is not None:  # made from the reference frost pictures, not the textures
+        key["frost_pictures"] = pictures
     artifact = store.get_or_create(SHIFT_KIND, key, build)
     return ImageSet(artifact.tensors["images"], artifact.tensors["labels"]), "generated"
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -100,6 +102,7 @@ class CorruptionContext:
     random: RandomSource
     scale: float  # mean image side / 32: spatial parameters (pixels at 32 px) are multiplied by it
     severity: int
+    root: Path | None = None  # data root for optional reference assets (frost pictures)
 
     def pixels(self, length: float) -> float:
         """A length given in pixels at 32 px, in pixels at this image size."""
@@ -246,6 +249,7 @@ def corrupt(
     generator: torch.Generator | None = None,
     seed: int | None = None,
     resolution: int | None = None,
+    root: str | os.PathLike[str] | None = None,
 ) -> Tensor:
     """Corruption `name` at `severity` (1..5) on N×C×H×W images (uint8 [0, 255] or float [0, 1],
     1 or 3 channels, any device); same dtype and device out, clipped to the valid range.
@@ -257,12 +261,13 @@ def corrupt(
     `resolution` (px, square images only, a multiple k of the side): upsample each image by
     nearest neighbour to resolution×resolution, corrupt it there (parameters for that size,
     float, no 8-bit step), and return the mean of each k×k block (the original size and range).
+    `root`: a data root whose reference assets are used when present (`frost/frost1..5`).
     """
     if resolution is not None and isinstance(images, Tensor) and images.ndim == 4:
         get_corruption(name)
         factor = resolution_factor(name, tuple(images.shape[-2:]), resolution)  # type: ignore[arg-type]
         if factor > 1:
-            return _corrupt_upsampled(images, name, severity, generator, seed, factor)
+            return _corrupt_upsampled(images, name, severity, generator, seed, factor, root)
     corruption = get_corruption(name)
     check_severity(severity, name)
     if not isinstance(images, Tensor) or images.ndim != 4:
@@ -290,6 +295,7 @@ def corrupt(
         RandomSource(_generator(generator, seed), images.device),
         scale=(height + width) / (2 * REFERENCE_SIZE),
         severity=severity,
+        root=None if root is None else Path(root).expanduser(),
     )
     out = corruption.function(x, corruption.parameter(severity), context)
     if out.untyped_storage().data_ptr() == images.untyped_storage().data_ptr():
@@ -307,6 +313,7 @@ def _corrupt_upsampled(
     generator: torch.Generator | None,
     seed: int | None,
     factor: int,
+    root: str | os.PathLike[str] | None = None,
 ) -> Tensor:
     """`corrupt` at `factor` times the images' side, reduced back by factor×factor block means."""
     from robustprune.data.shifts.ops import block_mean, upsample_nearest
@@ -317,7 +324,9 @@ def _corrupt_upsampled(
         x = images.float()
     else:
         raise ValueError(f"corruption {name!r}: images must be uint8 or float, got {images.dtype}")
-    big = corrupt(upsample_nearest(x, factor), name, severity, generator=generator, seed=seed)
+    big = corrupt(
+        upsample_nearest(x, factor), name, severity, generator=generator, seed=seed, root=root
+    )
     out = block_mean(big, factor).clamp_(0.0, 1.0)
     if images.dtype == torch.uint8:
         return out.mul_(255.0).to(torch.uint8)  # truncation, as corrupt()
@@ -347,9 +356,11 @@ class Shift:
         seed: int | None = None,
         generator: torch.Generator | None = None,
         std: Sequence[float] | None = None,
+        root: str | os.PathLike[str] | None = None,
     ) -> Tensor:
         """Shift `images` (N×C×H×W, [0, 1] float or uint8). Noise shifts need the dataset's
-        per-channel `std` and return float32, unclipped; dataset shifts cannot be applied."""
+        per-channel `std` and return float32, unclipped; dataset shifts cannot be applied;
+        corruptions use reference assets under `root` when present (frost pictures)."""
         if self.kind == "corruption":
             return corrupt(
                 images,
@@ -358,6 +369,7 @@ class Shift:
                 generator=generator,
                 seed=seed,
                 resolution=self.resolution,
+                root=root,
             )
         if self.kind == "noise":
             from robustprune.data.shifts.noise import add_uniform_noise

@@ -1,5 +1,6 @@
 """Procedural textures: the plasma fractal behind fog, and the frost texture (generated here,
-since CIFAR-10-C's frost photographs are not redistributable and nothing is downloaded)."""
+since CIFAR-10-C's frost photographs are not redistributable and nothing is downloaded; the
+photographs are used instead when they are under the data root, see frost_pictures.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from robustprune.data.shifts import ops
 from robustprune.data.shifts.registry import RandomSource
 
 FROST_TEXTURES = 5  # the reference picks one of five photographs per image
-FROST_TEXTURE_SIDE = 192  # px at 32 px images (the reference's photographs ×0.2 are ~150-250 px)
+FROST_TEXTURE_SIDE = 192  # px at 32 px images (the reference's pictures ×0.2: 105-180 × 63-120 px)
 FROST_SEED = 20210405
 FROST_TINT = (0.86, 0.93, 1.0)  # bluish white, RGB
 

@@ -7,6 +7,11 @@ from torch import Tensor
 
 from robustprune.data.shifts import ops
 from robustprune.data.shifts.blur import motion_blur_images, png8
+from robustprune.data.shifts.frost_pictures import (
+    frost_picture_paths,
+    frost_pictures,
+    picture_crops,
+)
 from robustprune.data.shifts.registry import CorruptionContext, register_corruption
 from robustprune.data.shifts.textures import frost_crops, next_power_of_two, plasma_fractal
 
@@ -40,10 +45,16 @@ def snow(x: Tensor, parameter: tuple[float, ...], context: CorruptionContext) ->
     "frost", "weather", ((1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45))
 )
 def frost(x: Tensor, parameter: tuple[float, float], context: CorruptionContext) -> Tensor:
-    """image_weight·x + frost_weight·(random crop of a procedural frost texture)."""
+    """image_weight·x + frost_weight·(random crop of a frost picture): the reference pictures
+    from `<data root>/frost/` when the context has a root holding them, else procedural textures."""
     image_weight, frost_weight = parameter
     n, c, h, w = x.shape
-    texture = frost_crops(n, c, h, w, context.scale, context.random)
+    paths = frost_picture_paths(context.root)
+    if paths is not None:
+        pictures = frost_pictures(tuple(paths), context.scale, max(h, w) + 1)
+        texture = picture_crops(pictures, n, c, h, w, context.random).to(x.dtype)
+    else:
+        texture = frost_crops(n, c, h, w, context.scale, context.random)
     return image_weight * x + frost_weight * texture
 
 
