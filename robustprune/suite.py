@@ -15,11 +15,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustprune.suite_reader import TOP, SuiteError, TableReader, did_you_mean
+
+__all__ = ["Case", "Suite", "SuiteError", "Thresholds", "list_suites", "load_suite"]
+
 SUITES_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "suites"
 
-
-class SuiteError(ValueError):
-    """A suite file that cannot be used; the message names the file, the field and the problem."""
+TOP_KEYS = frozenset(
+    {
+        "name", "description", "dataset", "archs", "methods", "seeds", "delta",
+        "train_recipe", "retrain_recipe", "mode", "shifts", "train_mix", "similarity",
+        "similarity_draws", "features", "features_images", "features_fraction", "paper", "gpu",
+        "grid", "thresholds", "smoke",
+    }
+)  # fmt: skip
+GRID_KEYS = frozenset({"ratios", "first", "last", "count"})
+THRESHOLD_KEYS = frozenset({"nominal_pp", "shifted_pp", "excess_error_slope_max"})
+SMOKE_KEYS = frozenset({"archs", "methods"})
+MODES = ("iterative", "one-shot")
+TRAIN_MIXES = ("mix1",)
 
 
 @dataclass(frozen=True)
@@ -138,80 +152,138 @@ def list_suites() -> list[str]:
 def load_suite(name_or_path: str | Path) -> Suite:
     """Read a suite by name (``benchmarks/suites/<name>.toml``) or by path to a TOML file."""
     path = Path(name_or_path)
+    if path.is_dir():
+        raise SuiteError(
+            f"suite {str(name_or_path)!r} is a directory; pass a suite .toml file or one of "
+            f"{list_suites()}"
+        )
     if path.suffix != ".toml":
         path = SUITES_DIR / f"{name_or_path}.toml"
-        if not path.exists():
+        if not path.is_file():
             raise SuiteError(
                 f"unknown suite {str(name_or_path)!r}; valid suites: {list_suites()}, or a path to a .toml file"
             )
     if not path.exists():
         raise SuiteError(f"suite file {path} does not exist")
     try:
-        raw = tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SuiteError(f"{path}: not UTF-8 text ({error}); save the suite as UTF-8") from None
+    except OSError as error:
+        raise SuiteError(f"{path}: cannot read the suite file: {error}") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise SuiteError(f"{path}: not valid TOML: {error}") from error
     return parse_suite(raw, path)
 
 
 def parse_suite(raw: dict[str, Any], path: Path) -> Suite:
-    """Validate the TOML structure of a suite and build a :class:`Suite`."""
-    reader = _Reader(raw, path)
-    archs = tuple(reader.list_of("archs", str))
-    if not archs:
-        raise SuiteError(f"{path}: 'archs' must list at least one architecture")
-    seeds = reader.get("seeds", int, 1)
-    if seeds < 1:
-        raise SuiteError(f"{path}: 'seeds' must be >= 1, got {seeds}")
-    mode = reader.get("mode", str, "iterative")
-    if mode not in ("iterative", "one-shot"):
-        raise SuiteError(f"{path}: 'mode' is {mode!r}; valid: 'iterative', 'one-shot'")
-    smoke = raw.get("smoke", {})
-    threshold_table = raw.get("thresholds", {})
-    suite = Suite(
-        name=reader.get("name", str, path.stem),
+    """Validate every key and value of a suite's TOML structure and build a :class:`Suite`."""
+    top = TableReader(raw, path, TOP, TOP_KEYS)
+    name = top.get("name", str, path.stem)
+    if not name.strip():
+        raise top.fail("name", "must be a non-empty string (it starts every case id)")
+    archs = tuple(top.names("archs", allow_empty=False))
+    shifts = tuple(top.names("shifts", []))
+    if not shifts:
+        raise top.fail(
+            "shifts",
+            "must list at least one shift (`robustprune list shifts`): a suite measures "
+            "prune potential beyond the nominal test set",
+        )
+    mode = top.get("mode", str, "iterative")
+    if mode not in MODES:
+        raise SuiteError(f"{path}: 'mode' is {mode!r}; valid: {', '.join(map(repr, MODES))}")
+    train_mix = top.get("train_mix", str, None)
+    if train_mix is not None and train_mix not in TRAIN_MIXES:
+        raise SuiteError(
+            f"{path}: unknown train_mix {train_mix!r}{did_you_mean(train_mix, TRAIN_MIXES)}; "
+            f"valid: {', '.join(map(repr, TRAIN_MIXES))} (or leave it out)"
+        )
+    methods = tuple(top.names("methods", []))
+    thresholds, method_thresholds = _thresholds(top, shifts, methods)
+    smoke = top.table("smoke", SMOKE_KEYS)
+    smoke_archs = tuple(smoke.names("archs", list(archs[:1])))
+    outside = [arch for arch in smoke_archs if arch not in archs]
+    if outside:
+        raise smoke.fail("archs", f"names {outside}, which are not in 'archs' {list(archs)}")
+    return Suite(
+        name=name,
         path=path,
-        dataset=reader.get("dataset", str),
+        dataset=top.get("dataset", str),
         archs=archs,
-        methods=tuple(reader.list_of("methods", str, [])),
-        seeds=tuple(range(seeds)),
-        delta=reader.get("delta", float, 0.005),
-        train_recipes=_per_arch(reader, "train_recipe", archs),
-        retrain_recipes=_per_arch(reader, "retrain_recipe", archs),
-        grid=_grid(raw.get("grid", {}), path),
+        methods=methods,
+        seeds=tuple(range(top.count("seeds", 1))),
+        delta=top.number("delta", 0.005, 0.0, 1.0, high_open=True),
+        train_recipes=_per_arch(top, "train_recipe", archs),
+        retrain_recipes=_per_arch(top, "retrain_recipe", archs),
+        grid=_grid(top.table("grid", GRID_KEYS)),
         mode=mode,
-        shifts=tuple(reader.list_of("shifts", str, [])),
-        train_mix=reader.get("train_mix", str, None),
-        similarity=reader.get("similarity", bool, False),
-        similarity_draws=reader.get("similarity_draws", int, 4),
-        features=reader.get("features", bool, False),
-        features_images=reader.get("features_images", int, 32),
-        features_fraction=reader.get("features_fraction", float, 0.05),
-        thresholds=_thresholds(threshold_table, path),
-        method_thresholds={
-            method: _thresholds({**threshold_table, **table}, path)
-            for method, table in threshold_table.get("methods", {}).items()
-        },
-        smoke_archs=tuple(smoke.get("archs", archs[:1])),
-        smoke_methods=tuple(smoke.get("methods", [])),
-        paper=reader.get("paper", bool, False),
-        gpu=reader.get("gpu", bool, False),
-        description=reader.get("description", str, ""),
+        shifts=shifts,
+        train_mix=train_mix,
+        similarity=top.get("similarity", bool, False),
+        similarity_draws=top.count("similarity_draws", 4),
+        features=top.get("features", bool, False),
+        features_images=top.count("features_images", 32),
+        features_fraction=_fraction(top, "features_fraction", 0.05),
+        thresholds=thresholds,
+        method_thresholds=method_thresholds,
+        smoke_archs=smoke_archs,
+        smoke_methods=tuple(smoke.names("methods", [])),
+        paper=top.get("paper", bool, False),
+        gpu=top.get("gpu", bool, False),
+        description=top.get("description", str, ""),
     )
-    return suite
 
 
-def _thresholds(table: dict[str, Any], path: Path) -> Thresholds:
+def _fraction(reader: TableReader, key: str, default: float) -> float:
+    value = reader.number(key, default, 0.0, 1.0)
+    if value == 0:
+        raise reader.fail(key, "must be in (0, 1], got 0")
+    return value
+
+
+def _thresholds(
+    top: TableReader, shifts: tuple[str, ...], methods: tuple[str, ...]
+) -> tuple[Thresholds, dict[str, Thresholds]]:
+    """``[thresholds]`` and its ``[thresholds.methods.<method>]`` overrides."""
+    table = top.table("thresholds", THRESHOLD_KEYS | {"methods"})
+    suite_wide = _threshold_values(table, shifts, {})
+    overrides = table.table("methods", set(methods) if methods else table.raw.get("methods", {}))
+    per_method = {
+        method: _threshold_values(overrides.table(method, THRESHOLD_KEYS), shifts, table.raw)
+        for method in overrides.raw
+    }
+    return suite_wide, per_method
+
+
+def _threshold_values(
+    table: TableReader, shifts: tuple[str, ...], inherited: dict[str, Any]
+) -> Thresholds:
     """``nominal_pp``, ``shifted_pp`` (a number or a table shift -> number), ``excess_error_slope_max``."""
-    known = {"nominal_pp", "shifted_pp", "excess_error_slope_max", "methods"}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise SuiteError(f"{path}: unknown threshold key(s) {unknown}; valid: {sorted(known)}")
-    shifted = table.get("shifted_pp", 0.0)
+    merged = TableReader(
+        {k: v for k, v in {**inherited, **table.raw}.items() if k in THRESHOLD_KEYS},
+        table.path,
+        table.where,
+        THRESHOLD_KEYS,
+    )
+    shifted = merged.raw.get("shifted_pp", 0.0)
+    per_shift: dict[str, float] = {}
+    if isinstance(shifted, dict):
+        by_shift = merged.table("shifted_pp", shifts)
+        per_shift = {shift: by_shift.number(shift, 0.0, 0.0, 1.0) for shift in by_shift.raw}
+        default = 0.0
+    else:
+        default = merged.number("shifted_pp", 0.0, 0.0, 1.0)
+    slope = merged.get("excess_error_slope_max", float, math.inf)
+    if math.isnan(slope) or slope < 0:
+        raise merged.fail("excess_error_slope_max", f"must be >= 0 (or inf), got {slope}")
     return Thresholds(
-        nominal_pp=float(table.get("nominal_pp", 0.0)),
-        shifted_pp=dict(shifted) if isinstance(shifted, dict) else {},
-        shifted_pp_default=0.0 if isinstance(shifted, dict) else float(shifted),
-        excess_error_slope_max=float(table.get("excess_error_slope_max", math.inf)),
+        nominal_pp=merged.number("nominal_pp", 0.0, 0.0, 1.0),
+        shifted_pp=per_shift,
+        shifted_pp_default=default,
+        excess_error_slope_max=slope,
     )
 
 
@@ -245,64 +317,61 @@ def validate_suite(suite: Suite, registered_methods: list[str]) -> None:
         check_dataset_shifts(suite.shifts, suite.dataset)
     except ValueError as error:
         raise SuiteError(f"{where}: {error}") from None
-    suite.cases(registered_methods)  # raises on unknown methods
+    cases = suite.cases(registered_methods)  # raises on unknown methods
+    methods = sorted({case.method for case in cases})
+    for label, named in (
+        ("[smoke] methods", suite.smoke_methods),
+        ("[thresholds.methods]", tuple(suite.method_thresholds)),
+    ):
+        outside = [method for method in named if method not in methods]
+        if outside:
+            hint = did_you_mean(outside[0], methods)
+            raise SuiteError(
+                f"{where}: {label} names {outside}{hint}, which the suite does not run; "
+                f"its methods: {methods}"
+            )
 
 
-def _grid(table: dict[str, Any], path: Path) -> tuple[float, ...]:
+def _grid(table: TableReader) -> tuple[float, ...]:
     """Target prune ratios: explicit ``ratios``, or ``count`` geometric steps in keep ratio."""
     if "ratios" in table:
-        ratios = [float(r) for r in table["ratios"]]
+        mixed = sorted((GRID_KEYS - {"ratios"}) & set(table.raw))
+        if mixed:
+            raise table.fail("ratios", f"cannot be combined with {mixed}; give one or the other")
+        ratios = [table.check("ratios", r, float) for r in table.get("ratios", list)]
     else:
-        first, last, count = (
-            table.get("first", 0.2),
-            table.get("last", 0.97),
-            table.get("count", 16),
-        )
+        first = table.number("first", 0.2, 0.0, 1.0, high_open=True)
+        last = table.number("last", 0.97, 0.0, 1.0, high_open=True)
+        count = table.count("count", 16)
+        if count > 1 and last <= first:
+            raise table.fail("last", f"must be greater than 'first' ({first}), got {last}")
         keep_first, keep_last = 1 - first, 1 - last
         ratios = [
             1 - keep_first * (keep_last / keep_first) ** (i / max(count - 1, 1))
             for i in range(count)
         ]
-    if not ratios or any(not 0 < r < 1 for r in ratios) or sorted(ratios) != ratios:
-        raise SuiteError(f"{path}: grid must be increasing prune ratios in (0, 1), got {ratios}")
-    return tuple(round(r, 6) for r in ratios)
+    rounded = [round(r, 6) for r in ratios]
+    increasing = all(a < b for a, b in zip(rounded, rounded[1:], strict=False))
+    if not ratios or any(not 0 < r < 1 for r in ratios) or not increasing:
+        raise SuiteError(
+            f"{table.path}: grid must be strictly increasing prune ratios in (0, 1) with no "
+            f"repeats, got {ratios}"
+        )
+    return tuple(rounded)
 
 
-def _per_arch(reader: _Reader, key: str, archs: tuple[str, ...]) -> dict[str, str]:
+def _per_arch(reader: TableReader, key: str, archs: tuple[str, ...]) -> dict[str, str]:
+    """A recipe name for every architecture: one name, or a table ``arch -> name`` (+ ``default``)."""
     value = reader.raw.get(key)
     if isinstance(value, str):
         return {arch: value for arch in archs}
     if isinstance(value, dict):
-        missing = [arch for arch in archs if arch not in value and "default" not in value]
+        table = reader.table(key, {*archs, "default"})
+        names = {arch: table.get(arch, str) for arch in table.raw}
+        missing = [arch for arch in archs if arch not in names and "default" not in names]
         if missing:
-            raise SuiteError(
-                f"{reader.path}: '{key}' has no recipe for {missing} (and no 'default')"
-            )
-        return {arch: value.get(arch, value.get("default")) for arch in archs}
-    raise SuiteError(f"{reader.path}: '{key}' must be a recipe name or a table arch -> recipe name")
-
-
-class _Reader:
-    """Typed access to the top-level keys of a suite file, with errors naming file and key."""
-
-    def __init__(self, raw: dict[str, Any], path: Path) -> None:
-        self.raw, self.path = raw, path
-
-    def get(self, key: str, kind: type, default: Any = ...) -> Any:
-        if key not in self.raw:
-            if default is ...:
-                raise SuiteError(f"{self.path}: required key '{key}' is missing")
-            return default
-        value = self.raw[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise SuiteError(f"{self.path}: '{key}' must be {kind.__name__}, got {value!r}")
-        return value
-
-    def list_of(self, key: str, kind: type, default: Any = ...) -> list[Any]:
-        value = self.get(key, list, default)
-        bad = [item for item in value if not isinstance(item, kind)]
-        if bad:
-            raise SuiteError(f"{self.path}: '{key}' must list {kind.__name__} values, got {bad}")
-        return value
+            raise reader.fail(key, f"has no recipe for {missing} (and no 'default')")
+        return {arch: names.get(arch, names.get("default")) for arch in archs}
+    if value is None:
+        raise SuiteError(f"{reader.path}: required key '{key}' is missing")
+    raise reader.fail(key, f"must be a recipe name or a table arch -> recipe name, got {value!r}")
