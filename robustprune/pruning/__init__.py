@@ -18,6 +18,7 @@ from robustprune.pruning.base import (
     default_registry,
     register_pruner,
 )
+from robustprune.pruning.compact import compact
 from robustprune.pruning.masks import (
     InvalidMaskError,
     apply_masks,
@@ -40,6 +41,7 @@ __all__ = [
     "Sample",
     "UnknownPrunerError",
     "apply_masks",
+    "compact",
     "default_registry",
     "draw_sample",
     "kept_count",
