@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 import weakref
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from robustprune.train import ENGINE_VERSION, evaluate, train
 Progress = Callable[[str], None]
 NOMINAL = "nominal"
 EVALUATION_VERSION = 1
+LATENCY_VERSION = 1
+"""Part of every latency artifact's key; bump when what is measured or stored changes."""
 
 
 def _quiet(_: str) -> None:
@@ -51,6 +54,7 @@ class SeedResult:
     features: dict[str, Any] | None
     timings: dict[str, float]
     origins: dict[str, str]
+    latency: dict[str, Any] | None = None  # structured methods: parent vs compacted net at PP
 
 
 @dataclass
@@ -236,6 +240,72 @@ class CaseRunner:
 
         return self.store.get_or_create("cost", key, build).meta["flop_reduction"]
 
+    def latency(self, parent: nn.Module, model: nn.Module, masks: dict) -> dict[str, Any]:
+        """Median latency of ``parent`` vs ``model`` compacted (pruning.compact), cached.
+
+        Measured on the run's device with this process's torch threads, at the batch sizes of
+        ``metrics.latency`` (1 and 64); the key names the hardware, so another machine measures
+        again. Returns ``compare_latency``'s fields plus parameter counts and its own cost.
+        """
+        from robustprune.metrics.latency import BATCH_SIZES, REPEATS, WARMUP, compare_latency
+        from robustprune.pruning import compact
+
+        shape = [self.data.in_channels, *self.data.input_size]
+        environment = environment_info()
+        key = {
+            "parent": model_fingerprint(parent),
+            "model": model_fingerprint(model),
+            "masks": masks_fingerprint(masks),
+            "input": shape,
+            "batch_sizes": list(BATCH_SIZES),
+            "repeats": REPEATS,
+            "warmup": WARMUP,
+            "device": str(self.device),
+            "threads": torch.get_num_threads(),
+            "hardware": environment.get("gpu" if self.device.type == "cuda" else "cpu"),
+            "torch": environment["torch"],
+            "version": LATENCY_VERSION,
+        }
+
+        def build():
+            started = time.perf_counter()
+            generator = torch.Generator().manual_seed(0)
+            example = torch.randn(2, *shape, generator=generator).to(self.device)
+            small = compact(model, masks, example)
+            compacted = time.perf_counter()
+            measured = compare_latency(parent, small, shape)
+            measured["parameters"] = {
+                "parent": sum(p.numel() for p in parent.parameters()),
+                "compacted": sum(p.numel() for p in small.parameters()),
+            }
+            measured["cost_s"] = {
+                "compact": compacted - started,
+                "measure": time.perf_counter() - compacted,
+            }
+            return {}, measured
+
+        return self.store.get_or_create("latency", key, build).meta
+
+    def latency_at_pp(
+        self, parent: nn.Module, parent_eval: dict[str, Any], points: list, rows: list
+    ) -> dict[str, Any]:
+        """The latency block of one seed: parent vs the compacted net at the nominal PP.
+
+        At PP 0 (no pruned net within delta) the compacted parent is timed against the parent:
+        a speedup near 1 that shows the measurement's noise.
+        """
+        from robustprune.metrics import prune_potential
+
+        ratios = [row["prune_ratio"] for row in rows]
+        errors = [1 - row["evaluation"][NOMINAL]["accuracy"] for row in rows]
+        pp = prune_potential(ratios, errors, 1 - parent_eval[NOMINAL]["accuracy"], self.suite.delta)
+        chosen = next((p for p in points if math.isclose(p.prune_ratio, pp)), None)
+        if chosen is None:
+            measured = self.latency(parent, parent, {})
+        else:
+            measured = self.latency(parent, chosen.model, chosen.masks)
+        return {"prune_ratio": pp if chosen is not None else 0.0, **measured}
+
     def evaluate_all(self, model: nn.Module) -> dict[str, dict[str, Any]]:
         """Accuracy, loss and per-example correctness of ``model`` on every distribution (cached)."""
         fingerprint = model_fingerprint(model)
@@ -389,6 +459,11 @@ class CaseRunner:
             if len(self.suite.seeds) > 1:
                 other = self.suite.seeds[(self.suite.seeds.index(seed) + 1) % len(self.suite.seeds)]
                 reference = self.parent(case.arch, other)[0]
+            latency, latency_s = None, 0.0
+            if pruner_cls.structured:
+                measuring = time.perf_counter()
+                latency = self.latency_at_pp(parent, parent_eval, points, rows)
+                latency_s = time.perf_counter() - measuring
             similarity = self.similarity(parent, reference, points)
             features = (
                 self.features(parent, reference, points) if seed == self.suite.seeds[0] else None
@@ -403,9 +478,11 @@ class CaseRunner:
                     timings={
                         "parent_s": parent_seconds,
                         "curve_s": curve_seconds,
-                        "evaluation_s": time.perf_counter() - started,
+                        "evaluation_s": time.perf_counter() - started - latency_s,
+                        "latency_s": latency_s,
                     },
                     origins={"parent": parent_origin, "curve": curve_origin},
+                    latency=latency,
                 )
             )
         return CaseResult(
@@ -440,6 +517,17 @@ def model_fingerprint(model: nn.Module) -> str:
         )
     _FINGERPRINTS[model] = digest.hexdigest()[:32]
     return _FINGERPRINTS[model]
+
+
+def masks_fingerprint(masks: dict) -> str:
+    """A short hash of a mask dict (names, shapes and values, in name order)."""
+    digest = hashlib.sha256()
+    for name in sorted(masks):
+        mask = masks[name].detach().to("cpu", torch.uint8).contiguous()
+        digest.update(name.encode())
+        digest.update(json.dumps(list(mask.shape)).encode())
+        digest.update(mask.view(-1).numpy().tobytes())
+    return digest.hexdigest()[:32]
 
 
 def _spread(points: list, count: int) -> list:

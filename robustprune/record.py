@@ -118,6 +118,7 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
         "excess_error": excess,
         "similarity": seeds[0].similarity,
         "features": seeds[0].features,
+        "latency": _latency(seeds),
         "uncertainty": {
             "method": "percentile bootstrap",
             "resampled": ["test examples", "seeds"] if len(seeds) > 1 else ["test examples"],
@@ -138,11 +139,46 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
                 flops_at_pp[NOMINAL]["values"], ci.get("flop_reduction_at_pp")
             ),
             "similarity": _stat(similarity) if similarity else None,
+            **_speedup(seeds),
         },
         "thresholds": suite.thresholds_for(case.method).to_dict(),
         "timings": {key: round(sum(s.timings[key] for s in seeds), 3) for key in seeds[0].timings},
         "artifacts": {key: [s.origins[key] for s in seeds] for key in seeds[0].origins},
         "environment": result.environment,
+    }
+
+
+def _speedup(seeds) -> dict[str, Any]:
+    """``{"speedup_at_pp": stat}`` (batch 64) when every seed measured latency, else ``{}``."""
+    if not seeds or any(getattr(s, "latency", None) is None for s in seeds):
+        return {}
+    largest = str(max(seeds[0].latency["batch_sizes"]))
+    return {"speedup_at_pp": _stat([s.latency["speedup"][largest] for s in seeds])}
+
+
+def _latency(seeds) -> dict[str, Any] | None:
+    """Per seed, parent vs compacted latency at the nominal PP; None when not measured."""
+    if not seeds or any(getattr(s, "latency", None) is None for s in seeds):
+        return None
+    first = seeds[0].latency
+    return {
+        "device": first["device"],
+        "threads": first["threads"],
+        "batch_sizes": first["batch_sizes"],
+        "repeats": first["repeats"],
+        "speedup": {
+            batch: _stat([s.latency["speedup"][batch] for s in seeds]) for batch in first["speedup"]
+        },
+        "seeds": [
+            {
+                "prune_ratio": s.latency["prune_ratio"],
+                "parent_s": s.latency["parent_s"],
+                "compacted_s": s.latency["pruned_s"],
+                "speedup": s.latency["speedup"],
+                "parameters": s.latency["parameters"],
+            }
+            for s in seeds
+        ],
     }
 
 
