@@ -31,7 +31,7 @@ from robustprune.pruning import (
 )
 from robustprune.pruning.masks import check_mask_structure, combine_masks
 
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 """Part of every step's cache key; bump when the loop changes what a step produces."""
 
 MODES = ("iterative", "one-shot")
@@ -100,12 +100,11 @@ def prune_curve(
     device = torch.device(device)
     parent = parent.to(device).eval()
     parent_count = parameter_count(parent)
-    size = 0
-    sample: list = []
-    if pruner.data_informed:
-        input_shape = (data.in_channels, *data.input_size)
-        size = sample_size or sample_size_rule(parent, input_shape, available=len(data.val))
-        sample = draw_sample(data, size, seed, device)
+    # Every method gets S: data-informed ones score with it, and all of them use it to trace
+    # the channel groups and to find dead structure after each prune step (pruning/dead.py).
+    input_shape = (data.in_channels, *data.input_size)
+    size = sample_size or sample_size_rule(parent, input_shape, available=len(data.val))
+    sample = draw_sample(data, size, seed, device)
 
     points: list[CurvePoint] = []
     current, current_masks = parent, {}

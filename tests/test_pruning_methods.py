@@ -15,7 +15,7 @@ from robustprune.pruning import default_registry, parameter_count, prune_ratio
 from robustprune.pruning.filters import filter_removal_order
 from robustprune.pruning.pfp import ChannelBudget, per_layer_kept
 from robustprune.pruning.sensitivity import channel_sensitivities, weight_sensitivities
-from robustprune.pruning.structure import channel_structure
+from robustprune.pruning.structure import AFFINE, CONSUMER, PRODUCER, channel_structure
 
 
 def conv_net(seed: int = 0, width: int = 24) -> nn.Module:
@@ -60,7 +60,11 @@ def test_wt_equals_torch_global_l1_unstructured(ratio):
 
 def test_ft_keeps_top_l1_filters_and_spares_the_output_layer():
     model = conv_net(width=32)
-    masks = default_registry().create("FT").prune(model, 0.5, [])
+    with torch.no_grad():  # every ReLU fires on S, so nothing is dead (dead.py) and FT is pure l1
+        for shifted in (model[1], model[4], model[7]):
+            shifted.bias.fill_(10.0)
+    sample = sample_for(count=32)
+    masks = default_registry().create("FT").prune(model, 0.5, sample)
     # one filter here is ~3% of this small net, so the target is met to within half of that
     assert prune_ratio(model, masks, parameter_count(model)) == pytest.approx(0.5, abs=0.015)
     for name in ("0", "3", "7"):
@@ -227,28 +231,32 @@ class Block(nn.Module):
         return F.relu(x + self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
 
 
-def test_structure_stops_at_add_and_follows_flatten():
+def test_structure_crosses_the_add_and_follows_flatten():
     model = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1),
         Block(),
         nn.AdaptiveAvgPool2d(2),
         nn.Flatten(),
         nn.Linear(32, 5),
-    )
-    structure = channel_structure(model)
-    inner = structure.links["1.conv1"]
-    assert inner.closed and inner.affines == ("1.bn1",) and inner.consumers == (("1.conv2", 1),)
-    assert not structure.links["1.conv2"].closed and structure.links["1.conv2"].affines == (
-        "1.bn2",
-    )
-    assert not structure.links["0"].closed  # goes into the residual add
+    ).eval()
+    structure = channel_structure(model, torch.randn(2, 3, 4, 4))
+    by_root = {group.root: group for group in structure.groups}
+    inner = by_root["1.conv1"]
+    assert [(m.module, m.role) for m in inner.members] == [
+        ("1.conv1", PRODUCER),
+        ("1.bn1", AFFINE),
+        ("1.conv2", CONSUMER),
+    ]
+    stream = by_root["0"]  # the stem and the block's conv2 write into one residual stream
+    assert {m.module for m in stream.role(PRODUCER)} == {"0", "1.conv2"}
+    assert {m.module for m in stream.role(CONSUMER)} == {"1.conv1", "4"}
+    assert structure.private_affines["1.conv2"] == ("1.bn2",)
     assert structure.output_layers == {"4"}
-    flat = channel_structure(
-        nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(16, 2))
-    )
-    assert flat.links["0"].consumers == (("3", 4),) and flat.links["0"].closed
+    assert structure.input_factor("4") == 4  # 2x2 positions per channel after the flatten
+    flat = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(16, 2))
+    flat_structure = channel_structure(flat, torch.randn(2, 3, 4, 4))
     masks = {"0.weight": torch.ones(4, 3, 3, 3, dtype=torch.bool)}
     masks["0.weight"][1] = False
-    propagated = flat.propagate(masks)
+    propagated = flat_structure.propagate(masks)
     assert propagated["3.weight"].sum() == 2 * 12 and not propagated["3.weight"][:, 4:8].any()
     assert propagated["0.bias"].tolist() == [True, False, True, True]

@@ -1,8 +1,11 @@
 """CIFAR VGG with batch norm (Simonyan & Zisserman 2015, CIFAR variant): conv stack + one linear.
 
 Each conv is conv3x3-bn-relu. A 2x2 max-pool is placed only while the feature map is at least
-2x2, so the same configuration runs on 32x32 CIFAR and 8x8 digits; a global average pool
-then feeds the single linear classifier.
+2x2 and, where convolutions follow, only while they still get a map of at least 2x2: a 3x3
+conv on a 1x1 map reads nothing but padding with 8 of its 9 kernel positions (dead weights).
+So the same configuration runs on 32x32 CIFAR (all five pools, as published) and on 8x8
+digits (the pools that would leave later convs at 1x1 are skipped); a global average pool then
+feeds the single linear classifier.
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ class CifarVGG(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         channels, size = in_channels, input_size
-        for item in config:
+        for position, item in enumerate(config):
             if item == POOL:
-                if can_halve(size):
+                convs_follow = any(later != POOL for later in config[position + 1 :])
+                if can_halve(size) and not (convs_follow and min(halve(size)) < 2):
                     layers.append(nn.MaxPool2d(2, 2))
                     size = halve(size)
                 continue

@@ -6,9 +6,11 @@ import torch
 from torch import nn
 
 from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
+from robustprune.pruning.budget import fit_live
+from robustprune.pruning.dead import DeadStructure
 from robustprune.pruning.masks import combine_masks, current_masks, parameter_count, weight_name
 from robustprune.pruning.masks import prune_ratio as achieved_ratio
-from robustprune.pruning.structure import channel_structure, fit_to_target
+from robustprune.pruning.structure import channel_structure, example_input
 
 
 @register_pruner
@@ -16,7 +18,8 @@ class FilterThresholding(Pruner):
     """Remove the lowest-l1 output filters of every layer but the output layers, at one fraction.
 
     Filters leave in order of the fraction at which each layer would lose its next filter, so
-    the fraction moves one filter at a time and the achieved ratio can be root-found closely.
+    the fraction moves one filter at a time and the achieved ratio can be root-found closely on
+    the network that is left once structured propagation and dead structure (dead.py) are done.
     """
 
     name = "FT"
@@ -24,7 +27,8 @@ class FilterThresholding(Pruner):
     data_informed = False
 
     def prune(self, model: nn.Module, prune_ratio: float, sample: Sample) -> Masks:
-        structure = channel_structure(model)
+        structure = channel_structure(model, example_input(sample, self.name))
+        dead_structure = DeadStructure(model, sample, structure)
         layers = [name for name in structure.modules if name not in structure.output_layers]
         removal_orders = {
             name: filter_removal_order(structure.modules[name].weight) for name in layers
@@ -51,8 +55,9 @@ class FilterThresholding(Pruner):
                 )
             return structure.propagate(combine_masks(masks, existing))
 
-        return fit_to_target(
+        return fit_live(
             make_masks,
+            dead_structure.remove,
             lambda m: achieved_ratio(model, m, parent_count),
             0,
             len(events),

@@ -175,25 +175,37 @@ def global_threshold_masks(
     Entries already zero in the model rank below every score (so earlier pruning stays pruned);
     each layer keeps its highest-scoring entry so no layer is emptied. Ties break by position.
     """
-    weights = prunable_weights(model)
-    names = list(scores)
-    flat = []
-    for name in names:
-        score = scores[name].detach().to(torch.float64).flatten().clone()
-        score[weights[name].detach().flatten() == 0] = -1.0
-        score[torch.argmax(score)] = float("inf")
-        flat.append(score)
-    everything = torch.cat(flat)
-    to_remove = parameter_count(model) - round((1.0 - target_ratio) * parent_param_count)
-    to_remove = max(0, min(to_remove, everything.numel() - len(names)))
-    keep = torch.ones(everything.numel(), dtype=torch.bool, device=everything.device)
-    if to_remove:
-        order = torch.sort(everything, stable=True).indices
-        keep[order[:to_remove]] = False
-    masks: Masks = {}
-    start = 0
-    for name in names:
-        count = scores[name].numel()
-        masks[name] = keep[start : start + count].view(scores[name].shape)
-        start += count
-    return masks
+    return GlobalThreshold(model, scores).masks(target_ratio, parent_param_count)
+
+
+class GlobalThreshold:
+    """The ranking behind ``global_threshold_masks``, sorted once: a ratio search asks it for
+    masks at many ratios without sorting again."""
+
+    def __init__(self, model: nn.Module, scores: dict[str, Tensor]) -> None:
+        weights = prunable_weights(model)
+        self.names = list(scores)
+        self.shapes = {name: scores[name].shape for name in self.names}
+        flat = []
+        for name in self.names:
+            score = scores[name].detach().to(torch.float64).flatten().clone()
+            score[weights[name].detach().flatten() == 0] = -1.0
+            score[torch.argmax(score)] = float("inf")
+            flat.append(score)
+        everything = torch.cat(flat)
+        self.order = torch.sort(everything, stable=True).indices
+        self.parameters = parameter_count(model)
+
+    def masks(self, target_ratio: float, parent_param_count: int) -> Masks:
+        """Masks removing the lowest-ranked entries so the whole model meets ``target_ratio``."""
+        to_remove = self.parameters - round((1.0 - target_ratio) * parent_param_count)
+        to_remove = max(0, min(to_remove, self.order.numel() - len(self.names)))
+        keep = torch.ones(self.order.numel(), dtype=torch.bool, device=self.order.device)
+        keep[self.order[:to_remove]] = False
+        masks: Masks = {}
+        start = 0
+        for name in self.names:
+            count = self.shapes[name].numel()
+            masks[name] = keep[start : start + count].view(self.shapes[name])
+            start += count
+        return masks

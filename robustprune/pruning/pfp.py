@@ -16,10 +16,12 @@ import torch
 from torch import Tensor, nn
 
 from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
+from robustprune.pruning.budget import fit_live
+from robustprune.pruning.dead import DeadStructure
 from robustprune.pruning.masks import combine_masks, current_masks, parameter_count, weight_name
 from robustprune.pruning.masks import prune_ratio as achieved_ratio
 from robustprune.pruning.sensitivity import channel_sensitivities
-from robustprune.pruning.structure import channel_structure, fit_to_target, kill_input_channels
+from robustprune.pruning.structure import channel_structure, example_input, kill_input_channels
 
 C_CONSTANT = 3.0
 DELTA = 1e-16
@@ -65,7 +67,8 @@ class ProvableFilterPruning(Pruner):
     data_informed = True
 
     def prune(self, model: nn.Module, prune_ratio: float, sample: Sample) -> Masks:
-        structure = channel_structure(model)
+        structure = channel_structure(model, example_input(sample, self.name))
+        dead_structure = DeadStructure(model, sample, structure)
         found = channel_sensitivities(model, sample)
         budgets: dict[str, ChannelBudget] = {}
         orders: dict[str, Tensor] = {}
@@ -110,9 +113,22 @@ class ProvableFilterPruning(Pruner):
                 ratios[id(masks)] = achieved_ratio(model, masks, parent_count)
             return ratios[id(masks)]
 
+        live: dict[int, Masks] = {}  # by id of a memoized mask set, which stays alive in memo
+
+        def remove_dead(masks: Masks) -> Masks:
+            if id(masks) not in live:
+                live[id(masks)] = dead_structure.remove(masks)
+            return live[id(masks)]
+
         floor = per_layer_kept(budgets, math.exp(LOG_EPS_RANGE[0]))
         if ratio_of(masks_for(floor)) <= prune_ratio:
-            return fit_to_target(make_masks, ratio_of, *LOG_EPS_RANGE, prune_ratio, iterations=40)
+            return fit_live(
+                make_masks,
+                remove_dead,
+                ratio_of,
+                *LOG_EPS_RANGE,
+                prune_ratio,
+            )
 
         # Below PFP's floor (channels of zero sensitivity are never kept by the formula): every
         # layer keeps at least a fraction (1 - t) of its channels, t root-found in [0, 1].
@@ -122,7 +138,14 @@ class ProvableFilterPruning(Pruner):
                 {name: max(floor[name], math.ceil((1 - t) * channels[name])) for name in budgets}
             )
 
-        return fit_to_target(make_floor_masks, ratio_of, 0.0, 1.0, prune_ratio, iterations=40)
+        return fit_live(
+            make_floor_masks,
+            remove_dead,
+            ratio_of,
+            0.0,
+            1.0,
+            prune_ratio,
+        )
 
 
 def per_layer_kept(budgets: dict[str, ChannelBudget], epsilon: float) -> dict[str, int]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from torch import nn
 
 from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
-from robustprune.pruning.masks import global_threshold_masks, parameter_count, weight_name
+from robustprune.pruning.budget import fit_live_threshold
+from robustprune.pruning.dead import DeadStructure
+from robustprune.pruning.masks import GlobalThreshold, parameter_count, weight_name
 from robustprune.pruning.sensitivity import weight_sensitivities
 
 
@@ -22,4 +24,9 @@ class SiPP(Pruner):
             weight_name(layer): found.scores
             for layer, found in weight_sensitivities(model, sample).items()
         }
-        return global_threshold_masks(model, scores, prune_ratio, parameter_count(model))
+        count = parameter_count(model)
+        ranking = GlobalThreshold(model, scores)
+        dead = DeadStructure(model, sample)
+        return fit_live_threshold(
+            model, lambda ratio: ranking.masks(ratio, count), dead, prune_ratio
+        )

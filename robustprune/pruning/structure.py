@@ -1,146 +1,162 @@
-"""Channel dependencies between prunable layers (found with torch.fx) and structured propagation.
+"""Channel groups of a network (Torch-Pruning's dependency graph) and structured propagation.
 
-A *link* ties a producer layer's output channels to the BN layers and consumer layers that see
-exactly those channels through zero-preserving ops (ReLU, pooling, dropout, flatten). A removed
-output filter takes its bias and BN scale/shift along and, when the link is *closed*, the
-consumers' input slices; a channel dead in every consumer takes its producer filter along.
-Where a channel goes through add, cat or anything unknown, the link is open: propagation stops.
+A *channel group* is a set of channels that must live or die together because they meet in a
+residual add or are stitched together by a concatenation: the output filters of every layer
+that writes into the stream (*producers*), the per-channel parameters on the way (BN scale and
+shift, depthwise convs: *affines*) and the input slices of every layer that reads the stream
+(*consumers*). Each group has ``width`` channels, and every member maps its own indices onto
+them (a concatenation shifts them; a flatten before a Linear repeats each channel H*W times).
+
+Propagation closes a set of keep-masks under structured removal, to a fixed point:
+- a removed output filter takes its bias and its *private* affines along (the BN between the
+  filter and the next add, concatenation or layer);
+- a group channel whose producers are all removed is exactly zero: every affine entry and every
+  consumer slice of it goes;
+- a group channel that every consumer dropped takes all its producers (and affines) along,
+  unless the channel reaches the network's output.
+
+The same graph serves ``compact`` (physical removal, compact.py). Torch-Pruning traces the
+network with an example input, so the structure needs one (the sample set's first batch).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.fx
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from robustprune.pruning.masks import Masks, is_prunable, prunable_modules, weight_name
 
 log = logging.getLogger(__name__)
 
-_ZERO_PRESERVING_MODULES = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.LeakyReLU,
-    nn.ELU,
-    nn.GELU,
-    nn.SiLU,
-    nn.Tanh,
-    nn.Hardtanh,
-    nn.MaxPool2d,
-    nn.AvgPool2d,
-    nn.AdaptiveAvgPool2d,
-    nn.AdaptiveMaxPool2d,
-    nn.Dropout,
-    nn.Dropout2d,
-    nn.Identity,
-)
-_ZERO_PRESERVING_FUNCTIONS = {
-    F.relu,
-    torch.relu,
-    F.relu6,
-    F.leaky_relu,
-    F.elu,
-    F.gelu,
-    F.silu,
-    torch.tanh,
-    F.hardtanh,
-    F.max_pool2d,
-    F.avg_pool2d,
-    F.adaptive_avg_pool2d,
-    F.adaptive_max_pool2d,
-    F.dropout,
-}
-_ZERO_PRESERVING_METHODS = {"relu", "relu_", "tanh", "contiguous", "clone"}
-_FLATTENING_METHODS = {"flatten", "view", "reshape"}
-_SHAPE_QUERIES = {"size", "dim"}
+PRODUCER, CONSUMER, AFFINE = "producer", "consumer", "affine"
 
 
 @dataclass(frozen=True)
-class ChannelLink:
-    """The ``width`` output channels of ``producer``, the BNs on their path and their consumers.
+class GroupMember:
+    """One module's share of a channel group.
 
-    ``consumers`` holds ``(module name, inputs per channel)``: 1, or H*W for a Linear after flatten.
-    ``closed`` is False when a channel also reaches an add, a cat, the output or an unknown op.
+    ``index`` are the member's own channel indices (output rows for producers and affines,
+    input columns for consumers); ``channel`` is the group channel each of them belongs to.
     """
 
-    producer: str
+    module: str
+    role: str
+    index: Tensor
+    channel: Tensor
+
+
+@dataclass(frozen=True)
+class ChannelGroup:
+    """Channels coupled through adds and concatenations, ``width`` of them."""
+
+    root: str
     width: int
-    affines: tuple[str, ...]
-    consumers: tuple[tuple[str, int], ...]
-    closed: bool
+    members: tuple[GroupMember, ...]
+    reaches_output: bool
+
+    def role(self, role: str) -> list[GroupMember]:
+        """The members playing ``role`` (PRODUCER, CONSUMER or AFFINE)."""
+        return [member for member in self.members if member.role == role]
 
 
 class ChannelStructure:
-    """Channel links of one model and the propagation of structured removals over them."""
+    """The channel groups of one model and the propagation of structured removals over them."""
 
     def __init__(
-        self, model: nn.Module, links: dict[str, ChannelLink], output_layers: set[str], traced: bool
+        self,
+        model: nn.Module,
+        groups: list[ChannelGroup],
+        private_affines: dict[str, tuple[str, ...]],
     ) -> None:
         self.modules = prunable_modules(model)
-        self.links = links
-        self.output_layers = frozenset(output_layers)
-        self.traced = traced
-        self.feeders = {
-            consumer: link.producer
-            for link in links.values()
-            if link.closed
-            for consumer, _ in link.consumers
-        }
+        self.groups = groups
+        self.private_affines = private_affines
+        self.output_layers = frozenset(
+            member.module
+            for group in groups
+            if group.reaches_output
+            for member in group.role(PRODUCER)
+        )
         self._parameters = dict(model.named_parameters())
+        self._named_modules = dict(model.named_modules())
+        self._input_factors = _input_factors(self.modules, groups)
 
     def input_factor(self, consumer: str) -> int:
-        """Inputs per channel of ``consumer`` as seen from its producer (1 unless after a flatten)."""
-        producer = self.feeders.get(consumer)
-        if producer is None:
-            return 1
-        return dict(self.links[producer].consumers)[consumer]
+        """Input columns per group channel of ``consumer`` (1 unless a Linear after a flatten)."""
+        return self._input_factors.get(consumer, 1)
 
     def propagate(self, masks: Masks) -> Masks:
-        """``masks`` closed under structured removal (a new dict; bias and BN masks are added)."""
+        """``masks`` closed under structured removal (a new dict; bias, BN masks are added)."""
         result = {name: mask.clone() for name, mask in masks.items()}
         while True:
             before = sum(int(mask.sum()) for mask in result.values())
-            for link in self.links.values():
-                self._propagate_link(link, result)
+            self._remove_private_affines(result)
+            for group in self.groups:
+                self._propagate_group(group, result)
             after = sum(int(mask.sum()) for mask in result.values())
             if after == before:
                 return result
 
-    def _weight_mask(self, module_name: str, masks: Masks) -> Tensor:
-        name = weight_name(module_name)
+    def _mask(self, name: str, masks: Masks) -> Tensor:
         if name not in masks:
             masks[name] = torch.ones_like(self._parameters[name], dtype=torch.bool)
         return masks[name]
 
-    def _propagate_link(self, link: ChannelLink, masks: Masks) -> None:
-        producer_mask = self._weight_mask(link.producer, masks)
-        dead = ~producer_mask.reshape(link.width, -1).any(dim=1)
-        if link.closed and link.consumers:
-            dead_everywhere = torch.ones_like(dead)
-            for consumer, factor in link.consumers:
-                alive = input_channels_alive(self._weight_mask(consumer, masks), link.width, factor)
-                dead_everywhere &= ~alive
-            dead |= dead_everywhere
+    def _own_parameters(self, module: str) -> list[str]:
+        prefix = f"{module}." if module else ""
+        return [
+            prefix + name
+            for name, parameter in self._named_modules[module].named_parameters(recurse=False)
+            if parameter is not None and parameter.dim() >= 1
+        ]
+
+    def _remove_private_affines(self, masks: Masks) -> None:
+        for producer, affines in self.private_affines.items():
+            weight = self._mask(weight_name(producer), masks)
+            removed = ~weight.reshape(weight.shape[0], -1).any(dim=1)
+            if not bool(removed.any()):
+                continue
+            bias = f"{producer}.bias"
+            if bias in self._parameters:
+                self._mask(bias, masks)[removed] = False
+            for affine in affines:
+                for name in self._own_parameters(affine):
+                    if self._parameters[name].shape[0] == removed.numel():
+                        self._mask(name, masks)[removed] = False
+
+    def _propagate_group(self, group: ChannelGroup, masks: Masks) -> None:
+        produced = torch.zeros(group.width, dtype=torch.bool)
+        for member in group.role(PRODUCER):
+            weight = self._mask(weight_name(member.module), masks)
+            rows = weight.reshape(weight.shape[0], -1).any(dim=1).cpu()
+            produced[member.channel[rows[member.index]]] = True
+        consumers = group.role(CONSUMER)
+        if group.reaches_output or not consumers:
+            consumed = torch.ones(group.width, dtype=torch.bool)
+        else:
+            consumed = torch.zeros(group.width, dtype=torch.bool)
+            for member in consumers:
+                weight = self._mask(weight_name(member.module), masks)
+                columns = weight.transpose(0, 1).reshape(weight.shape[1], -1).any(dim=1).cpu()
+                consumed[member.channel[columns[member.index]]] = True
+        dead = ~(produced & consumed)
         if not bool(dead.any()):
             return
-        producer_mask[dead] = False
-        keep = ~dead
-        for owner in (link.producer, *link.affines):
-            for suffix in ("weight", "bias"):
-                name = f"{owner}.{suffix}"
-                if owner == link.producer and suffix == "weight":
-                    continue
-                if name in self._parameters and self._parameters[name] is not None:
-                    current = masks.get(name)
-                    masks[name] = keep.clone() if current is None else current & keep
-        if link.closed:
-            for consumer, factor in link.consumers:
-                kill_input_channels(self._weight_mask(consumer, masks), dead, factor)
+        for member in group.members:
+            gone = member.index[dead[member.channel]]
+            if gone.numel() == 0:
+                continue
+            if member.role == CONSUMER:
+                weight = self._mask(weight_name(member.module), masks)
+                weight[:, gone.to(weight.device)] = False
+                continue
+            for name in self._own_parameters(member.module):
+                if self._parameters[name].shape[0] > int(gone.max()):
+                    mask = self._mask(name, masks)
+                    mask[gone.to(mask.device)] = False
 
 
 def input_channels_alive(weight_mask: Tensor, width: int, factor: int = 1) -> Tensor:
@@ -155,174 +171,153 @@ def kill_input_channels(weight_mask: Tensor, dead: Tensor, factor: int = 1) -> N
     weight_mask[:, columns] = False
 
 
-def fit_to_target(
-    make_masks: Callable[[float], Masks],
-    achieved: Callable[[Masks], float],
-    low: float,
-    high: float,
-    target: float,
-    integer: bool = False,
-    iterations: int = 60,
-) -> Masks:
-    """Bisect a knob in [low, high] (higher removes more) for the masks whose achieved ratio is
-    closest to ``target``; the reference's root-finding of the nominal ratio."""
-    low_masks = make_masks(low)
-    low_ratio = achieved(low_masks)
-    if low_ratio >= target:
-        return low_masks
-    high_masks = make_masks(high)
-    high_ratio = achieved(high_masks)
-    if high_ratio <= target:
-        return high_masks
-    for _ in range(iterations):
-        if integer and high - low <= 1:
-            break
-        middle = (low + high) // 2 if integer else (low + high) / 2
-        masks = make_masks(middle)
-        ratio = achieved(masks)
-        if ratio < target:
-            low, low_masks, low_ratio = middle, masks, ratio
-        else:
-            high, high_masks, high_ratio = middle, masks, ratio
-        if abs(ratio - target) < 1e-6:
-            break
-    return low_masks if target - low_ratio <= high_ratio - target else high_masks
-
-
-def channel_structure(model: nn.Module) -> ChannelStructure:
-    """Trace ``model`` with torch.fx and find its channel links and output layers.
-
-    A model that fx cannot trace gets open links only (a removed filter takes its own bias
-    along, nothing else), with a warning.
-    """
-    modules = prunable_modules(model)
-    try:
-        graph = torch.fx.symbolic_trace(model).graph
-    except Exception as error:  # noqa: BLE001 - any tracing failure falls back the same way
-        log.warning(
-            "torch.fx cannot trace %s (%s); structured removals will not propagate",
-            type(model).__name__,
-            error,
+def example_input(sample: list, pruner_name: str) -> Tensor:
+    """Two inputs of the sample set: what the dependency graph is traced with."""
+    if not sample:
+        raise ValueError(
+            f"pruner {pruner_name!r} needs the sample set S to trace the network's channel "
+            "groups, got an empty sample; pass at least one (inputs, targets) batch"
         )
-        links = {
-            name: ChannelLink(name, _out_width(module), (), (), False)
-            for name, module in modules.items()
-        }
-        return ChannelStructure(model, links, {list(modules)[-1]} if modules else set(), False)
+    return sample[0][0][:2]
 
-    named = dict(model.named_modules())
-    calls: dict[str, list[torch.fx.Node]] = {}
-    for node in graph.nodes:
-        if node.op == "call_module" and node.target in modules:
-            calls.setdefault(node.target, []).append(node)
-    reused = {name for name, nodes in calls.items() if len(nodes) > 1}
-    links = {}
-    outputs = set()
-    for name, nodes in calls.items():
-        module = modules[name]
+
+def channel_structure(model: nn.Module, example: Tensor) -> ChannelStructure:
+    """Build ``model``'s channel groups with Torch-Pruning's DependencyGraph, traced on ``example``.
+
+    ``model`` is traced in eval mode and left in the mode it was in.
+    """
+    import torch_pruning  # a heavy import (several seconds): only structured pruning needs it
+
+    graph = _dependency_graph(model, example, torch_pruning)
+    names = {module: name for name, module in model.named_modules()}
+    modules = prunable_modules(model)
+    groups = []
+    grouped: set[str] = set()
+    for name, module in modules.items():
+        if name in grouped:
+            continue
+        out_function = (
+            torch_pruning.prune_conv_out_channels
+            if isinstance(module, nn.Conv2d)
+            else torch_pruning.prune_linear_out_channels
+        )
         width = _out_width(module)
-        affines, consumers, closed = _follow(nodes[0], named, width, isinstance(module, nn.Linear))
-        closed = closed and name not in reused and not any(c in reused for c, _ in consumers)
-        links[name] = ChannelLink(name, width, tuple(affines), tuple(consumers), closed)
-        if _reaches_output(nodes, named):
-            outputs.add(name)
-    return ChannelStructure(model, links, outputs, True)
+        pruning_group = graph.get_pruning_group(module, out_function, idxs=list(range(width)))
+        members = []
+        for item in pruning_group:
+            target = item.dep.target.module
+            member_name = names.get(target) if isinstance(target, nn.Module) else None
+            if member_name is None or not any(True for _ in target.parameters(recurse=False)):
+                continue  # an op without parameters (add, cat, activation, reshape)
+            is_output_side = graph.is_out_channel_pruning_fn(item.dep.handler)
+            if member_name in modules:
+                role = PRODUCER if is_output_side else CONSUMER
+            else:
+                role = AFFINE
+            if role == PRODUCER:
+                grouped.add(member_name)
+            members.append(
+                GroupMember(
+                    member_name,
+                    role,
+                    torch.as_tensor(list(item.idxs), dtype=torch.long),
+                    torch.as_tensor(list(item.root_idxs), dtype=torch.long),
+                )
+            )
+        members = _merge_members(members)
+        producers = [member.module for member in members if member.role == PRODUCER]
+        reaches = any(_reaches_output(graph.module2node[modules[p]], modules) for p in producers)
+        groups.append(ChannelGroup(name, width, tuple(members), reaches))
+    private = {
+        name: _private_affines(graph.module2node[module], modules, names)
+        for name, module in modules.items()
+    }
+    return ChannelStructure(model, groups, private)
+
+
+def _dependency_graph(model: nn.Module, example: Tensor, torch_pruning):
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():  # the graph is traced through autograd
+            return torch_pruning.DependencyGraph().build_dependency(
+                model, example_inputs=example.to(next(model.parameters()).device)
+            )
+    finally:
+        model.train(was_training)
+
+
+def _merge_members(members: list[GroupMember]) -> list[GroupMember]:
+    """One member per (module, role): a module reached along several paths lists its indices once."""
+    merged: dict[tuple[str, str], GroupMember] = {}
+    for member in members:
+        key = (member.module, member.role)
+        if key not in merged:
+            merged[key] = member
+            continue
+        known = merged[key]
+        pairs = torch.unique(
+            torch.stack(
+                [torch.cat([known.index, member.index]), torch.cat([known.channel, member.channel])]
+            ),
+            dim=1,
+        )
+        merged[key] = GroupMember(member.module, member.role, pairs[0], pairs[1])
+    return list(merged.values())
+
+
+def _input_factors(modules: dict[str, nn.Module], groups: list[ChannelGroup]) -> dict[str, int]:
+    """Input columns per group channel of every consumer that reads each channel repeatedly."""
+    factors = {}
+    for group in groups:
+        for member in group.role(CONSUMER):
+            channels = int(torch.unique(member.channel).numel())
+            if channels and member.index.numel() % channels == 0:
+                factor = member.index.numel() // channels
+                if factor > 1:
+                    factors[member.module] = factor
+    return factors
+
+
+def _private_affines(node, modules: dict[str, nn.Module], names: dict) -> tuple[str, ...]:
+    """Per-channel modules between a producer and the next join (add, cat) or layer."""
+    affines = []
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        for user in current.outputs:
+            if id(user) in seen:
+                continue
+            seen.add(id(user))
+            module = user.module
+            if len(user.inputs) > 1 or (isinstance(module, nn.Module) and is_prunable(module)):
+                continue  # a join or the next layer: the channel is no longer private
+            if isinstance(module, nn.Module) and any(
+                True for _ in module.parameters(recurse=False)
+            ):
+                if module in names:
+                    affines.append(names[module])
+            stack.append(user)
+    return tuple(affines)
+
+
+def _reaches_output(node, modules: dict[str, nn.Module]) -> bool:
+    """True when the network's output is reachable from ``node`` without another prunable layer."""
+    stack, seen = [node], set()
+    while stack:
+        current = stack.pop()
+        if not current.outputs:
+            return True
+        for user in current.outputs:
+            if id(user) in seen:
+                continue
+            seen.add(id(user))
+            module = user.module
+            if isinstance(module, nn.Module) and is_prunable(module):
+                continue
+            stack.append(user)
+    return False
 
 
 def _out_width(module: nn.Module) -> int:
     return module.out_channels if isinstance(module, nn.Conv2d) else module.out_features
-
-
-def _follow(
-    start: torch.fx.Node, named: dict[str, nn.Module], width: int, flat: bool
-) -> tuple[list[str], list[tuple[str, int]], bool]:
-    """Walk forward from ``start`` through zero-preserving ops; collect BNs and consumers."""
-    affines: list[str] = []
-    consumers: list[tuple[str, int]] = []
-    closed = True
-    stack = [(start, flat)]
-    seen = set()
-    while stack:
-        node, flattened = stack.pop()
-        for user in node.users:
-            if (user, flattened) in seen:
-                continue
-            seen.add((user, flattened))
-            step = _classify(user, node, named, width, flattened)
-            if step is None:
-                closed = False
-            elif step[0] == "consumer":
-                consumers.append((user.target, step[1]))
-            elif step[0] == "ignore":
-                continue
-            else:
-                if step[0] == "affine":
-                    affines.append(user.target)
-                stack.append((user, step[1]))
-    return affines, consumers, closed
-
-
-def _classify(
-    user: torch.fx.Node,
-    source: torch.fx.Node,
-    named: dict[str, nn.Module],
-    width: int,
-    flattened: bool,
-) -> tuple[str, object] | None:
-    """What ``user`` does with ``source``'s channels: pass, affine, consumer, ignore, or None (stop)."""
-    primary = bool(user.args) and user.args[0] is source
-    if user.op == "call_module":
-        module = named[user.target]
-        if is_prunable(module) and primary:
-            if isinstance(module, nn.Conv2d):
-                return ("consumer", 1) if not flattened and module.in_channels == width else None
-            if module.in_features % width == 0 and (flattened or module.in_features == width):
-                return ("consumer", module.in_features // width)
-            return None
-        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)) and primary:
-            return ("affine", flattened) if module.num_features == width else None
-        if isinstance(module, nn.Flatten) and primary:
-            return ("pass", True)
-        if isinstance(module, _ZERO_PRESERVING_MODULES) and primary:
-            return ("pass", flattened)
-        return None
-    if user.op == "call_function":
-        if user.target is getattr and primary:
-            return ("ignore", None)
-        if user.target in _ZERO_PRESERVING_FUNCTIONS and primary:
-            return ("pass", flattened)
-        if user.target is torch.flatten and primary:
-            return ("pass", True)
-        return None
-    if user.op == "call_method" and primary:
-        if user.target in _SHAPE_QUERIES:
-            return ("ignore", None)
-        if user.target in _ZERO_PRESERVING_METHODS:
-            return ("pass", flattened)
-        if user.target in _FLATTENING_METHODS:
-            return ("pass", True)
-        if user.target in ("mean", "amax"):
-            dims = user.args[1] if len(user.args) > 1 else user.kwargs.get("dim")
-            dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
-            if dims and 1 not in dims and not user.kwargs.get("keepdim", False):
-                return ("pass", True)
-        return None
-    return None
-
-
-def _reaches_output(starts: list[torch.fx.Node], named: dict[str, nn.Module]) -> bool:
-    """True when the graph output is reachable from ``starts`` without another prunable layer."""
-    stack = list(starts)
-    seen = set()
-    while stack:
-        node = stack.pop()
-        for user in node.users:
-            if user in seen:
-                continue
-            seen.add(user)
-            if user.op == "output":
-                return True
-            if user.op == "call_module" and is_prunable(named[user.target]):
-                continue
-            stack.append(user)
-    return False

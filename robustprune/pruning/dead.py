@@ -1,0 +1,186 @@
+"""Dead structure, found from data after every prune step (the reference implementation's rule).
+
+After masking, some kept parameters can no longer change the output on the sample set S:
+- an entry whose gradient over S is identically zero (it reads a ReLU that is dead on S, or
+  writes into a channel that nothing downstream reads, through adds and concatenations too);
+- a consumer's input slice of a channel that does not depend on the input (every sample of S
+  gives it the same value at every position: its producers are all removed, or it is a ReLU
+  that never fires).
+Both count as removed, and removing them can make more structure dead, so the rules run to a
+fixed point. The methods then search their knob again, so the freed budget goes to live
+structure (``fit_to_target`` over masks that went through ``DeadStructure.remove``).
+
+The gradient is that of a fixed random projection of the outputs, not of the loss: a sample
+classified with a saturated softmax would give an exactly zero loss gradient and hide live
+weights. Sums are taken batch by batch in absolute value, so nothing cancels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from robustprune.pruning.masks import Masks, prunable_modules, weight_name
+from robustprune.pruning.structure import ChannelStructure
+
+MAX_ROUNDS = 20
+
+
+class DeadStructure:
+    """Removes dead structure from keep-masks of ``model``, judged on ``sample``.
+
+    Every method removes the same things: single entries whose gradient is zero (a whole
+    filter, when none of its entries matters) and the consumer slices of input-independent
+    channels. With a ``structure`` (FT, PFP), structured propagation runs after each round, so
+    a removed filter still takes its BN and bias along. Without a sample nothing is found.
+    """
+
+    def __init__(
+        self, model: nn.Module, sample: list, structure: ChannelStructure | None = None
+    ) -> None:
+        self.model = model
+        self.sample = sample
+        self.structure = structure
+        self.layers = prunable_modules(model)
+        self._projections: dict[tuple[int, ...], Tensor] = {}
+
+    def remove(self, masks: Masks) -> Masks:
+        """``masks`` with every dead parameter removed too (a new dict)."""
+        current = self._propagate({name: mask.clone() for name, mask in masks.items()})
+        if not self.sample:
+            return current
+        for _ in range(MAX_ROUNDS):
+            gradients, constant = self.probe(current)
+            updated = self._apply(current, gradients, constant)
+            updated = self._propagate(updated)
+            _keep_every_layer(updated, current, self.layers)
+            if _count(updated) == _count(current):
+                return updated
+            current = updated
+        return current
+
+    def probe(self, masks: Masks) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """One pass over S of the masked network: the absolute gradient of every parameter
+        (summed over batches) and, per prunable layer, which input channels are constant."""
+        parameters = dict(self.model.named_parameters())
+        leaves = {}
+        for name, parameter in parameters.items():
+            value = parameter.detach()
+            if name in masks:
+                value = value * masks[name].to(device=value.device, dtype=value.dtype)
+            leaves[name] = value.requires_grad_(True)
+        state = {**leaves, **dict(self.model.named_buffers())}
+        gradients = {name: torch.zeros_like(leaf) for name, leaf in leaves.items()}
+        low: dict[str, Tensor] = {}
+        high: dict[str, Tensor] = {}
+        samples = 0
+
+        def record(name: str):
+            def hook(_module: nn.Module, inputs: tuple) -> None:
+                x = inputs[0].detach()
+                x = x.reshape(-1, x.shape[-1]) if x.dim() != 4 else x
+                batch_low, batch_high = x.amin(dim=0), x.amax(dim=0)
+                low[name] = torch.minimum(low[name], batch_low) if name in low else batch_low
+                high[name] = torch.maximum(high[name], batch_high) if name in high else batch_high
+
+            return hook
+
+        handles = [
+            module.register_forward_pre_hook(record(name)) for name, module in self.layers.items()
+        ]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.enable_grad():
+                for inputs, _targets in self.sample:
+                    samples += inputs.shape[0]
+                    outputs = _tensors(functional_call(self.model, state, (inputs,)))
+                    projection = sum(
+                        (output.float() * self._projection(output.shape, output.device)).sum()
+                        for output in outputs
+                    )
+                    found = torch.autograd.grad(
+                        projection, list(leaves.values()), allow_unused=True
+                    )
+                    for name, gradient in zip(leaves, found, strict=True):
+                        if gradient is not None:
+                            gradients[name] += gradient.abs()
+        finally:
+            self.model.train(was_training)
+            for handle in handles:
+                handle.remove()
+        constant = {}
+        if samples >= 2:
+            for name in self.layers:
+                if name in low:
+                    same = low[name] == high[name]
+                    constant[name] = same.reshape(same.shape[0], -1).all(dim=1)
+        return gradients, constant
+
+    def _apply(
+        self, masks: Masks, gradients: dict[str, Tensor], constant: dict[str, Tensor]
+    ) -> Masks:
+        result = {name: mask.clone() for name, mask in masks.items()}
+        for name, gradient in gradients.items():
+            result[name] = _and(result.get(name), gradient != 0)
+        for layer, constant_inputs in constant.items():
+            if not bool(constant_inputs.any()):
+                continue
+            name = weight_name(layer)
+            mask = result.get(name)
+            if mask is None:
+                mask = torch.ones_like(gradients[name], dtype=torch.bool)
+            mask = mask.clone()
+            mask[:, constant_inputs.to(mask.device)] = False
+            result[name] = mask
+        return result
+
+    def _propagate(self, masks: Masks) -> Masks:
+        return self.structure.propagate(masks) if self.structure is not None else masks
+
+    def _projection(self, shape: torch.Size, device: torch.device) -> Tensor:
+        key = tuple(shape)
+        if key not in self._projections:
+            generator = torch.Generator().manual_seed(0)
+            self._projections[key] = torch.randn(key, generator=generator)
+        return self._projections[key].to(device)
+
+
+def _tensors(output) -> Iterable[Tensor]:
+    """Every floating tensor in a model's output (a tensor, a tuple/list, or a dict)."""
+    if isinstance(output, Tensor):
+        return [output] if output.is_floating_point() else []
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, (list, tuple)):
+        return [t for item in output for t in _tensors(item)]
+    return []
+
+
+def _and(mask: Tensor | None, live: Tensor) -> Tensor:
+    return live.clone() if mask is None else mask & live.to(mask.device)
+
+
+def _count(masks: Masks) -> int:
+    return sum(int(mask.sum()) for mask in masks.values())
+
+
+def _keep_every_layer(updated: Masks, previous: Masks, layers: dict[str, nn.Module]) -> None:
+    """A layer that would lose every weight keeps one: its largest-magnitude entry that was kept
+    before this round (the contract allows no emptied layer; the choice is stable, so the
+    fixed point is still reached)."""
+    for layer, module in layers.items():
+        name = weight_name(layer)
+        if name not in updated or bool(updated[name].any()):
+            continue
+        before = previous.get(name)
+        if before is None:
+            before = torch.ones_like(updated[name])
+        magnitude = module.weight.detach().abs().to(updated[name].device)
+        magnitude = torch.where(before, magnitude, torch.full_like(magnitude, -1.0))
+        keep = torch.zeros_like(updated[name])
+        keep.view(-1)[int(torch.argmax(magnitude))] = True
+        updated[name] = keep

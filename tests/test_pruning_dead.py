@@ -1,0 +1,178 @@
+"""Faithful structure: after a prune step nothing dead is counted as kept (issue: channel groups
+across residual adds and concatenations, dead structure found from data, torchprune's rules)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from robustprune.models import registry
+from robustprune.pruning import (
+    apply_masks,
+    default_registry,
+    parameter_count,
+    validate_masks,
+)
+from robustprune.pruning.dead import DeadStructure
+from robustprune.pruning.masks import combine_masks, weight_name
+from robustprune.pruning.structure import CONSUMER, PRODUCER, channel_structure
+
+METHODS = ("WT", "SiPP", "FT", "PFP")
+DIGITS_ARCHS = ("resnet20", "vgg11_bn_slim", "densenet22", "wrn16_2")
+OTHER_CIFAR_ARCHS = ("resnet8", "resnet56", "vgg11_bn", "vgg16_bn", "wrn16_8")
+
+
+def digits_like(arch: str, seed: int = 0) -> tuple[nn.Module, list]:
+    """A random-init network at the digits suite's input size and a sample set S for it."""
+    torch.manual_seed(seed)
+    model = registry.create(arch, num_classes=10, in_channels=1, input_size=(8, 8)).eval()
+    generator = torch.Generator().manual_seed(seed + 1)
+    inputs = torch.randn(96, 1, 8, 8, generator=generator)
+    return model, [(inputs, torch.zeros(96, dtype=torch.long))]
+
+
+def dead_but_kept(model: nn.Module, masks: dict, sample: list) -> tuple[int, int]:
+    """(kept entries whose gradient over S is identically zero, kept consumer weights that read
+    an input-independent channel) of the masked network."""
+    gradients, constant = DeadStructure(model, sample).probe(masks)
+    parameters = dict(model.named_parameters())
+    zero_gradient = 0
+    for name, gradient in gradients.items():
+        kept = masks.get(name, torch.ones_like(gradient, dtype=torch.bool))
+        zero_gradient += int((kept & (gradient == 0)).sum())
+    constant_reads = 0
+    for layer, channels in constant.items():
+        name = weight_name(layer)
+        kept = masks.get(name, torch.ones_like(parameters[name], dtype=torch.bool))
+        constant_reads += int(kept[:, channels].sum())
+    return zero_gradient, constant_reads
+
+
+def check_step(arch: str, method: str, ratios: tuple[float, ...]) -> None:
+    model, sample = digits_like(arch)
+    parent_count = parameter_count(model)
+    pruner = default_registry().create(method)
+    previous: dict = {}
+    for ratio in ratios:
+        masks = combine_masks(pruner.prune(model, ratio, sample), previous)
+        achieved = validate_masks(method, model, masks, ratio, parent_count)
+        assert achieved == pytest.approx(ratio, abs=0.005)
+        assert dead_but_kept(model, masks, sample) == (0, 0), (arch, method, ratio)
+        for name, mask in previous.items():  # iterative masks stay nested
+            assert not (masks[name] & ~mask).any(), (arch, method, ratio, name)
+        apply_masks(model, masks)
+        previous = masks
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("arch", DIGITS_ARCHS)
+def test_no_dead_structure_is_kept_on_the_digits_archs(arch, method):
+    check_step(arch, method, (0.5, 0.8))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("arch", OTHER_CIFAR_ARCHS)
+def test_no_dead_structure_is_kept_on_the_other_cifar_archs(arch, method):
+    check_step(arch, method, (0.6,))
+
+
+class TwoBlockResNet(nn.Module):
+    """conv -> [block] -> [block] -> pool -> fc, each block conv-bn-relu-conv-bn + identity."""
+
+    def __init__(self, width: int = 6) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, width, 3, padding=1, bias=False)
+        self.stem_bn = nn.BatchNorm2d(width)
+        self.a1, self.a2 = (
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.Conv2d(width, width, 3, padding=1),
+        )
+        self.b1, self.b2 = (
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.Conv2d(width, width, 3, padding=1),
+        )
+        self.a_bn, self.b_bn = nn.BatchNorm2d(width), nn.BatchNorm2d(width)
+        self.fc = nn.Linear(width, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.stem_bn(self.stem(x)))
+        x = torch.relu(x + self.a_bn(self.a2(torch.relu(self.a1(x)))))
+        x = torch.relu(x + self.b_bn(self.b2(torch.relu(self.b1(x)))))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def test_a_residual_stream_is_one_group_across_the_adds():
+    model = TwoBlockResNet().eval()
+    structure = channel_structure(model, torch.randn(2, 1, 6, 6))
+    stream = next(group for group in structure.groups if group.root == "stem")
+    assert {m.module for m in stream.role(PRODUCER)} == {"stem", "a2", "b2"}
+    assert {m.module for m in stream.role(CONSUMER)} == {"a1", "b1", "fc"}
+    assert structure.private_affines["a2"] == ("a_bn",)
+
+
+def test_a_stream_channel_without_producers_is_zero_and_unread():
+    model = TwoBlockResNet().eval()
+    structure = channel_structure(model, torch.randn(2, 1, 6, 6))
+    masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in model.named_parameters()}
+    for producer in ("stem", "a2", "b2"):
+        masks[f"{producer}.weight"][2] = False  # every producer of stream channel 2
+    propagated = structure.propagate(masks)
+    for affine in ("stem_bn", "a_bn", "b_bn"):
+        assert not propagated[f"{affine}.weight"][2] and not propagated[f"{affine}.bias"][2]
+    for consumer in ("a1", "b1", "fc"):
+        assert not propagated[f"{consumer}.weight"][:, 2].any(), consumer
+    assert propagated["a1.weight"][:, 1].all()  # other channels untouched
+
+
+def test_a_stream_channel_nobody_reads_takes_every_producer_along():
+    model = TwoBlockResNet().eval()
+    structure = channel_structure(model, torch.randn(2, 1, 6, 6))
+    masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in model.named_parameters()}
+    for consumer in ("a1", "b1", "fc"):
+        masks[f"{consumer}.weight"][:, 4] = False
+    propagated = structure.propagate(masks)
+    for producer in ("stem", "a2", "b2"):
+        assert not propagated[f"{producer}.weight"][4].any(), producer
+    assert not propagated["a2.bias"][4] and not propagated["a_bn.weight"][4]
+    # one producer alone removed: the stream lives on, only that producer's private BN goes
+    masks = {"a2.weight": torch.ones_like(model.a2.weight, dtype=torch.bool)}
+    masks["a2.weight"][0] = False
+    propagated = structure.propagate(masks)
+    assert not propagated["a_bn.weight"][0] and propagated["b1.weight"][:, 0].all()
+
+
+def test_concatenated_channels_map_to_their_consumers_slices():
+    model = registry.create("densenet22", num_classes=10, in_channels=1, input_size=(8, 8)).eval()
+    structure = channel_structure(model, torch.randn(2, 1, 8, 8))
+    group = next(g for g in structure.groups if g.root == "dense1.0.conv2")
+    slices = {m.module: m.index.tolist() for m in group.role(CONSUMER)}
+    assert slices["dense1.1.conv1"] == list(range(24, 36))  # after the stem's 24 channels
+    assert slices["trans1.conv"] == list(range(24, 36))
+    masks = {
+        "dense1.0.conv2.weight": torch.ones_like(model.dense1[0].conv2.weight, dtype=torch.bool)
+    }
+    masks["dense1.0.conv2.weight"][5] = False
+    propagated = structure.propagate(masks)
+    assert not propagated["dense1.1.conv1.weight"][:, 29].any()  # 24 + 5
+    assert not propagated["dense1.1.bn1.weight"][29] and not propagated["trans1.bn.bias"][29]
+    assert propagated["dense1.1.conv1.weight"][:, 28].all()
+
+
+def test_weights_reading_a_dead_relu_are_removed():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)).eval()
+    with torch.no_grad():
+        model[0].bias[1] = -100.0  # unit 1 never fires on S
+    sample = [(torch.randn(32, 4), torch.zeros(32, dtype=torch.long))]
+    masks = DeadStructure(model, sample).remove({})
+    assert not masks["0.weight"][1].any() and not masks["0.bias"][1]  # zero gradient
+    assert not masks["2.weight"][:, 1].any()  # reads an input-independent (zero) unit
+    assert masks["2.weight"][:, 0].all() and masks["0.weight"][0].all()
+
+
+def test_without_a_sample_structured_methods_say_what_they_need():
+    model, _sample = digits_like("resnet8")
+    with pytest.raises(ValueError, match="pruner 'FT' needs the sample set S"):
+        default_registry().create("FT").prune(model, 0.5, [])
