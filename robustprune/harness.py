@@ -153,6 +153,7 @@ class CaseRunner:
             "dataset": self.suite.dataset,
             "train_mix": self.suite.train_mix,
             "arch": arch,
+            "architecture": architecture_fingerprint(self.new_model(arch)),
             "shape": self.model_shape(),
             "recipe": recipe.to_dict(),
             "seed": seed,
@@ -536,3 +537,9 @@ def _spread(points: list, count: int) -> list:
         return list(points)
     step = (len(points) - 1) / (count - 1)
     return [points[round(i * step)] for i in range(count)]
+
+
+def architecture_fingerprint(model: nn.Module) -> str:
+    """A short hash of the module tree (layers, shapes, pooling): part of the parent's key, so a
+    changed architecture is never served a parent trained for the old one."""
+    return hashlib.sha256(repr(model).encode()).hexdigest()[:16]
