@@ -1,6 +1,7 @@
 """The ``robustprune`` command line: list registries, render and compare leaderboards, reports.
 
-    robustprune list models|datasets|pruners|shifts [--include PATTERN]
+    robustprune --version
+    robustprune list models|datasets|pruners|shifts|recipes|suites [--include PATTERN]
     robustprune render leaderboard.json [--format text|md|csv]
     robustprune compare BASELINE.json CURRENT.json [--fail METRIC:TOL ...]
     robustprune report leaderboard.json OUT_DIR
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import importlib
+import importlib.metadata
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -34,32 +36,47 @@ from robustprune.leaderboard import (
 )
 
 
-def _list_models() -> list[str]:
-    return importlib.import_module("robustprune.models").list_models()
-
-
-def _list_datasets() -> list[str]:
-    return importlib.import_module("robustprune.data").list_datasets()
+def _with_broken(names: list[str], broken: dict[str, str]) -> list[str]:
+    """Registered names, then disabled plugins as ``"<entry point> (broken: <why>)"``."""
+    return names + [f"{name} (broken: {why})" for name, why in sorted(broken.items())]
 
 
 def _list_pruners() -> list[str]:
-    """Registered pruners, then disabled plugins as ``"<entry point> (broken: <why>)"``."""
     registry = importlib.import_module("robustprune.pruning").default_registry()
-    broken = [f"{name} (broken: {why})" for name, why in sorted(registry.broken().items())]
-    return registry.names() + broken
+    return _with_broken(registry.names(), registry.broken())
 
 
-def _list_shifts() -> list[str]:
-    return importlib.import_module("robustprune.data.shifts").list_shifts()
+def _lister(kind: str) -> Callable[[], list[str]]:
+    """Models, datasets, shifts or recipes: built-ins and entry points, then broken plugins."""
+
+    def listing() -> list[str]:
+        registry = importlib.import_module("robustprune.plugin.registries").extensions(kind)
+        return _with_broken(registry.names(), registry.broken())
+
+    return listing
+
+
+def _list_suites() -> list[str]:
+    return importlib.import_module("robustprune.suite").list_suites()
 
 
 LISTINGS: dict[str, Callable[[], list[str]]] = {
-    "models": _list_models,
-    "datasets": _list_datasets,
+    "models": _lister("models"),
+    "datasets": _lister("datasets"),
     "pruners": _list_pruners,
-    "shifts": _list_shifts,
+    "shifts": _lister("shifts"),
+    "recipes": _lister("recipes"),
+    "suites": _list_suites,
 }
 RENDERERS = {"text": render_text, "md": render_markdown, "csv": render_csv}
+
+
+def _version() -> str:
+    """The installed distribution's version (``robustprune.__version__`` without metadata)."""
+    try:
+        return importlib.metadata.version("robustprune")
+    except importlib.metadata.PackageNotFoundError:
+        return str(getattr(importlib.import_module("robustprune"), "__version__", "unknown"))
 
 
 class CommandError(Exception):
@@ -78,10 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="robustprune", description="Pruned networks beyond test accuracy: leaderboards."
     )
+    parser.add_argument(
+        "--version", action="version", version=f"robustprune {_version()}",
+        help="print the installed robustprune version and exit",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser(
-        "list", help="list registered models, datasets, pruners or shifts"
+        "list", help="list registered models, datasets, pruners, shifts, recipes or suites"
     )
     listing.add_argument("what", choices=sorted(LISTINGS))
     listing.add_argument("--include", metavar="PATTERN", help="only names matching this glob")

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from robustprune.extensions import Extensions, broken_note
+
 AUGMENTATIONS = ("cifar", None)
 DATA_ENV = "ROBUSTPRUNE_DATA"
 
@@ -358,25 +360,47 @@ class DatasetSplits:
 
 Loader = Callable[[Path], DatasetSplits]
 _REGISTRY: dict[str, Loader] = {}
+_ORIGINS: dict[str, str] = {}
 
 
-def register_dataset(name: str) -> Callable[[Loader], Loader]:
-    """Decorator registering `loader(root: Path) -> DatasetSplits` under `name`; duplicates raise."""
+def register_dataset(name: str, origin: str | None = None) -> Callable[[Loader], Loader]:
+    """Decorator registering `loader(root: Path) -> DatasetSplits` under `name`; duplicates raise
+    naming both origins (`origin` defaults to `robustprune (<module>)`)."""
 
     def decorate(loader: Loader) -> Loader:
+        where = origin or f"robustprune ({loader.__module__})"
         if name in _REGISTRY:
             raise ValueError(
-                f"dataset {name!r} is already registered (by {_REGISTRY[name].__module__}."
+                f"dataset {name!r} from {where} ({loader.__module__}.{loader.__qualname__}) is "
+                f"already registered by {_ORIGINS[name]} ({_REGISTRY[name].__module__}."
                 f"{_REGISTRY[name].__qualname__}); pick another name"
             )
         _REGISTRY[name] = loader
+        _ORIGINS[name] = where
         return loader
 
     return decorate
 
 
+def _add_plugin(name: str, loader: Loader, origin: str) -> None:
+    if not callable(loader):
+        raise TypeError(
+            f"dataset {name!r} must be a loader fn(root: Path) -> DatasetSplits, got {loader!r}"
+        )
+    register_dataset(name, origin)(loader)
+
+
+def _remove(name: str) -> None:
+    del _REGISTRY[name], _ORIGINS[name]
+
+
+plugins = Extensions("datasets", _add_plugin, _remove, lambda: list_datasets())
+"""Datasets from entry points (group ``robustprune.datasets``) and ``pytest_robustprune_datasets``."""
+
+
 def list_datasets(include: str | None = None) -> list[str]:
     """Registered dataset names, sorted; `include` filters with a glob pattern (e.g. "cifar*")."""
+    plugins.load_entry_points()
     names = sorted(_REGISTRY)
     if include is not None:
         names = [name for name in names if fnmatch.fnmatchcase(name, include)]
@@ -385,8 +409,10 @@ def list_datasets(include: str | None = None) -> list[str]:
 
 def load_dataset(name: str, root: str | os.PathLike[str] | None = None) -> DatasetSplits:
     """Load the registered dataset `name` from the data root (see `data_root`)."""
+    plugins.load_entry_points()
     if name not in _REGISTRY:
         raise UnknownDatasetError(
             f"unknown dataset {name!r}; valid names: {', '.join(list_datasets())}"
+            f"{broken_note(plugins.broken())}"
         )
     return _REGISTRY[name](data_root(root))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from robustprune.extensions import Extensions, broken_note
+
 Constructor = Callable[[int, int, tuple[int, int]], nn.Module]
 
 TIMM_PREFIX = "timm:"
@@ -63,10 +65,12 @@ def register_model(
                 "(it routes to timm.create_model)"
             )
         if model_name in _REGISTRY:
-            existing = _REGISTRY[model_name].constructor
+            held = _REGISTRY[model_name]
+            existing = held.constructor
             raise ValueError(
-                f"model {model_name!r} is already registered "
-                f"(by {existing.__module__}.{existing.__qualname__}); pick another name"
+                f"model {model_name!r} is already registered by {held.source} "
+                f"({existing.__module__}.{existing.__qualname__}); {source} "
+                f"({fn.__module__}.{fn.__qualname__}) must pick another name"
             )
         model_family = family if family is not None else fn.__module__.rsplit(".", 1)[-1]
         doc = (fn.__doc__ or "").strip().splitlines()
@@ -82,6 +86,21 @@ def register_model(
     return decorator
 
 
+def _add_plugin(name: str, constructor: Constructor, origin: str) -> None:
+    if not callable(constructor):
+        raise TypeError(
+            f"model {name!r} must be a constructor fn(num_classes, in_channels, input_size), "
+            f"got {constructor!r}"
+        )
+    register_model(name, source=origin)(constructor)
+
+
+plugins = Extensions(
+    "models", _add_plugin, lambda name: unregister_model(name), lambda: list_models()
+)
+"""Models from entry points (group ``robustprune.models``) and ``pytest_robustprune_models``."""
+
+
 def unregister_model(name: str) -> None:
     """Remove ``name`` from the registry (for tests and plugins that register temporarily)."""
     if name not in _REGISTRY:
@@ -91,6 +110,7 @@ def unregister_model(name: str) -> None:
 
 def list_models(include: str | Iterable[str] | None = None) -> list[str]:
     """Registered names, sorted; ``include`` keeps those matching any fnmatch pattern."""
+    plugins.load_entry_points()
     names = sorted(_REGISTRY)
     if include is None:
         return names
@@ -100,6 +120,7 @@ def list_models(include: str | Iterable[str] | None = None) -> list[str]:
 
 def model_info(name: str) -> ModelInfo:
     """The registry entry of ``name``; raises UnknownModelError listing the valid names."""
+    plugins.load_entry_points()
     if name not in _REGISTRY:
         raise _unknown(name)
     return _REGISTRY[name]
@@ -157,4 +178,5 @@ def _unknown(name: str) -> UnknownModelError:
     valid = ", ".join(list_models())
     return UnknownModelError(
         f"unknown model {name!r}; valid names: {valid}; or {TIMM_PREFIX}<name> for any timm model"
+        f"{broken_note(plugins.broken())}"
     )

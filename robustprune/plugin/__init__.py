@@ -1,7 +1,7 @@
 """The robustprune pytest plugin (loaded through the ``pytest11`` entry point).
 
 Hooks and fixtures only; the work lives in the sibling modules. Importing it imports no torch:
-the device and the pruner registry are set up the first time a benchmark case asks for them.
+the device and the registries are set up the first time a benchmark case asks for them.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import pytest
 
 from robustprune.plugin.options import RunOptions, add_options, get_options
 from robustprune.plugin.records import is_worker, make_recorder
+from robustprune.plugin.registries import get_pruner_registry
 
 __all__ = ["RunOptions", "get_options", "get_pruner_registry"]
-
-_registry_key = pytest.StashKey[Any]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -44,23 +43,6 @@ def pytest_configure(config: pytest.Config) -> None:
         from robustprune.plugin.controller import Controller
 
         config.pluginmanager.register(Controller(config, options), "robustprune-controller")
-
-
-def get_pruner_registry(config: pytest.Config) -> Any:
-    """``robustprune.pruning.default_registry()`` after ``pytest_robustprune_pruners`` ran on it.
-
-    The hook is called (historically) once per process, on first use, so collection-time code
-    such as ``pytest_generate_tests`` and fixtures see every conftest-registered pruner.
-    """
-    if _registry_key not in config.stash:
-        try:
-            from robustprune.pruning import default_registry
-        except ImportError as error:
-            raise pytest.UsageError(f"the pruner registry is unavailable: {error}") from None
-        registry = default_registry()
-        config.hook.pytest_robustprune_pruners.call_historic(kwargs={"registry": registry})
-        config.stash[_registry_key] = registry
-    return config.stash[_registry_key]
 
 
 @pytest.fixture(scope="session")

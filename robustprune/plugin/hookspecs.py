@@ -40,3 +40,44 @@ def pytest_robustprune_leaderboard(leaderboard: dict[str, Any]) -> None:
     Changes made in place (e.g. extra ``environment`` fields) are kept and must keep the
     leaderboard valid against the schema.
     """
+
+
+@hookspec(historic=True)
+def pytest_robustprune_models(registry: Any) -> None:
+    """Register extra models: ``registry.register("tinynet", constructor, origin="conftest.py")``.
+
+    ``constructor(num_classes, in_channels, input_size) -> nn.Module`` with ``input_size`` as
+    ``(height, width)``. Called once per process (so in every xdist worker) before the suite is
+    checked; like the entry-point group ``robustprune.models``. A name that is taken raises
+    naming both origins. Suites then name the model in ``archs``.
+    """
+
+
+@hookspec(historic=True)
+def pytest_robustprune_datasets(registry: Any) -> None:
+    """Register extra datasets: ``registry.register("mydigits", loader, origin="conftest.py")``.
+
+    ``loader(root: Path) -> robustprune.data.DatasetSplits``, where ``root`` is ``--rp-data``
+    (or ``$ROBUSTPRUNE_DATA``). Called once per process before the suite is checked; like the
+    entry-point group ``robustprune.datasets``.
+    """
+
+
+@hookspec(historic=True)
+def pytest_robustprune_shifts(registry: Any) -> None:
+    """Register extra shifts: ``registry.register("inverted", obj, origin="conftest.py")``.
+
+    ``obj`` is a dataset-shift loader ``loader(data: DatasetSplits, root) -> ImageSet`` (the
+    shifted test set; usable in suites as ``inverted``), a ``DatasetShiftEntry`` (a loader
+    restricted to some datasets), or a ``Corruption`` (usable as ``corruption:<name>:<1-5>``).
+    Called once per process before the suite is checked; like the group ``robustprune.shifts``.
+    """
+
+
+@hookspec(historic=True)
+def pytest_robustprune_recipes(registry: Any) -> None:
+    """Register extra training recipes: ``registry.register("quick", Recipe(...), origin=...)``.
+
+    The recipe is registered under the given name (its own ``name`` is replaced). Called once
+    per process before the suite is checked; like the entry-point group ``robustprune.recipes``.
+    """

@@ -8,13 +8,13 @@ plugin hook ``pytest_robustprune_pruners(registry)`` and calls ``registry.regist
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
 import threading
-import warnings
 from typing import ClassVar
 
 from torch import Tensor, nn
+
+from robustprune.extensions import PluginWarning, broken_note, load_group
 
 Masks = dict[str, Tensor]
 Sample = list[tuple[Tensor, Tensor]]
@@ -46,7 +46,7 @@ class PrunerRegistryError(ValueError):
     """A pruner class that cannot be registered (duplicate name, missing attributes)."""
 
 
-class PrunerPluginWarning(UserWarning):
+class PrunerPluginWarning(PluginWarning):
     """A pruner plugin (entry point) could not be loaded and is disabled."""
 
 
@@ -109,10 +109,9 @@ class PrunerRegistry:
         try:
             return self._classes[name]
         except KeyError:
-            broken = "".join(f"; disabled plugin {b!r}: {why}" for b, why in self._broken.items())
             raise UnknownPrunerError(
                 f"unknown pruner {name!r}; valid pruners: {', '.join(self.names()) or '(none)'}"
-                f"{broken}"
+                f"{broken_note(self._broken)}"
             ) from None
 
     def create(self, name: str) -> Pruner:
@@ -144,45 +143,21 @@ class PrunerRegistry:
         An entry point that fails to import, is not a valid pruner or takes a name already
         registered is disabled: it is listed by :meth:`broken` and a
         :class:`PrunerPluginWarning` names its distribution and the error. Everything else
-        goes on working.
+        goes on working. The loading is :func:`robustprune.extensions.load_group`, shared with
+        the model, dataset, shift and recipe registries.
         """
-        added = []
-        for entry_point in sorted(
-            importlib.metadata.entry_points(group=group), key=lambda e: e.name
-        ):
-            origin = f"entry point {entry_point.name!r} ({entry_point.value}) in {group}"
-            try:
-                cls = entry_point.load()
-                if (
-                    cls in self._classes.values()
-                    and self._origins.get(getattr(cls, "name", "")) == origin
-                ):
-                    continue
-                self.register(cls, origin)
-            except Exception as error:  # noqa: BLE001 - a broken plugin must not stop the others
-                self._disable(entry_point, group, error)
-                continue
-            added.append(cls.name)
+
+        def register(entry_name: str, cls: type[Pruner], origin: str) -> str | None:
+            if (
+                self._origins.get(getattr(cls, "name", "")) == origin
+                and cls in self._classes.values()
+            ):
+                return None  # already loaded from this entry point
+            return self.register(cls, origin).name
+
+        added = load_group(group, "pruner", register, self._broken, PrunerPluginWarning)
         self._entry_points_loaded = True
         return added
-
-    def _disable(
-        self, entry_point: importlib.metadata.EntryPoint, group: str, error: Exception
-    ) -> None:
-        dist = getattr(entry_point, "dist", None)
-        source = (
-            f"distribution {dist.metadata['Name']} {dist.version}"
-            if dist is not None
-            else "an unknown distribution"
-        )
-        why = f"{source}, {entry_point.value}: {type(error).__name__}: {error}"
-        self._broken[entry_point.name] = why
-        warnings.warn(
-            PrunerPluginWarning(
-                f"pruner plugin {entry_point.name!r} (group {group}) is disabled: {why}"
-            ),
-            stacklevel=3,
-        )
 
 
 _BUILTIN = PrunerRegistry()

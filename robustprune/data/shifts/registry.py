@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from robustprune.extensions import Extensions, broken_note
+
 SEVERITIES = (1, 2, 3, 4, 5)
 REFERENCE_SIZE = 32  # spatial parameters are CIFAR-10-C's, defined for 32×32 images
 MIN_SIZE = 4  # smallest image side (pixels) the corruptions accept
@@ -134,6 +136,7 @@ class Corruption:
 
 _CORRUPTIONS: dict[str, Corruption] = {}
 _DATASET_SHIFTS: dict[str, DatasetShiftEntry] = {}
+_ORIGINS: dict[str, str] = {}  # corruption or dataset-shift name -> where it was registered
 
 
 @dataclass(frozen=True)
@@ -153,50 +156,99 @@ def check_severity(severity: int, name: str) -> int:
     return severity
 
 
+def _taken(kind: str, name: str, origin: str) -> ValueError:
+    return ValueError(
+        f"{kind} {name!r} from {origin} is already registered by {_ORIGINS[name]}; "
+        "pick another name"
+    )
+
+
 def register_corruption(
-    name: str, family: str, parameters: Sequence[Any], channels: Sequence[int] = (1, 3)
+    name: str,
+    family: str,
+    parameters: Sequence[Any],
+    channels: Sequence[int] = (1, 3),
+    origin: str | None = None,
 ) -> Callable[[CorruptionFunction], CorruptionFunction]:
     """Decorator registering `function(x, parameter, context)` as corruption `name` with one
-    parameter per severity 1..5; a duplicate name raises."""
+    parameter per severity 1..5; a duplicate name raises naming both origins."""
     parameters = tuple(parameters)
     if len(parameters) != len(SEVERITIES):
         raise ValueError(f"corruption {name!r}: need 5 severity parameters, got {len(parameters)}")
 
     def decorate(function: CorruptionFunction) -> CorruptionFunction:
+        where = origin or f"robustprune ({function.__module__})"
         if name in _CORRUPTIONS:
-            raise ValueError(f"corruption {name!r} is already registered")
+            raise _taken("corruption", name, where)
         if ":" in name:
             raise ValueError(f"corruption name {name!r} must not contain ':'")
         _CORRUPTIONS[name] = Corruption(name, family, parameters, function, tuple(channels))
+        _ORIGINS[name] = where
         return function
 
     return decorate
 
 
 def register_shift(
-    name: str, datasets: Sequence[str] = (), description: str = ""
+    name: str, datasets: Sequence[str] = (), description: str = "", origin: str | None = None
 ) -> Callable[[Callable[[Any, Any], Any]], Callable[[Any, Any], Any]]:
     """Decorator registering `loader(data: DatasetSplits, root) -> ImageSet` as dataset shift
-    `name` (e.g. cifar10_1) for the nominal `datasets` (empty: any); a duplicate raises."""
+    `name` (e.g. cifar10_1) for the nominal `datasets` (empty: any); a duplicate raises naming
+    both origins."""
 
     def decorate(loader: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        if name in _DATASET_SHIFTS or ":" in name or name in SHIFT_KINDS:
+        where = origin or f"robustprune ({loader.__module__})"
+        if name in _DATASET_SHIFTS:
+            raise _taken("dataset shift", name, where)
+        if ":" in name or name in SHIFT_KINDS:
             raise ValueError(
-                f"dataset shift name {name!r} is taken or reserved (no ':', not one of {SHIFT_KINDS})"
+                f"dataset shift name {name!r} from {where} is reserved "
+                f"(no ':', not one of {SHIFT_KINDS})"
             )
         _DATASET_SHIFTS[name] = DatasetShiftEntry(name, loader, tuple(datasets), description)
+        _ORIGINS[name] = where
         return loader
 
     return decorate
 
 
+def _add_plugin(name: str, shift: Any, origin: str) -> None:
+    """A plugin's shift: a `Corruption`, a `DatasetShiftEntry`, or a dataset-shift loader."""
+    if isinstance(shift, Corruption):
+        register_corruption(name, shift.family, shift.parameters, shift.channels, origin)(
+            shift.function
+        )
+    elif isinstance(shift, DatasetShiftEntry):
+        register_shift(name, shift.datasets, shift.description, origin)(shift.loader)
+    elif callable(shift):
+        register_shift(name, (), (shift.__doc__ or "").strip().split("\n")[0], origin)(shift)
+    else:
+        raise TypeError(
+            f"shift {name!r} must be a Corruption, a DatasetShiftEntry or a loader "
+            f"fn(data, root) -> ImageSet, got {shift!r}"
+        )
+
+
+def _remove_plugin(name: str) -> None:
+    _CORRUPTIONS.pop(name, None)
+    _DATASET_SHIFTS.pop(name, None)
+    del _ORIGINS[name]
+
+
+plugins = Extensions("shifts", _add_plugin, _remove_plugin, lambda: list_shifts())
+"""Corruptions and dataset shifts from entry points (group ``robustprune.shifts``) and
+``pytest_robustprune_shifts``, registered under the entry point's (or the hook's) name."""
+
+
 def list_corruptions() -> list[str]:
     """The 19 (or more, if registered) corruption names, sorted."""
+    plugins.load_entry_points()
     return sorted(_CORRUPTIONS)
 
 
 def get_corruption(name: str) -> Corruption:
     """The registered corruption `name`; ValueError listing the valid names otherwise."""
+    plugins.load_entry_points()
     try:
         return _CORRUPTIONS[name]
     except KeyError:
@@ -392,12 +444,13 @@ def _valid_forms() -> str:
     return (
         "valid forms: corruption:<name>:<severity 1-5>[@<resolution px>] with name one of "
         f"{', '.join(list_corruptions())}; noise:uniform:<eps >= 0>; or a dataset shift "
-        f"({datasets})"
+        f"({datasets}){broken_note(plugins.broken())}"
     )
 
 
 def get_shift(name: str) -> Shift:
     """The Shift called `name`; ValueError listing the valid forms and names otherwise."""
+    plugins.load_entry_points()
     if not isinstance(name, str):
         raise ValueError(f"shift name must be a string, got {name!r}; {_valid_forms()}")
     parts = name.split(":")
@@ -430,6 +483,7 @@ def list_shifts(include: str | None = None) -> list[str]:
     sorted, optionally filtered by the glob `include` (e.g. ``"corruption:fog:*"``)."""
     from robustprune.data.shifts.noise import noise_ball_eps
 
+    plugins.load_entry_points()
     names = [f"corruption:{c}:{s}" for c in _CORRUPTIONS for s in SEVERITIES]
     names += [f"noise:uniform:{format_eps(e)}" for e in noise_ball_eps()]
     names += list(_DATASET_SHIFTS)

@@ -1,0 +1,149 @@
+"""Plugins for every registry: entry points, the conftest hook route, origins, disabled plugins.
+
+One loader serves pruners, models, datasets, shifts and recipes. A distribution declares entry
+points in the group ``robustprune.<kind>`` (``robustprune.models``, ...); a conftest.py
+implements ``pytest_robustprune_<kind>(registry)`` and calls ``registry.register``. An entry
+point that fails to import or to register is disabled with a :class:`PluginWarning` naming its
+distribution and the error; everything else goes on working. Imports no torch.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+GROUPS = {
+    "pruners": "robustprune.pruners",
+    "models": "robustprune.models",
+    "datasets": "robustprune.datasets",
+    "shifts": "robustprune.shifts",
+    "recipes": "robustprune.recipes",
+}
+"""Registry kind -> entry-point group."""
+
+Register = Callable[[str, Any, str], "str | None"]
+"""``register(entry point name, loaded object, origin) -> registered name`` (None: nothing new)."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin (entry point) could not be loaded and is disabled."""
+
+
+def entry_point_origin(entry_point: importlib.metadata.EntryPoint, group: str) -> str:
+    """``entry point 'random' (randprune:RandomPruner) in robustprune.pruners``."""
+    return f"entry point {entry_point.name!r} ({entry_point.value}) in {group}"
+
+
+def distribution_of(entry_point: importlib.metadata.EntryPoint) -> str:
+    """``distribution randprune 0.1``, or ``an unknown distribution``."""
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return "an unknown distribution"
+    return f"distribution {dist.metadata['Name']} {dist.version}"
+
+
+def load_group(
+    group: str,
+    kind: str,
+    register: Register,
+    broken: dict[str, str],
+    category: type[PluginWarning] = PluginWarning,
+) -> list[str]:
+    """Load every entry point of ``group`` (sorted by name) and pass it to ``register``.
+
+    Returns the names registered. A failure (import error, invalid object, duplicate name) puts
+    ``entry point name -> why`` into ``broken`` and warns ``category``:
+    ``<kind> plugin 'bad' (group robustprune.<kind>s) is disabled: distribution broken 0.1, ...``.
+    """
+    added = []
+    for entry_point in sorted(importlib.metadata.entry_points(group=group), key=lambda e: e.name):
+        try:
+            name = register(
+                entry_point.name, entry_point.load(), entry_point_origin(entry_point, group)
+            )
+        except Exception as error:  # noqa: BLE001 - a broken plugin must not stop the others
+            why = f"{distribution_of(entry_point)}, {entry_point.value}: {type(error).__name__}: {error}"
+            broken[entry_point.name] = why
+            warnings.warn(
+                category(f"{kind} plugin {entry_point.name!r} (group {group}) is disabled: {why}"),
+                stacklevel=3,
+            )
+            continue
+        if name is not None:
+            added.append(name)
+    return added
+
+
+def broken_note(broken: dict[str, str]) -> str:
+    """``"; disabled plugin 'bad': distribution broken 0.1, ..."`` for an unknown-name error."""
+    return "".join(f"; disabled plugin {name!r}: {why}" for name, why in sorted(broken.items()))
+
+
+class Extensions:
+    """One registry (models, datasets, shifts or recipes) as plugins see it.
+
+    ``register(name, obj, origin)`` adds a plugin's object under ``name``; a name taken by
+    another object raises ``ValueError`` naming both origins. Entry points are loaded once per
+    process, on the first lookup in the registry (so in every xdist worker).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        add: Callable[[str, Any, str], None],
+        remove: Callable[[str], None],
+        names: Callable[[], list[str]],
+    ) -> None:
+        self.kind = kind
+        self.group = GROUPS[kind]
+        self._add = add
+        self._remove = remove
+        self._names = names
+        self._added: dict[str, tuple[Any, str]] = {}
+        self._broken: dict[str, str] = {}
+        self._state = "new"  # "new" -> "loading" -> "loaded"
+        self._lock = threading.RLock()
+
+    def register(self, name: str, obj: Any, origin: str) -> str | None:
+        """Add ``obj`` under ``name``; the same object from the same origin again is a no-op."""
+        if self._added.get(name, (None, None)) == (obj, origin):
+            return None
+        self._add(name, obj, origin)
+        self._added[name] = (obj, origin)
+        return name
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted (built-ins and plugins)."""
+        return self._names()
+
+    def broken(self) -> dict[str, str]:
+        """Disabled entry points: name -> why (distribution, error)."""
+        self.load_entry_points()
+        return dict(self._broken)
+
+    def load_entry_points(self) -> list[str]:
+        """Register the group's entry points the first time this is called in a process."""
+        with self._lock:
+            if self._state != "new":  # loaded, or a plugin's import looked a name up meanwhile
+                return []
+            self._state = "loading"
+            try:
+                return load_group(self.group, self.kind.rstrip("s"), self.register, self._broken)
+            finally:
+                self._state = "loaded"
+
+    def origin(self, name: str) -> str | None:
+        """Where a plugin registered ``name`` from, or None for a built-in or unknown name."""
+        return self._added.get(name, (None, None))[1]
+
+    def reset(self) -> None:
+        """Remove everything plugins registered and load entry points again on next use (tests)."""
+        with self._lock:
+            for name in list(self._added):
+                self._remove(name)
+            self._added.clear()
+            self._broken.clear()
+            self._state = "new"

@@ -1,0 +1,300 @@
+"""Models, datasets, shifts and recipes as plugins: entry points, the conftest hooks, listing.
+
+The worked example of docs/plugin.md ("Your own dataset, model, shift and recipe") is
+installed as a throwaway distribution (a package plus a ``.dist-info`` directory on the path)
+built from the code blocks of that section, and run through the real harness.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shutil
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import robustprune.data.shifts  # noqa: F401  (import torch once, before pytester restores modules)
+import robustprune.models  # noqa: F401
+from robustprune.cli import main
+from robustprune.extensions import PluginWarning
+from robustprune.plugin.registries import KINDS, extensions
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "plugin.md"
+
+
+def doc_block(first_line: str) -> str:
+    """The fenced code block of docs/plugin.md whose first line is ``first_line``."""
+    for block in re.findall(r"```\w*\n(.*?)```", DOC.read_text(), flags=re.DOTALL):
+        if block.startswith(first_line + "\n"):
+            return block
+    raise AssertionError(f"docs/plugin.md has no code block starting {first_line!r}")
+
+
+def entry_points_txt(pyproject: str) -> str:
+    """The ``entry_points.txt`` a build of ``pyproject`` would write."""
+    groups = tomllib.loads(pyproject)["project"]["entry-points"]
+    return "".join(
+        f"[{group}]\n" + "".join(f"{name} = {value}\n" for name, value in points.items())
+        for group, points in groups.items()
+    )
+
+
+def install_dist(site: Path, name: str, entry_points: str, modules: dict[str, str]) -> None:
+    """A throwaway installed distribution: modules plus ``<name>-0.1.dist-info`` in ``site``."""
+    for module, text in modules.items():
+        (site / module).parent.mkdir(parents=True, exist_ok=True)
+        (site / module).write_text(text)
+    dist_info = site / f"{name}-0.1.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text(entry_points)
+
+
+def install_worked_example(site: Path) -> None:
+    install_dist(
+        site,
+        "mydigits",
+        entry_points_txt(doc_block("# mydigits/pyproject.toml")),
+        {"mydigits/__init__.py": doc_block("# mydigits/mydigits/__init__.py")},
+    )
+
+
+def write_data(root: Path) -> Path:
+    """``mydigits.npz``: the embedded digits as uint8 grayscale images."""
+    from robustprune.data.digits import bundled_digits
+
+    pixels, labels = bundled_digits()
+    images = (pixels.reshape(-1, 8, 8) * 15).astype(np.uint8)
+    root.mkdir(parents=True, exist_ok=True)
+    np.savez(root / "mydigits.npz", images=images, labels=labels)
+    return root
+
+
+@pytest.fixture
+def fresh_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A site directory on sys.path; every registry forgets its plugins before and after."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    for kind in KINDS:
+        extensions(kind).reset()
+    importlib.invalidate_caches()
+    yield site
+    for kind in KINDS:
+        extensions(kind).reset()
+    for module in ("mydigits", "badplugins"):
+        sys.modules.pop(module, None)
+
+
+def test_worked_example_entry_points_register_every_kind(fresh_plugins: Path, tmp_path) -> None:
+    from robustprune.data import load_dataset
+    from robustprune.data.shifts import get_shift
+    from robustprune.data.shifts.registry import dataset_shift_entry
+    from robustprune.models import create, list_models
+    from robustprune.recipes import get_recipe
+
+    install_worked_example(fresh_plugins)
+    data = load_dataset("mydigits", write_data(tmp_path / "data"))
+    assert (data.num_classes, data.in_channels, data.input_size) == (10, 1, (8, 8))
+    model = create("tinynet", data.num_classes, data.in_channels, data.input_size)
+    assert model(data.test.batch(range(4), "cpu")[0]).shape == (4, 10)
+    assert "tinynet" in list_models("tiny*")
+    assert get_shift("inverted").kind == "dataset"
+    shifted = dataset_shift_entry("inverted").loader(data, None)
+    assert int(shifted.images[0].max()) + int(data.test.images[0].min()) == 255
+    assert get_recipe("quick").epochs == 8 and get_recipe("quick_retrain").name == "quick_retrain"
+    assert extensions("models").origin("tinynet") == (
+        "entry point 'tinynet' (mydigits:tinynet) in robustprune.models"
+    )
+
+
+def test_cli_lists_plugins_of_every_kind(fresh_plugins: Path, capsys) -> None:
+    install_worked_example(fresh_plugins)
+    for kind, name in [
+        ("models", "tinynet"),
+        ("datasets", "mydigits"),
+        ("shifts", "inverted"),
+        ("recipes", "quick"),
+    ]:
+        assert main(["list", kind]) == 0
+        assert name in capsys.readouterr().out.splitlines(), kind
+
+
+BROKEN = {
+    "models": "no_such_module:tinynet",
+    "datasets": "badplugins:not_there",
+    "shifts": "badplugins:NUMBER",
+    "recipes": "badplugins:NUMBER",
+}
+"""Per kind, an entry point that fails: a missing module, a missing attribute, a wrong object."""
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_broken_entry_point_is_disabled_with_a_warning(
+    kind: str, fresh_plugins: Path, capsys
+) -> None:
+    install_dist(
+        fresh_plugins,
+        "badplugins",
+        f"[robustprune.{kind}]\nbad = {BROKEN[kind]}\n",
+        {"badplugins.py": "NUMBER = 3\n"},
+    )
+    registry = importlib.import_module(KINDS[kind]).plugins  # entry points not loaded yet
+    builtins = None
+    with pytest.warns(PluginWarning) as caught:
+        builtins = registry.names()
+    [warning] = caught
+    message = str(warning.message)
+    singular = kind.rstrip("s")
+    assert message.startswith(
+        f"{singular} plugin 'bad' (group robustprune.{kind}) is disabled: "
+        f"distribution badplugins 0.1, {BROKEN[kind]}: "
+    )
+    error = {"models": "ModuleNotFoundError", "datasets": "AttributeError"}.get(kind, "TypeError")
+    assert error in message
+    assert builtins and "bad" not in builtins  # the built-ins are still there
+    assert list(registry.broken()) == ["bad"]
+    assert main(["list", kind]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:-1] == builtins
+    assert lines[-1].startswith("bad (broken: distribution badplugins 0.1, ")
+
+
+@pytest.mark.parametrize(
+    ("kind", "taken", "value"),
+    [
+        ("models", "resnet20", "mydigits:tinynet"),
+        ("datasets", "digits", "mydigits:load"),
+        ("shifts", "cifar10_1", "mydigits:inverted"),
+        ("recipes", "digits", "mydigits:QUICK"),
+    ],
+)
+def test_entry_point_taking_a_builtin_name_names_both_origins(
+    kind: str, taken: str, value: str, fresh_plugins: Path
+) -> None:
+    install_worked_example(fresh_plugins)
+    shutil.rmtree(fresh_plugins / "mydigits-0.1.dist-info")
+    install_dist(fresh_plugins, "mydigits", f"[robustprune.{kind}]\n{taken} = {value}\n", {})
+    with pytest.warns(PluginWarning) as caught:
+        extensions(kind).names()
+    message = str(caught[0].message)
+    assert f"entry point {taken!r} ({value}) in robustprune.{kind}" in message
+    assert "already registered by robustprune (robustprune." in message
+
+
+def test_hook_registration_of_a_taken_name_names_both_origins(fresh_plugins: Path) -> None:
+    install_worked_example(fresh_plugins)
+    from mydigits import QUICK, tinynet
+
+    models, recipes = extensions("models"), extensions("recipes")
+    origin = models.origin("tinynet")
+    assert models.register("tinynet", tinynet, origin) is None  # the same object again: no-op
+    with pytest.raises(ValueError) as error:
+        models.register("tinynet", tinynet, origin="conftest.py")
+    assert "entry point 'tinynet' (mydigits:tinynet)" in str(error.value)
+    assert "conftest.py" in str(error.value)
+    with pytest.raises(TypeError, match="recipe 'x' must be a robustprune.recipes.Recipe, got 3"):
+        recipes.register("x", 3, origin="conftest.py")
+    recipes.register("quick2", QUICK, origin="conftest.py")
+    from robustprune.recipes import get_recipe
+
+    assert get_recipe("quick2").epochs == QUICK.epochs
+
+
+HOOK_CONFTEST = """
+from mydigits import QUICK, inverted, load, tinynet
+
+
+def pytest_robustprune_models(registry):
+    registry.register("hooknet", tinynet, origin="conftest.py")
+
+
+def pytest_robustprune_datasets(registry):
+    registry.register("hookdata", load, origin="conftest.py")
+
+
+def pytest_robustprune_shifts(registry):
+    registry.register("hookshift", inverted, origin="conftest.py")
+
+
+def pytest_robustprune_recipes(registry):
+    registry.register("hookrecipe", QUICK, origin="conftest.py")
+"""
+
+HOOK_SUITE = """
+name = "hooked"
+dataset = "hookdata"
+archs = ["hooknet"]
+methods = ["WT", "FT"]
+seeds = 1
+train_recipe = "hookrecipe"
+retrain_recipe = "hookrecipe"
+shifts = ["hookshift"]
+
+[grid]
+ratios = [0.3, 0.6]
+"""
+
+
+def copy_benchmarks(pytester: pytest.Pytester) -> None:
+    shutil.copytree(
+        REPO / "benchmarks",
+        pytester.path / "benchmarks",
+        ignore=shutil.ignore_patterns("__pycache__", "bench_*.py", "baselines"),
+    )
+
+
+def test_conftest_hooks_register_every_kind_for_the_suite(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the package, no entry points: the conftest hooks are the only route here.
+    site = tmp_path / "site"
+    (site / "mydigits").mkdir(parents=True)
+    (site / "mydigits" / "__init__.py").write_text(doc_block("# mydigits/mydigits/__init__.py"))
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    copy_benchmarks(pytester)
+    pytester.makeconftest(HOOK_CONFTEST)
+    (pytester.path / "hooked.toml").write_text(HOOK_SUITE)
+    result = pytester.runpytest_subprocess(
+        "benchmarks/", "--rp-suite", "hooked.toml", "--co", "-q", "-p", "no:cacheprovider",
+        "--rp-cache", str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(
+        ["*hooked-hooknet-WT*", "*hooked-hooknet-FT*", "2 tests collected*"]
+    )
+
+
+def test_worked_example_runs_through_the_real_harness(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/plugin.md's package and suite, under xdist: every worker sees the plugins."""
+    site = tmp_path / "site"
+    install_worked_example(site)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    copy_benchmarks(pytester)
+    (pytester.path / "mydigits.toml").write_text(doc_block("# mydigits/mydigits.toml"))
+    data = write_data(tmp_path / "data")
+    result = pytester.runpytest_subprocess(
+        "benchmarks/", "--rp-suite", "mydigits.toml", "--rp-data", str(data), "-n", "2",
+        "--rp-cache", str(tmp_path / "cache"), "--rp-leaderboard", str(tmp_path / "out"),
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 0, output
+    result.assert_outcomes(passed=1)
+    [record] = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["records"]
+    assert (record["dataset"], record["arch"], record["method"]) == ("mydigits", "tinynet", "WT")
+    assert record["shift_sources"]["inverted"] == "loaded"  # the plugin's shifted test set
+    assert "inverted" in record["distributions"]
+    assert "mydigits" in output and "tinynet" in output
