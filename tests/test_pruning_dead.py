@@ -34,18 +34,22 @@ def digits_like(arch: str, seed: int = 0) -> tuple[nn.Module, list]:
 
 def dead_but_kept(model: nn.Module, masks: dict, sample: list) -> tuple[int, int]:
     """(kept entries whose gradient over S is identically zero, kept consumer weights that read
-    an input-independent channel) of the masked network."""
+    an input-independent channel) of the masked network. A layer's last kept weight is exempt:
+    the contract empties no layer, so a layer dead on S keeps one entry (dead.py)."""
     gradients, constant = DeadStructure(model, sample).probe(masks)
     parameters = dict(model.named_parameters())
+    last_entry = {name for name, mask in masks.items() if int(mask.sum()) == 1}
     zero_gradient = 0
     for name, gradient in gradients.items():
         kept = masks.get(name, torch.ones_like(gradient, dtype=torch.bool))
-        zero_gradient += int((kept & (gradient == 0)).sum())
+        if name not in last_entry:
+            zero_gradient += int((kept & (gradient == 0)).sum())
     constant_reads = 0
     for layer, channels in constant.items():
         name = weight_name(layer)
         kept = masks.get(name, torch.ones_like(parameters[name], dtype=torch.bool))
-        constant_reads += int(kept[:, channels].sum())
+        if name not in last_entry:
+            constant_reads += int(kept[:, channels].sum())
     return zero_gradient, constant_reads
 
 

@@ -19,6 +19,9 @@ from robustprune.pruning.masks import prune_ratio as achieved_ratio
 RATIO_TOLERANCE = 1e-3
 """How close (in prune ratio, 0.1 points) a knob search must land before it stops early; a
 fifth of what mask validation allows, and about one filter of a CIFAR ResNet."""
+STRUCTURED_TOLERANCE = 2.5e-3
+"""The same for filter and channel knobs (FT, PFP): one filter with its consumer slice is up to
+0.4 % of a CIFAR ResNet-20, so half of what mask validation allows (0.5 points)."""
 AIMING_ROUNDS = 4
 """Passes over S spent aiming the knob before falling back to bisection on live masks."""
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
-from robustprune.pruning.budget import fit_live
+from robustprune.pruning.budget import STRUCTURED_TOLERANCE, fit_live
 from robustprune.pruning.dead import DeadStructure
 from robustprune.pruning.masks import combine_masks, current_masks, parameter_count, weight_name
 from robustprune.pruning.masks import prune_ratio as achieved_ratio
@@ -63,6 +63,7 @@ class FilterThresholding(Pruner):
             len(events),
             prune_ratio,
             integer=True,
+            tolerance=STRUCTURED_TOLERANCE,
         )
 
 

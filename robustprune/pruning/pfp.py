@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
-from robustprune.pruning.budget import fit_live
+from robustprune.pruning.budget import STRUCTURED_TOLERANCE, fit_live
 from robustprune.pruning.dead import DeadStructure
 from robustprune.pruning.masks import combine_masks, current_masks, parameter_count, weight_name
 from robustprune.pruning.masks import prune_ratio as achieved_ratio
@@ -128,6 +128,7 @@ class ProvableFilterPruning(Pruner):
                 ratio_of,
                 *LOG_EPS_RANGE,
                 prune_ratio,
+                tolerance=STRUCTURED_TOLERANCE,
             )
 
         # Below PFP's floor (channels of zero sensitivity are never kept by the formula): every
@@ -145,6 +146,7 @@ class ProvableFilterPruning(Pruner):
             0.0,
             1.0,
             prune_ratio,
+            tolerance=STRUCTURED_TOLERANCE,
         )
 
 
