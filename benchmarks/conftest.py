@@ -146,15 +146,19 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Start echoing the workers' progress file on the controller's terminal."""
+    from robustprune.plugin.eta import echo_progress, start_case_clock
     from robustprune.progress import ProgressTail
 
     config = session.config
+    start_case_clock(config)  # one line per finished case with an ETA (all that -q shows)
     path = getattr(config, "_rp_progress_path", None)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if path is None or reporter is None:
         return
 
     def echo(line: str) -> None:
+        if not echo_progress(config):
+            return
         if reporter._tw.width_of_current_line:  # after xdist's progress dots
             reporter._tw.line()
         reporter.write_line(line)
@@ -172,6 +176,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def rp_progress(pytestconfig: pytest.Config):
     """Where long work reports: the controller's progress file under xdist, else the terminal."""
+    from robustprune.plugin.eta import echo_progress
     from robustprune.progress import PROGRESS_ENV, file_sink
 
     worker = os.environ.get("PYTEST_XDIST_WORKER")
@@ -181,7 +186,7 @@ def rp_progress(pytestconfig: pytest.Config):
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
 
     def echo(line: str) -> None:
-        if reporter is None or capture is None:
+        if reporter is None or capture is None or not echo_progress(pytestconfig):
             return
         with capture.global_and_fixture_disabled():
             reporter.write_line(f"[robustprune] {line}")

@@ -288,11 +288,16 @@ def test_worked_example_runs_through_the_real_harness(
     result = pytester.runpytest_subprocess(
         "benchmarks/", "--rp-suite", "mydigits.toml", "--rp-data", str(data), "-n", "2",
         "--rp-cache", str(tmp_path / "cache"), "--rp-leaderboard", str(tmp_path / "out"),
-        "-p", "no:cacheprovider",
+        "-p", "no:cacheprovider", "-q",
     )  # fmt: skip
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == 0, output
     result.assert_outcomes(passed=1)
+    # -q: one line per case with its time, no training progress
+    result.stdout.fnmatch_lines(
+        ["[[]robustprune[]] 1/1 mydigits-tinynet-WT passed in *; elapsed *"]
+    )
+    assert "training parent" not in output and "epoch" not in output
     [record] = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["records"]
     assert (record["dataset"], record["arch"], record["method"]) == ("mydigits", "tinynet", "WT")
     assert record["shift_sources"]["inverted"] == "loaded"  # the plugin's shifted test set

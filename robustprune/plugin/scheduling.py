@@ -5,6 +5,12 @@ pytest-xdist's ``--dist loadgroup`` groups tests by suffixing their node ids wit
 loadgroup degrades to plain ``load``. This scheduler groups by the case id instead:
 ``test_prune_potential[digits-resnet20-WT]`` belongs to group ``digits-resnet20``, so the
 worker that trains resnet20's parents also runs every method on them.
+
+With fewer groups than workers (``-n 2`` on a one-architecture suite) whole groups would leave
+a worker idle, so the cases are then scheduled one by one: the first to ask for a parent trains
+it, the others wait on its lock in the artifact store and load it, then run their own methods
+in parallel. Every artifact is built from its key alone with a fixed thread count, so where a
+case runs never changes its numbers.
 """
 
 from __future__ import annotations
@@ -26,12 +32,26 @@ def case_group(nodeid: str) -> str:
     return nodeid
 
 
+def split_by_case(nodeids: list[str], workers: int) -> bool:
+    """True when the cases form fewer groups than there are workers (then schedule per case)."""
+    return len({case_group(nodeid) for nodeid in nodeids}) < workers
+
+
 def make_case_group_scheduler(config: Any, log: Any) -> Any:
-    """An xdist scheduler that sends each case group to one worker, whole."""
+    """An xdist scheduler that sends each case group to one worker, whole, unless there are
+    fewer groups than workers; then each case is a unit of its own."""
     from xdist.scheduler import LoadScopeScheduling
 
     class CaseGroupScheduling(LoadScopeScheduling):
+        per_case: bool | None = None
+
+        def schedule(self) -> None:
+            if self.per_case is None and self.collection is None and self.registered_collections:
+                nodeids = list(next(iter(self.registered_collections.values())))
+                self.per_case = split_by_case(nodeids, len(self.nodes))
+            super().schedule()
+
         def _split_scope(self, nodeid: str) -> str:
-            return case_group(nodeid)
+            return nodeid if self.per_case else case_group(nodeid)
 
     return CaseGroupScheduling(config, log)

@@ -1,0 +1,100 @@
+"""One line per finished benchmark case with a rough ETA, and how verbose the progress echo is.
+
+``pytest -q`` echoes only these lines; the default and ``-v`` echo every progress line too
+(which parent or prune step trains, epoch by epoch); ``-qq`` echoes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+
+def echo_progress(config: pytest.Config) -> bool:
+    """Whether training progress lines reach the terminal (not under ``-q`` or quieter)."""
+    return config.get_verbosity() >= 0
+
+
+def duration(seconds: float) -> str:
+    """``75.2`` -> ``1m 15s``; ``3725`` -> ``1h 02m``; ``8.4`` -> ``8s``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def case_line(done: int, total: int, case: str, outcome: str, took: float, elapsed: float) -> str:
+    """``3/16 digits-resnet20-WT passed in 42s; elapsed 2m 06s, ETA 10m 30s``.
+
+    The ETA assumes the remaining cases take the mean time of those done so far.
+    """
+    line = f"{done}/{total} {case} {outcome} in {duration(took)}; elapsed {duration(elapsed)}"
+    if done < total:
+        line += f", ETA {duration(elapsed / done * (total - done))}"
+    return line
+
+
+class CaseClock:
+    """Controller-side plugin: counts collected cases and reports each as it finishes."""
+
+    def __init__(self, write: Callable[[str], None], clock: Callable[[], float] = time.monotonic):
+        self.write = write
+        self.clock = clock
+        self.start = clock()
+        self.total = 0
+        self.done = 0
+        self._started: dict[str, float] = {}
+        self._outcome: dict[str, str] = {}
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.total = self.total or len(session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.total = max(self.total, len(ids))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        now = self.clock()
+        self._started.setdefault(report.nodeid, now - report.duration)
+        if report.when == "call":
+            self._outcome[report.nodeid] = report.outcome
+        elif report.failed:
+            self._outcome.setdefault(report.nodeid, "error")
+        elif report.skipped:
+            self._outcome.setdefault(report.nodeid, "skipped")
+        if report.when != "teardown":
+            return
+        self.done += 1
+        case = report.nodeid.rsplit("[", 1)[-1].rstrip("]")
+        outcome = self._outcome.pop(report.nodeid, "passed")
+        took = now - self._started.pop(report.nodeid, now)
+        total = max(self.total, self.done)
+        self.write(case_line(self.done, total, case, outcome, took, now - self.start))
+
+
+def start_case_clock(config: pytest.Config) -> None:
+    """Report each benchmark case on the controller's terminal (called by the benchmark conftest)."""
+    if (
+        hasattr(config, "workerinput")
+        or config.get_verbosity() < -1
+        or config.pluginmanager.has_plugin("robustprune-case-clock")
+    ):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+
+    def write(line: str) -> None:
+        if reporter._tw.width_of_current_line:  # after the progress dots
+            reporter._tw.line()
+        reporter.write_line(f"[robustprune] {line}")
+        reporter._tw.flush()
+
+    config.pluginmanager.register(CaseClock(write), "robustprune-case-clock")
