@@ -5,6 +5,7 @@
     robustprune render leaderboard.json [--format text|md|csv]
     robustprune compare BASELINE.json CURRENT.json [--fail METRIC:TOL ...]
     robustprune report leaderboard.json OUT_DIR
+    robustprune history [SUITE] [--history DIR] [--paths]
 
 Exit status: 0 success, 1 a regression (compare), 2 bad usage or an unreadable file.
 """
@@ -127,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
         "TOL is absolute (0.05) or in percentage points (5%%)",
     )  # fmt: skip
 
+    history = commands.add_parser(
+        "history",
+        help="list the runs stored by pytest --rp-autosave, oldest first",
+        description="One line per stored run: suite, run directory name (UTC time and commit), "
+        "records, commit of the checkout, command line. The directory is --history, else "
+        "$ROBUSTPRUNE_HISTORY, else <$ROBUSTPRUNE_CACHE or the default cache>/history.",
+    )
+    history.add_argument("suite", nargs="?", help="only the runs of this suite")
+    history.add_argument("--history", type=Path, metavar="DIR", help="the run history directory")
+    history.add_argument(
+        "--paths", action="store_true", help="print each run's leaderboard.json path instead"
+    )
+
     report = commands.add_parser("report", help="write figures and index.html for a leaderboard")
     report.add_argument("leaderboard", type=Path, metavar="LEADERBOARD.json")
     report.add_argument("out_dir", type=Path, metavar="OUT_DIR")
@@ -163,6 +177,20 @@ def run_compare(baseline: Path, current: Path, gates: Sequence[Gate]) -> int:
     return 1 if failed else 0
 
 
+def run_history(suite: str | None, directory: Path | None, paths: bool) -> int:
+    from robustprune.history import default_history_dir, describe, list_runs
+
+    directory = directory or default_history_dir()
+    runs = list_runs(directory, suite)
+    if not runs:
+        which = f"of suite {suite!r} " if suite else ""
+        print(f"no stored runs {which}in {directory} (store one with pytest --rp-autosave)")
+        return 0
+    for run in runs:
+        print(run.leaderboard if paths else describe(run))
+    return 0
+
+
 def run_report(path: Path, out_dir: Path) -> int:
     leaderboard = load_leaderboard(path)
     try:
@@ -197,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_render(args.leaderboard, args.format)
         if args.command == "compare":
             return run_compare(args.baseline, args.current, args.fail)
+        if args.command == "history":
+            return run_history(args.suite, args.history, args.paths)
         return run_report(args.leaderboard, args.out_dir)
     except (CommandError, LeaderboardError) as error:
         print(f"robustprune {args.command}: error: {error}", file=sys.stderr)

@@ -29,7 +29,7 @@ def dump(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: P
     pytester.makepyfile(test_dump=DUMP_OPTIONS)
     target = tmp_path / "options.json"
     monkeypatch.setenv("RP_DUMP", str(target))
-    for name in ("ROBUSTPRUNE_DATA", "ROBUSTPRUNE_CACHE"):
+    for name in ("ROBUSTPRUNE_DATA", "ROBUSTPRUNE_CACHE", "ROBUSTPRUNE_HISTORY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
 
@@ -51,6 +51,9 @@ def test_defaults(dump: Any, tmp_path: Path) -> None:
         "compare_fail": [],
         "report": None,
         "seeds": None,
+        "autosave": "False",
+        "history": str(tmp_path / "xdg" / "robustprune" / "artifacts" / "history"),
+        "compare_note": None,
     }
 
 

@@ -7,11 +7,13 @@ only process without it); workers just run cases and attach records to their rep
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from robustprune.history import HistoryError, save_run
 from robustprune.leaderboard import (
     GateError,
     LeaderboardError,
@@ -55,6 +57,22 @@ def check_report_dir(report: Path, leaderboard: Path | None) -> None:
         raise pytest.UsageError(f"--rp-report: {error}") from None
 
 
+def check_history_dir(history: Path) -> None:
+    """A UsageError, before anything runs, when ``--rp-autosave`` could not store the run."""
+    try:
+        history.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise pytest.UsageError(
+            f"--rp-autosave: the run history {history} cannot be created "
+            f"({error.strerror or error}); choose another with --rp-history DIR"
+        ) from None
+    if not os.access(history, os.W_OK):
+        raise pytest.UsageError(
+            f"--rp-autosave: the run history {history} is not writable; "
+            "choose another with --rp-history DIR"
+        )
+
+
 def load_baseline(path: Path) -> dict[str, Any]:
     """The ``--rp-compare`` baseline, or a UsageError naming the file and the problem."""
     try:
@@ -87,6 +105,10 @@ class Controller:
         if options.report is not None:
             check_report_dir(options.report, options.leaderboard)
         self.outcome = Outcome(baseline=options.compare, gates=options.compare_fail)
+        if options.compare_note:
+            self.outcome.notes.append(options.compare_note)
+        if options.autosave and options.history is not None:
+            check_history_dir(options.history)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for record in self.collector.add_report(report):
@@ -133,6 +155,17 @@ class Controller:
                 outcome.errors.append(
                     f"cannot write the report to {self.options.report}: {error!r}"
                 )
+        if self.options.autosave and self.options.history is not None:
+            try:
+                run = save_run(
+                    leaderboard,
+                    self.options.history,
+                    Path(self.config.rootpath),
+                    [str(arg) for arg in self.config.invocation_params.args],
+                )
+                outcome.written.append(run.path)
+            except (OSError, HistoryError) as error:
+                outcome.errors.append(f"cannot store the run in {self.options.history}: {error}")
         if self.baseline is not None:
             outcome.comparison = compare(self.baseline, leaderboard)
 

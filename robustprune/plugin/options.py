@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from robustprune.history import LATEST, default_history_dir, latest_run
 from robustprune.leaderboard import Gate, parse_gate
 from robustprune.paths import default_cache_root
 
@@ -36,6 +37,12 @@ class RunOptions:
     """Directory for the figures and index.html of robustprune.report, or None."""
     seeds: int | None
     """Seed count overriding the suite's, or None for the suite's own."""
+    autosave: bool = False
+    """Store this run's leaderboard in ``history`` (``--rp-autosave``)."""
+    history: Path | None = None
+    """Run history directory (``--rp-history``, else ``$ROBUSTPRUNE_HISTORY``, else ``<cache>/history``)."""
+    compare_note: str | None = None
+    """Why ``--rp-compare latest`` compares with nothing (no stored run of the suite yet)."""
 
 
 def _positive_int(text: str) -> int:
@@ -75,8 +82,18 @@ def add_options(parser: pytest.Parser) -> None:
         help="write leaderboard.json, leaderboard.md and leaderboard.csv into DIR",
     )  # fmt: skip
     group.addoption(
-        "--rp-compare", metavar="BASELINE.json", default=None,
-        help="compare this run's leaderboard with a baseline leaderboard file",
+        "--rp-compare", metavar="BASELINE.json|RUN_DIR|latest", nargs="?", const=LATEST,
+        default=None,
+        help="compare this run's leaderboard with a baseline leaderboard file, a stored run's "
+        "directory, or (no value, or 'latest') the last stored run of the same suite",
+    )  # fmt: skip
+    group.addoption(
+        "--rp-autosave", action="store_true", default=False,
+        help="store this run's leaderboard and provenance in the run history",
+    )  # fmt: skip
+    group.addoption(
+        "--rp-history", metavar="DIR", default=None,
+        help="run history directory (default: $ROBUSTPRUNE_HISTORY, else <--rp-cache>/history)",
     )  # fmt: skip
     group.addoption(
         "--rp-compare-fail", metavar="METRIC:TOL", action="append", type=_gate, default=[],
@@ -107,16 +124,68 @@ def parse_options(config: pytest.Config) -> RunOptions:
     def path(value: str | None) -> Path | None:
         return None if value is None else Path(value).expanduser()
 
+    suite = config.getoption("rp_suite")
+    cache_dir = path(cache) or default_cache_root()
+    history = path(config.getoption("rp_history")) or default_history_dir(cache_dir)
+    baseline, note = resolve_compare(compare, suite, history, bool(gates))
     return RunOptions(
-        suite=config.getoption("rp_suite"),
+        suite=suite,
         data=path(data),
-        cache=path(cache) or default_cache_root(),
+        cache=cache_dir,
         leaderboard=path(config.getoption("rp_leaderboard")),
-        compare=path(compare),
+        compare=baseline,
         compare_fail=gates,
         report=path(config.getoption("rp_report")),
         seeds=config.getoption("rp_seeds"),
+        autosave=config.getoption("rp_autosave"),
+        history=history,
+        compare_note=note,
     )
+
+
+def suite_name(suite: str) -> str:
+    """The ``name`` of the suite ``--rp-suite`` selects (its file stem when it cannot be read)."""
+    from robustprune.suite import SuiteError, load_suite
+
+    try:
+        return load_suite(suite).name
+    except SuiteError:
+        return Path(suite).stem
+
+
+def resolve_compare(
+    value: str | None, suite: str, history: Path, gated: bool
+) -> tuple[Path | None, str | None]:
+    """The ``--rp-compare`` baseline file, and a note when ``latest`` finds no stored run.
+
+    ``value`` is a leaderboard file, a stored run's directory, or ``latest``. With no stored
+    run a gated run is a usage error (a gate must not pass on nothing); otherwise the run goes
+    on with a note.
+    """
+    if value is None:
+        return None, None
+    if value == LATEST:
+        name = suite_name(suite)
+        run = latest_run(history, name)
+        if run is not None:
+            return run.leaderboard, None
+        message = f"--rp-compare latest: no stored run of suite {name!r} in {history}"
+        if gated:
+            raise pytest.UsageError(
+                f"{message}, so --rp-compare-fail has nothing to compare with; store one first "
+                "with --rp-autosave (without --rp-compare-fail), or give a baseline file"
+            )
+        return None, f"{message}; nothing compared (store runs with --rp-autosave)"
+    baseline = Path(value).expanduser()
+    if baseline.is_dir():
+        if not (baseline / "leaderboard.json").is_file():
+            raise pytest.UsageError(
+                f"--rp-compare: {baseline} is a directory without leaderboard.json; give a "
+                "leaderboard file, a stored run's directory, or 'latest' (a bare --rp-compare "
+                "before test paths takes the next argument as its value: write --rp-compare latest)"
+            )
+        baseline = baseline / "leaderboard.json"
+    return baseline, None
 
 
 def check_cache_dir(path: Path) -> None:
