@@ -15,6 +15,7 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -303,3 +304,48 @@ def test_worked_example_runs_through_the_real_harness(
     assert record["shift_sources"]["inverted"] == "loaded"  # the plugin's shifted test set
     assert "inverted" in record["distributions"]
     assert "mydigits" in output and "tinynet" in output
+
+
+def comparable(path: Path) -> list[dict[str, Any]]:
+    """Records without what legitimately differs between cold runs: timings, cache origin,
+    environment and the measured speed (wall-clock latency, summarised as speedup_at_pp)."""
+    records = json.loads(path.read_text())["records"]
+    kept = []
+    for record in records:
+        record = {
+            k: v
+            for k, v in record.items()
+            if k not in ("timings", "artifacts", "environment", "latency")
+        }
+        record["summary"] = {k: v for k, v in record["summary"].items() if k != "speedup_at_pp"}
+        kept.append(record)
+    return kept
+
+
+def test_one_group_on_two_workers_uses_both_and_matches_the_serial_run(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two methods of one architecture, cold, -n 2 vs -n 0: both workers work, same numbers."""
+    site = tmp_path / "site"
+    install_worked_example(site)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    copy_benchmarks(pytester)
+    suite = doc_block("# mydigits/mydigits.toml").replace(
+        'methods = ["WT"]', 'methods = ["WT", "FT"]'
+    )
+    (pytester.path / "two.toml").write_text(suite)
+    data = write_data(tmp_path / "data")
+    outputs = {}
+    for workers in ("2", "0"):
+        result = pytester.runpytest_subprocess(
+            "benchmarks/", "--rp-suite", "two.toml", "--rp-data", str(data), "-n", workers,
+            "--rp-cache", str(tmp_path / f"cache{workers}"),
+            "--rp-leaderboard", str(tmp_path / f"out{workers}"), "-p", "no:cacheprovider",
+        )  # fmt: skip
+        outputs[workers] = result.stdout.str()
+        assert result.ret == 0, outputs[workers] + result.stderr.str()
+    assert "[gw0]" in outputs["2"] and "[gw1]" in outputs["2"]  # neither worker sat idle
+    assert comparable(tmp_path / "out2" / "leaderboard.json") == comparable(
+        tmp_path / "out0" / "leaderboard.json"
+    )
