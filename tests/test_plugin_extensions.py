@@ -349,3 +349,24 @@ def test_one_group_on_two_workers_uses_both_and_matches_the_serial_run(
     assert comparable(tmp_path / "out2" / "leaderboard.json") == comparable(
         tmp_path / "out0" / "leaderboard.json"
     )
+
+
+def test_a_corruption_plugin_is_usable_as_corruption_name_severity(fresh_plugins: Path) -> None:
+    import torch
+
+    from robustprune.data.shifts import Corruption, corrupt, get_shift
+
+    def darken(x, parameter, context):
+        return x * parameter
+
+    shifts = extensions("shifts")
+    spec = Corruption("ignored", "mine", (0.9, 0.8, 0.7, 0.6, 0.5), darken, (1,))
+    assert shifts.register("darken", spec, origin="conftest.py") == "darken"
+    assert get_shift("corruption:darken:3").corruption == "darken"
+    assert "corruption:darken:5" in shifts.names()
+    out = corrupt(torch.ones(2, 1, 8, 8), "darken", 3)
+    assert torch.allclose(out, torch.full_like(out, 0.7))
+    with pytest.raises(ValueError, match="'darken' from conftest.py is already registered by"):
+        shifts.register(
+            "darken", Corruption("x", "mine", spec.parameters, abs), origin="conftest.py"
+        )
