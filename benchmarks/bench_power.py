@@ -194,9 +194,14 @@ def main(argv=None) -> int:
             continue
         if args.methods and case.method not in args.methods:
             continue
+        try:
+            result = runner.run(case)
+        except Exception as error:  # a case that fails in the benchmark fails here too
+            print(f"{case.id}: skipped, {type(error).__name__}: {error}")
+            continue
         results.append(
             analyse(
-                runner.run(case),
+                result,
                 runner.data.num_classes,
                 deltas,
                 args.ratios,
