@@ -180,3 +180,20 @@ def test_without_a_sample_structured_methods_say_what_they_need():
     model, _sample = digits_like("resnet8")
     with pytest.raises(ValueError, match="pruner 'FT' needs the sample set S"):
         default_registry().create("FT").prune(model, 0.5, [])
+
+
+def test_a_layer_dead_on_s_keeps_one_weight_that_earlier_steps_did_not_remove():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 2))
+    with torch.no_grad():
+        model[0].bias.fill_(-100.0)  # every unit of the first layer is dead on S
+        model[2].weight[0, 0] = 0.0  # an entry an earlier step removed
+        model[2].weight[0, 1] = 0.0
+    sample = [(torch.randn(16, 4), torch.zeros(16, dtype=torch.long))]
+    # propagation of a method's own masks may already have emptied a layer
+    emptied = {"2.weight": torch.zeros(3, 3, dtype=torch.bool)}
+    masks = DeadStructure(model, sample).remove(emptied)
+    for name in ("0.weight", "2.weight"):
+        assert int(masks[name].sum()) == 1, name
+    kept = masks["2.weight"]
+    assert bool((model[2].weight.detach() != 0)[kept].all())  # not an entry removed before

@@ -169,18 +169,18 @@ def _count(masks: Masks) -> int:
 
 
 def _keep_every_layer(updated: Masks, previous: Masks, layers: dict[str, nn.Module]) -> None:
-    """A layer that would lose every weight keeps one: its largest-magnitude entry that was kept
-    before this round (the contract allows no emptied layer; the choice is stable, so the
-    fixed point is still reached)."""
+    """A layer that would lose every weight keeps one (the contract empties no layer): its
+    largest-magnitude entry kept before this round, else its largest-magnitude entry still
+    nonzero in the model, never one an earlier step removed. The choice is stable, so the
+    fixed point is still reached."""
     for layer, module in layers.items():
         name = weight_name(layer)
         if name not in updated or bool(updated[name].any()):
             continue
+        magnitude = module.weight.detach().abs().to(updated[name].device, torch.float64)
         before = previous.get(name)
-        if before is None:
-            before = torch.ones_like(updated[name])
-        magnitude = module.weight.detach().abs().to(updated[name].device)
-        magnitude = torch.where(before, magnitude, torch.full_like(magnitude, -1.0))
+        if before is not None:
+            magnitude = magnitude + before.to(magnitude.dtype) * (1.0 + float(magnitude.max()))
         keep = torch.zeros_like(updated[name])
         keep.view(-1)[int(torch.argmax(magnitude))] = True
         updated[name] = keep
