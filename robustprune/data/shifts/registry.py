@@ -335,12 +335,7 @@ def corrupt(
         raise ValueError(
             f"corruption {name!r}: images of {height}×{width} px are smaller than {MIN_SIZE}×{MIN_SIZE}"
         )
-    if images.dtype == torch.uint8:
-        x = images.to(torch.float32).div_(255.0)
-    elif images.is_floating_point():
-        x = images.float()
-    else:
-        raise ValueError(f"corruption {name!r}: images must be uint8 or float, got {images.dtype}")
+    x = _as_float(images, name)
     if n == 0:
         return images.clone()
     context = CorruptionContext(
@@ -370,12 +365,7 @@ def _corrupt_upsampled(
     """`corrupt` at `factor` times the images' side, reduced back by factor×factor block means."""
     from robustprune.data.shifts.ops import block_mean, upsample_nearest
 
-    if images.dtype == torch.uint8:
-        x = images.to(torch.float32).div_(255.0)
-    elif images.is_floating_point():
-        x = images.float()
-    else:
-        raise ValueError(f"corruption {name!r}: images must be uint8 or float, got {images.dtype}")
+    x = _as_float(images, name)
     big = corrupt(
         upsample_nearest(x, factor), name, severity, generator=generator, seed=seed, root=root
     )
@@ -489,3 +479,12 @@ def list_shifts(include: str | None = None) -> list[str]:
     names += list(_DATASET_SHIFTS)
     names = sorted(set(names))
     return [n for n in names if include is None or fnmatch.fnmatchcase(n, include)]
+
+
+def _as_float(images: Tensor, name: str) -> Tensor:
+    """``images`` as float32 in [0, 1] (uint8 is divided by 255); other dtypes are refused."""
+    if images.dtype == torch.uint8:
+        return images.to(torch.float32).div_(255.0)
+    if images.is_floating_point():
+        return images.float()
+    raise ValueError(f"corruption {name!r}: images must be uint8 or float, got {images.dtype}")
