@@ -82,7 +82,7 @@ def prune_curve(
 
     ``store`` (an ArtifactStore) caches every step under (``parent_key``, pruner name, grid up to
     the step, recipe, mode, seed, sample size, code versions); ``parent`` is never modified.
-    ``sample_size`` defaults to the size rule of DESIGN.md, capped by ``data.val``.
+    ``sample_size`` defaults to the paper's size rule (``sample_size``), capped by ``data.val``.
     ``context`` (e.g. ``"digits/resnet20/WT seed 0"``) prefixes the error of a diverged retrain.
     """
     from robustprune.train import ENGINE_VERSION, get_recipe, train

@@ -125,7 +125,7 @@ def list_recipes() -> list[str]:
     return sorted(_RECIPES)
 
 
-# The paper's recipes (DESIGN.md, "Training recipes").
+# The paper's recipes (its training-recipe table).
 register_recipe(Recipe("cifar_resnet", 182, 128, 0.1, 1e-4, milestones=(91, 136), warmup_epochs=5))
 _VGG16 = register_recipe(
     Recipe(
