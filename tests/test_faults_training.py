@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny import tiny_data
 from torch import nn
 
 from robustprune.cache import ArtifactStore, NonFiniteArtifactError
-from robustprune.data import DatasetSplits, ImageSet
 from robustprune.pipeline import prune_curve
 from robustprune.recipes import Recipe
 from robustprune.train import NonFiniteLossError, train
 
 RECIPE = Recipe("diverging", epochs=2, batch_size=16, lr=0.05, weight_decay=0.0)
-
-
-def tiny_data() -> DatasetSplits:
-    generator = torch.Generator().manual_seed(0)
-
-    def split(count: int) -> ImageSet:
-        return ImageSet(
-            torch.rand(count, 1, 6, 6, generator=generator),
-            torch.randint(0, 4, (count,), generator=generator),
-        )
-
-    return DatasetSplits("tiny", split(64), split(24), split(24), 4, (0.5,), (0.25,))
 
 
 def nan_model() -> nn.Module:
@@ -37,7 +25,7 @@ def nan_model() -> nn.Module:
 
 def test_nan_loss_stops_training_naming_context_recipe_epoch_and_step():
     with pytest.raises(NonFiniteLossError) as error:
-        train(nan_model(), tiny_data(), RECIPE, 0, "cpu", context="parent tiny/net seed 0")
+        train(nan_model(), tiny_data(train=64), RECIPE, 0, "cpu", context="parent tiny/net seed 0")
     message = str(error.value)
     assert message.startswith("parent tiny/net seed 0: the loss is nan")
     assert "epoch 1/2, step 1/4 of recipe 'diverging'" in message
@@ -54,14 +42,14 @@ def test_weights_that_blow_up_in_the_last_step_are_refused():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), _Amplify(), nn.Linear(36, 4))
     with pytest.raises(NonFiniteLossError, match="recipe 'huge-lr' left non-finite values in"):
-        train(model, tiny_data(), huge, 0, "cpu", context="x")
+        train(model, tiny_data(train=64), huge, 0, "cpu", context="x")
 
 
 def test_diverged_retrain_names_the_step_and_caches_nothing(tmp_path):
     store = ArtifactStore(tmp_path)
     with pytest.raises(NonFiniteLossError) as error:
         prune_curve(
-            nan_model(), tiny_data(), "WT", [0.3, 0.5], RECIPE, 0, "cpu", store,
+            nan_model(), tiny_data(train=64), "WT", [0.3, 0.5], RECIPE, 0, "cpu", store,
             parent_key="p", context="tiny/net/WT seed 0",
         )  # fmt: skip
     assert str(error.value).startswith(

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny import tiny_data
 from torch import nn
 
 from robustprune.cache import ArtifactStore
-from robustprune.data import DatasetSplits, ImageSet
 from robustprune.pipeline import default_grid, prune_curve
 from robustprune.pruning import InvalidMaskError, parameter_count
 from robustprune.pruning.masks import check_mask_structure
 from robustprune.recipes import Recipe
 
 RECIPE = Recipe("pipeline-test", epochs=1, batch_size=32, lr=0.05, weight_decay=0.0)
-
-
-def tiny_data() -> DatasetSplits:
-    generator = torch.Generator().manual_seed(0)
-
-    def split(count: int) -> ImageSet:
-        return ImageSet(
-            torch.rand(count, 1, 6, 6, generator=generator),
-            torch.randint(0, 4, (count,), generator=generator),
-        )
-
-    return DatasetSplits("tiny", split(96), split(24), split(24), 4, (0.5,), (0.25,))
 
 
 def tiny_parent() -> nn.Module:
