@@ -81,7 +81,14 @@ class ChannelStructure:
             for member in group.role(PRODUCER)
         )
         self._parameters = dict(model.named_parameters())
-        self._named_modules = dict(model.named_modules())
+        self._own = {
+            name: [
+                f"{name}.{own}" if name else own
+                for own, parameter in module.named_parameters(recurse=False)
+                if parameter is not None and parameter.dim() >= 1
+            ]
+            for name, module in model.named_modules()
+        }
         self._input_factors = _input_factors(self.modules, groups)
 
     def input_factor(self, consumer: str) -> int:
@@ -91,14 +98,15 @@ class ChannelStructure:
     def propagate(self, masks: Masks) -> Masks:
         """``masks`` closed under structured removal (a new dict; bias, BN masks are added)."""
         result = {name: mask.clone() for name, mask in masks.items()}
+        before = _kept(result)
         while True:
-            before = sum(int(mask.sum()) for mask in result.values())
             self._remove_private_affines(result)
             for group in self.groups:
                 self._propagate_group(group, result)
-            after = sum(int(mask.sum()) for mask in result.values())
+            after = _kept(result)
             if after == before:
                 return result
+            before = after
 
     def _mask(self, name: str, masks: Masks) -> Tensor:
         if name not in masks:
@@ -106,12 +114,8 @@ class ChannelStructure:
         return masks[name]
 
     def _own_parameters(self, module: str) -> list[str]:
-        prefix = f"{module}." if module else ""
-        return [
-            prefix + name
-            for name, parameter in self._named_modules[module].named_parameters(recurse=False)
-            if parameter is not None and parameter.dim() >= 1
-        ]
+        """Qualified names of ``module``'s own per-channel parameters (computed once)."""
+        return self._own[module]
 
     def _remove_private_affines(self, masks: Masks) -> None:
         for producer, affines in self.private_affines.items():
@@ -157,6 +161,11 @@ class ChannelStructure:
                 if self._parameters[name].shape[0] > int(gone.max()):
                     mask = self._mask(name, masks)
                     mask[gone.to(mask.device)] = False
+
+
+def _kept(masks: Masks) -> int:
+    """Entries kept across all masks (propagation stops when a pass changes nothing)."""
+    return sum(int(mask.sum()) for mask in masks.values())
 
 
 def input_channels_alive(weight_mask: Tensor, width: int, factor: int = 1) -> Tensor:
