@@ -21,15 +21,12 @@ network with an example input, so the structure needs one (the sample set's firs
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from robustprune.pruning.masks import Masks, is_prunable, prunable_modules, weight_name
-
-log = logging.getLogger(__name__)
 
 PRODUCER, CONSUMER, AFFINE = "producer", "consumer", "affine"
 
@@ -166,12 +163,6 @@ class ChannelStructure:
 def _kept(masks: Masks) -> int:
     """Entries kept across all masks (propagation stops when a pass changes nothing)."""
     return sum(int(mask.sum()) for mask in masks.values())
-
-
-def input_channels_alive(weight_mask: Tensor, width: int, factor: int = 1) -> Tensor:
-    """Bool[width]: whether any entry of ``weight_mask`` reading input channel c is kept."""
-    columns = weight_mask.transpose(0, 1).reshape(weight_mask.shape[1], -1).any(dim=1)
-    return columns.reshape(width, factor).any(dim=1)
 
 
 def kill_input_channels(weight_mask: Tensor, dead: Tensor, factor: int = 1) -> None:
