@@ -26,22 +26,6 @@ AIMING_ROUNDS = 4
 """Passes over S spent aiming the knob before falling back to bisection on live masks."""
 
 
-def fit_to_target(
-    make_masks: Callable[[float], Masks],
-    achieved: Callable[[Masks], float],
-    low: float,
-    high: float,
-    target: float,
-    integer: bool = False,
-    iterations: int = 60,
-    tolerance: float = 1e-6,
-) -> Masks:
-    """Bisect a knob in [low, high] (higher removes more) for the masks whose achieved ratio is
-    closest to ``target``; the reference's root-finding of the nominal ratio. Stops early once
-    a knob lands within ``tolerance`` of the target."""
-    return _bisect(make_masks, achieved, low, high, target, integer, iterations, tolerance)[1]
-
-
 def fit_live(
     make_masks: Callable[[float], Masks],
     remove_dead: Callable[[Masks], Masks],
@@ -52,8 +36,9 @@ def fit_live(
     integer: bool = False,
     tolerance: float = RATIO_TOLERANCE,
 ) -> Masks:
-    """``fit_to_target`` for masks that go through the expensive ``remove_dead`` (one pass over
-    S per round) after the cheap ``make_masks``.
+    """Masks whose achieved ratio is closest to ``target``, searching a knob in [low, high]
+    (higher removes more); each candidate goes through the cheap ``make_masks`` and then the
+    expensive ``remove_dead`` (one pass over S per round). Stops within ``tolerance``.
 
     Dead structure only adds to what a knob removes, so the knob is first aimed with the cheap
     masks alone, then re-aimed by the overshoot that dead-structure removal added (a few passes

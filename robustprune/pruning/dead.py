@@ -8,7 +8,7 @@ After masking, some kept parameters can no longer change the output on the sampl
   that never fires).
 Both count as removed, and removing them can make more structure dead, so the rules run to a
 fixed point. The methods then search their knob again, so the freed budget goes to live
-structure (``fit_to_target`` over masks that went through ``DeadStructure.remove``).
+structure (``budget.fit_live`` over masks that went through ``DeadStructure.remove``).
 
 The gradient is that of a fixed random projection of the outputs, not of the loss: a sample
 classified with a saturated softmax would give an exactly zero loss gradient and hide live
