@@ -41,6 +41,29 @@ def _quiet(_: str) -> None:
     """The default progress sink: say nothing."""
 
 
+@dataclass(frozen=True)
+class Parent:
+    """A trained parent network and where it came from."""
+
+    model: nn.Module
+    key: str
+    """Its artifact key (the curves' keys include it)."""
+    origin: str
+    """``"computed"`` or ``"loaded"`` (from the artifact store)."""
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Algorithm 1's prune-retrain curve of one (architecture, method, seed)."""
+
+    points: list
+    """``robustprune.pipeline.CurvePoint`` per prune ratio of the grid, in order."""
+    origin: str
+    """``"computed"``, ``"loaded"`` or ``"mixed"`` (some steps were in the store)."""
+    seconds: float
+
+
 @dataclass
 class SeedResult:
     """Everything measured for one seed of a case."""
@@ -84,8 +107,8 @@ class CaseRunner:
         self.suite, self.store, self.device = suite, store, torch.device(device)
         self.data_root, self.say = data_root, progress or _quiet
         self._registry = registry
-        self._parents: dict[tuple[str, int], tuple[nn.Module, str, str, float]] = {}
-        self._curves: dict[tuple[str, str, int], tuple[list, str, float]] = {}
+        self._parents: dict[tuple[str, int], Parent] = {}
+        self._curves: dict[tuple[str, str, int], Curve] = {}
 
     @property
     def registry(self):
@@ -142,8 +165,8 @@ class CaseRunner:
         shape = self.model_shape()
         return create(arch, shape["num_classes"], shape["in_channels"], tuple(shape["input_size"]))
 
-    def parent(self, arch: str, seed: int) -> tuple[nn.Module, str, str, float]:
-        """(model, artifact key, "computed"|"loaded", seconds) of the parent for ``arch`` and ``seed``."""
+    def parent(self, arch: str, seed: int) -> Parent:
+        """The trained parent for ``arch`` and ``seed`` (trained once, then from the store)."""
         if (arch, seed) in self._parents:
             return self._parents[(arch, seed)]
         from robustprune.recipes import get_recipe
@@ -185,22 +208,22 @@ class CaseRunner:
         model = self.new_model(arch)
         model.load_state_dict(artifact.tensors)
         model.to(self.device).eval()
-        result = (model, artifact.key, artifact.origin, time.perf_counter() - started)
+        result = Parent(model, artifact.key, artifact.origin, time.perf_counter() - started)
         self._parents[(arch, seed)] = result
         return result
 
-    def curve(self, arch: str, method: str, seed: int) -> tuple[list, str, float]:
-        """(curve points, "computed"|"loaded"|"mixed", seconds) of Algorithm 1 for one seed."""
+    def curve(self, arch: str, method: str, seed: int) -> Curve:
+        """Algorithm 1's curve for one seed (each step computed once, then from the store)."""
         if (arch, method, seed) in self._curves:
             return self._curves[(arch, method, seed)]
         from robustprune.pipeline import prune_curve
         from robustprune.recipes import get_recipe
 
-        parent, parent_key, _, _ = self.parent(arch, seed)
+        parent = self.parent(arch, seed)
         pruner = self.registry.get(method)()
         started = time.perf_counter()
         points = prune_curve(
-            parent,
+            parent.model,
             self.data,
             pruner,
             list(self.suite.grid),
@@ -208,15 +231,16 @@ class CaseRunner:
             seed,
             self.device,
             store=self.store,
-            parent_key=parent_key,
+            parent_key=parent.key,
             mode=self.suite.mode,
             progress=lambda line: self.say(f"{arch}/{method} seed {seed}: {line}"),
             context=f"{self.suite.dataset}/{arch}/{method} seed {seed}",
         )
         computed = {point.computed for point in points}
         origin = "computed" if computed == {True} else "loaded" if computed == {False} else "mixed"
-        self._curves[(arch, method, seed)] = (points, origin, time.perf_counter() - started)
-        return self._curves[(arch, method, seed)]
+        curve = Curve(points, origin, time.perf_counter() - started)
+        self._curves[(arch, method, seed)] = curve
+        return curve
 
     def flop_reduction(self, model: nn.Module, parent: nn.Module) -> float:
         """1 - FLOPs(model) / FLOPs(parent) at the dataset's input size (cached per model pair)."""
@@ -436,13 +460,26 @@ class CaseRunner:
 
         return self.store.get_or_create("features", key, build).meta
 
-    def run(self, case: Case) -> CaseResult:
-        """All seeds of ``case``: parents, curves, evaluations, similarity."""
+    def run(
+        self,
+        case: Case,
+        parents: list[Parent] | None = None,
+        curves: list[Curve] | None = None,
+    ) -> CaseResult:
+        """Measure ``case``: its parents and curves (one per seed) on every distribution.
+
+        ``parents`` and ``curves`` are what the fixtures built, in the order of the suite's
+        seeds; without them they are built (or loaded) here.
+        """
         pruner_cls = self.registry.get(case.method)
+        if parents is None:
+            parents = [self.parent(case.arch, seed) for seed in self.suite.seeds]
+        if curves is None:
+            curves = [self.curve(case.arch, case.method, seed) for seed in self.suite.seeds]
         seeds = []
-        for seed in self.suite.seeds:
-            parent, _, parent_origin, parent_seconds = self.parent(case.arch, seed)
-            points, curve_origin, curve_seconds = self.curve(case.arch, case.method, seed)
+        for index, seed in enumerate(self.suite.seeds):
+            parent, curve = parents[index].model, curves[index]
+            points = curve.points
             started = time.perf_counter()
             parent_eval = self.evaluate_all(parent)
             rows = []
@@ -457,9 +494,8 @@ class CaseRunner:
                     }
                 )
             reference = None
-            if len(self.suite.seeds) > 1:
-                other = self.suite.seeds[(self.suite.seeds.index(seed) + 1) % len(self.suite.seeds)]
-                reference = self.parent(case.arch, other)[0]
+            if len(parents) > 1:  # the next seed's parent: an independently trained network
+                reference = parents[(index + 1) % len(parents)].model
             latency, latency_s = None, 0.0
             if pruner_cls.structured:
                 measuring = time.perf_counter()
@@ -477,12 +513,12 @@ class CaseRunner:
                     similarity=similarity,
                     features=features,
                     timings={
-                        "parent_s": parent_seconds,
-                        "curve_s": curve_seconds,
+                        "parent_s": parents[index].seconds,
+                        "curve_s": curve.seconds,
                         "evaluation_s": time.perf_counter() - started - latency_s,
                         "latency_s": latency_s,
                     },
-                    origins={"parent": parent_origin, "curve": curve_origin},
+                    origins={"parent": parents[index].origin, "curve": curve.origin},
                     latency=latency,
                 )
             )

@@ -2,7 +2,7 @@
 
 A suite names one dataset, its architectures, the pruning methods (default: every registered
 pruner), training and retrain recipes, the prune-ratio grid, the shifts, delta, the seeds and
-the thresholds. ``load_suite("digits")`` reads ``benchmarks/suites/digits.toml``;
+the thresholds. ``load_suite("digits")`` reads ``robustprune/suites/digits.toml``;
 ``load_suite(path)`` reads any file. Validation names the file, the field, the bad value and
 the valid choices.
 """
@@ -19,7 +19,8 @@ from robustprune.suite_reader import TOP, SuiteError, TableReader, did_you_mean
 
 __all__ = ["Case", "Suite", "SuiteError", "Thresholds", "list_suites", "load_suite"]
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "suites"
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+"""The suites shipped with the package (package data)."""
 
 TOP_KEYS = frozenset(
     {
@@ -145,12 +146,12 @@ class Suite:
 
 
 def list_suites() -> list[str]:
-    """Names of the suites shipped in ``benchmarks/suites``."""
+    """Names of the suites shipped in ``robustprune/suites``."""
     return sorted(path.stem for path in SUITES_DIR.glob("*.toml"))
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
-    """Read a suite by name (``benchmarks/suites/<name>.toml``) or by path to a TOML file."""
+    """Read a suite by name (``robustprune/suites/<name>.toml``) or by path to a TOML file."""
     path = Path(name_or_path)
     if path.is_dir():
         raise SuiteError(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from robustprune.plugin.benchmark_run import activate, requests_packaged_benchmark
 from robustprune.plugin.options import RunOptions, add_options, get_options
 from robustprune.plugin.records import is_worker, make_recorder
 from robustprune.plugin.registries import get_pruner_registry
@@ -43,6 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from robustprune.plugin.controller import Controller
 
         config.pluginmanager.register(Controller(config, options), "robustprune-controller")
+    if requests_packaged_benchmark(config):  # its conftest loads too late for the controller
+        activate(config)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ class RunOptions:
     """What the user asked of the benchmark harness in this pytest run."""
 
     suite: str
-    """Suite name (``benchmarks/suites/<name>.toml``) or path to a suite TOML file."""
+    """Suite name (``robustprune/suites/<name>.toml``) or path to a suite TOML file."""
     data: Path | None
     """Root of on-disk datasets, or None for the embedded ones only."""
     cache: Path
@@ -67,7 +67,7 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("robustprune", "robustprune benchmark harness")
     group.addoption(
         "--rp-suite", metavar="NAME|PATH", default=DEFAULT_SUITE,
-        help=f"benchmark suite: a name in benchmarks/suites/ or a TOML path (default: {DEFAULT_SUITE})",
+        help=f"benchmark suite: a shipped suite name (robustprune list suites) or a TOML path (default: {DEFAULT_SUITE})",
     )  # fmt: skip
     group.addoption(
         "--rp-data", metavar="DIR", default=None,

@@ -1,0 +1,1 @@
+"""The benchmark itself, shipped with the package: ``pytest --pyargs robustprune.benchmarks``."""

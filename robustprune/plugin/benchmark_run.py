@@ -1,0 +1,137 @@
+"""What a benchmark run sets up before any case runs, once per pytest session.
+
+A run is a benchmark run when it collects the robustprune benchmark: ``pytest benchmarks/`` in
+this repository (its conftest calls :func:`activate` as it loads) or ``pytest --pyargs
+robustprune.benchmarks`` against the installed package (the plugin calls :func:`activate`,
+because pytest loads that package's conftest only once collection starts, and never on the
+xdist controller). Activation
+
+- checks the suite and the cache directory, so a bad value is a usage error before anything
+  trains;
+- under xdist, makes ``--dist loadgroup`` the default (the cases of one architecture share
+  its parents), installs the case-group scheduler and echoes the workers' progress file on the
+  controller's terminal;
+- starts the per-case clock behind the ``-q`` lines with an ETA.
+
+Other pytest runs in an environment where robustprune is installed are left alone.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from robustprune.plugin.options import check_cache_dir, get_options
+from robustprune.plugin.records import is_worker
+from robustprune.plugin.registries import get_pruner_registry
+from robustprune.suite import SuiteError, load_suite, validate_suite
+
+PACKAGED_BENCHMARK = "robustprune.benchmarks"
+"""The benchmark's import name: ``pytest --pyargs robustprune.benchmarks``."""
+
+PLUGIN_NAME = "robustprune-benchmark-run"
+
+
+def load_run_suite(config: pytest.Config) -> Any:
+    """The suite of this run (``--rp-suite``, ``--rp-seeds``), checked against the registries.
+
+    Raises ``pytest.UsageError`` naming the bad value and the valid ones (and any disabled
+    plugin, which may be why a name is unknown).
+    """
+    options = get_options(config)
+    registry = get_pruner_registry(config)
+    try:
+        suite = load_suite(options.suite)
+        if options.seeds:
+            suite = suite.with_seeds(options.seeds)
+        validate_suite(suite, registry.names())
+    except SuiteError as error:
+        broken = "".join(f"; disabled plugin {n!r}: {w}" for n, w in registry.broken().items())
+        raise pytest.UsageError(f"{error}{broken}") from None
+    return suite
+
+
+def requests_packaged_benchmark(config: pytest.Config) -> bool:
+    """Whether this run names the installed benchmark: ``--pyargs robustprune.benchmarks[...]``."""
+    if not config.getoption("pyargs", default=False):
+        return False
+    for arg in config.args:
+        module = str(arg).split("::", 1)[0]
+        if module == PACKAGED_BENCHMARK or module.startswith(PACKAGED_BENCHMARK + "."):
+            return True
+    return False
+
+
+def activate(config: pytest.Config) -> None:
+    """Set up this session as a benchmark run (idempotent; see the module docstring)."""
+    if config.pluginmanager.has_plugin(PLUGIN_NAME):
+        return
+    try:
+        config.getoption("rp_suite")
+    except ValueError:
+        raise pytest.UsageError(
+            "the robustprune benchmarks need the robustprune pytest plugin, which is "
+            "disabled (-p no:robustprune); run them without that option"
+        ) from None
+    load_run_suite(config)  # raises pytest.UsageError naming the bad value and the valid ones
+    if not is_worker(config):
+        check_cache_dir(get_options(config).cache)
+    config.pluginmanager.register(BenchmarkRun(config), PLUGIN_NAME)
+
+
+def _explicit_dist(args: Any) -> bool:
+    return any(str(arg).startswith("--dist") or str(arg) == "-d" for arg in args)
+
+
+class BenchmarkRun:
+    """The controller-side hooks of a benchmark run (a plugin object registered by activate)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from robustprune.progress import PROGRESS_ENV, new_progress_path
+
+        self.config = config
+        self.progress_path = None
+        self.tail = None
+        if is_worker(config) or not config.getoption("numprocesses", default=None):
+            return
+        if not _explicit_dist(config.invocation_params.args) and config.getoption("dist") == "load":
+            config.option.dist = "loadgroup"  # cases of one architecture share its parents
+        self.progress_path = new_progress_path(get_options(config).cache)
+        os.environ[PROGRESS_ENV] = str(self.progress_path)  # inherited by the workers
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """``--dist loadgroup`` (the default here): all cases of one architecture on one worker."""
+        if config.getoption("dist") != "loadgroup":
+            return None
+        from robustprune.plugin.scheduling import make_case_group_scheduler
+
+        return make_case_group_scheduler(config, log)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Start the case clock; under xdist echo the workers' progress file on the terminal."""
+        from robustprune.plugin.eta import echo_progress, start_case_clock
+        from robustprune.progress import ProgressTail
+
+        config = session.config
+        start_case_clock(config)  # one line per finished case with an ETA (all that -q shows)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if self.progress_path is None or reporter is None:
+            return
+
+        def echo(line: str) -> None:
+            if not echo_progress(config):
+                return
+            if reporter._tw.width_of_current_line:  # after xdist's progress dots
+                reporter._tw.line()
+            reporter.write_line(line)
+            reporter._tw.flush()  # visible at once even when stdout is a file or a pipe
+
+        self.tail = ProgressTail(self.progress_path, echo).start()
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.tail is not None:
+            self.tail.stop()

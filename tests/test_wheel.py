@@ -1,0 +1,210 @@
+"""The benchmark from a built wheel, as a user without a checkout runs it.
+
+A wheel is built from a copy of the sources in a temporary directory and installed, with a
+user's pruner package (docs/pruning.md's ``randprune``) and dataset/model package
+(docs/plugin.md's ``mydigits``), into a fresh virtual environment. That environment reuses this
+one's installed dependencies (torch, ...) through a ``.pth`` file but not its robustprune: the
+tests check that ``robustprune`` is imported from the wheel. Everything then runs from an empty
+directory with ``pytest --pyargs robustprune.benchmarks``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from test_plugin_extensions import comparable, doc_block, write_data
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+PRUNING_DOC = REPO / "docs" / "pruning.md"
+
+USER_SUITE = """
+name = "wheeled"
+dataset = "mydigits"
+archs = ["tinynet"]
+methods = ["WT", "Random"]
+seeds = 1
+train_recipe = "quick"
+retrain_recipe = "quick_retrain"
+shifts = ["inverted", "corruption:impulse_noise:3"]
+
+[grid]
+ratios = [0.3, 0.6]
+
+[thresholds]
+nominal_pp = 0.0
+"""
+
+
+def pruning_doc_block(first_line: str) -> str:
+    for block in re.findall(r"```\w*\n(.*?)```", PRUNING_DOC.read_text(), flags=re.DOTALL):
+        if block.startswith(first_line + "\n"):
+            return block
+    raise AssertionError(f"docs/pruning.md has no code block starting {first_line!r}")
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900):
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, command))} exited {result.returncode}\n"
+        f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
+    return result
+
+
+def write_package(root: Path, pyproject: str, modules: dict[str, str]) -> Path:
+    root.mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        pyproject + '\n[build-system]\nrequires = ["setuptools"]\n'
+        'build-backend = "setuptools.build_meta"\n'
+    )
+    for path, text in modules.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    return root
+
+
+def user_packages(root: Path) -> list[Path]:
+    """The two packages of the docs' worked examples, as source trees pip can install."""
+    randprune = write_package(
+        root / "randprune",
+        pruning_doc_block("# pyproject.toml").removeprefix("# pyproject.toml\n"),
+        {"randprune/__init__.py": pruning_doc_block("# randprune/__init__.py")},
+    )
+    mydigits = write_package(
+        root / "mydigits",
+        doc_block("# mydigits/pyproject.toml"),
+        {"mydigits/__init__.py": doc_block("# mydigits/mydigits/__init__.py")},
+    )
+    return [randprune, mydigits]
+
+
+def pip_install(python: Path | str, *args: str | Path) -> None:
+    run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+         "--no-build-isolation", "--no-index", "--quiet", *map(str, args)],
+        cwd=REPO,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A fresh venv with robustprune from a wheel built in a temporary directory, plus the
+    user's packages; returns its python, an empty working directory and a data root."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(
+        REPO / "robustprune", source / "robustprune",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )  # fmt: skip
+    dist = root / "dist"
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+         "-w", str(dist), str(source)],
+        cwd=root,
+    )  # fmt: skip
+    [wheel] = dist.glob("robustprune-*.whl")
+    venv = root / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=root)
+    python = venv / "bin" / "python"
+    venv_site = Path(
+        run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            cwd=root).stdout.strip()
+    )  # fmt: skip
+    # torch and the other dependencies from this environment; its robustprune stays invisible
+    # (an editable install is activated by a .pth file of its own, which this does not run)
+    (venv_site / "_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    pip_install(python, "--force-reinstall", wheel)
+    packages = user_packages(root / "packages")
+    pip_install(python, *packages)
+    # the same user packages for the checkout's run, on PYTHONPATH
+    target = root / "checkout-site"
+    pip_install(sys.executable, "--target", target, *packages)
+    work = root / "empty"
+    work.mkdir()
+    return {
+        "python": python,
+        "work": work,
+        "data": write_data(root / "data"),
+        "checkout_site": target,
+    }
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONPATH"))}
+    env.update(OMP_NUM_THREADS="1", **extra)
+    return env
+
+
+def test_the_wheel_is_imported_and_ships_the_suites(wheel_env: dict[str, Path]) -> None:
+    python, work = wheel_env["python"], wheel_env["work"]
+    where = run(
+        [str(python), "-c", "import robustprune, sys; print(robustprune.__file__)"],
+        cwd=work, env=clean_env(),
+    ).stdout.strip()  # fmt: skip
+    assert where.startswith(str(python.parent.parent)), f"robustprune imported from {where}"
+    suites = run([str(python), "-m", "robustprune", "list", "suites"], cwd=work, env=clean_env())
+    for name in ("digits", "cifar10", "imagenet", "voc2011"):
+        assert name in suites.stdout
+    pruners = run([str(python), "-m", "robustprune", "list", "pruners"], cwd=work, env=clean_env())
+    assert "Random" in pruners.stdout  # the user's pruner, through its entry point
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [([], 4 * 5), (["-m", "smoke"], 2)],  # 4 archs x (4 built-in methods + Random); WT, FT
+    ids=["default", "smoke"],
+)
+def test_the_default_suite_and_its_smoke_subset_collect_from_the_wheel(
+    wheel_env: dict[str, Path], selection: list[str], expected: int
+) -> None:
+    python, work = wheel_env["python"], wheel_env["work"]
+    result = run(
+        [str(python), "-m", "pytest", "--pyargs", "robustprune.benchmarks", "--co", "-q",
+         "-p", "no:cacheprovider", *selection],
+        cwd=work, env=clean_env(),
+    )  # fmt: skip
+    ids = [line for line in result.stdout.splitlines() if "test_prune_potential[" in line]
+    assert len(ids) == expected and all("[digits-" in line for line in ids), result.stdout
+
+
+def test_a_users_suite_from_the_wheel_under_xdist_matches_the_checkout(
+    wheel_env: dict[str, Path], tmp_path: Path
+) -> None:
+    """The user's suite, pruner, dataset and model: wheel with -n 2 == checkout with -n 0."""
+    python, work, data = wheel_env["python"], wheel_env["work"], wheel_env["data"]
+    (work / "wheeled.toml").write_text(USER_SUITE)
+    wheel_run = run(
+        [str(python), "-m", "pytest", "--pyargs", "robustprune.benchmarks", "-n", "2",
+         "--rp-suite", "wheeled.toml", "--rp-data", str(data),
+         "--rp-cache", str(tmp_path / "cache-wheel"), "--rp-leaderboard", str(tmp_path / "wheel"),
+         "-p", "no:cacheprovider"],
+        cwd=work, env=clean_env(),
+    )  # fmt: skip
+    assert "2 passed" in wheel_run.stdout, wheel_run.stdout
+    assert "[gw0]" in wheel_run.stdout  # the workers' progress reaches the controller
+    run(
+        [sys.executable, "-m", "pytest", "benchmarks/", "-n", "0",
+         "--rp-suite", str(work / "wheeled.toml"), "--rp-data", str(data),
+         "--rp-cache", str(tmp_path / "cache-checkout"),
+         "--rp-leaderboard", str(tmp_path / "checkout"), "-p", "no:cacheprovider"],
+        cwd=REPO, env=clean_env(PYTHONPATH=str(wheel_env["checkout_site"])),
+    )  # fmt: skip
+    from_wheel = comparable(tmp_path / "wheel" / "leaderboard.json")
+    assert {r["method"] for r in from_wheel} == {"WT", "Random"}
+    assert from_wheel == comparable(tmp_path / "checkout" / "leaderboard.json")
+    assert json.loads((tmp_path / "wheel" / "leaderboard.json").read_text())["records"]
