@@ -14,11 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustprune.pruning.masks import apply_masks
+from robustprune.pruning.masks import Masks, apply_masks
 from robustprune.recipes import Recipe, get_recipe, list_recipes  # noqa: F401  (re-exported)
 
 Progress = Callable[[str], None]
-Masks = dict[str, torch.Tensor]
 
 ENGINE_VERSION = 1
 """Part of every cache key of a trained network; bump when training changes its results."""

@@ -20,7 +20,8 @@ from robustprune.pruning import (
     parameter_count,
     validate_masks,
 )
-from robustprune.pruning.base import PrunerPluginWarning, reset_default_registry
+from robustprune.pruning.base import PrunerPluginWarning
+from robustprune.pruning.builtin import reset_default_registry
 
 
 class Keep(Pruner):

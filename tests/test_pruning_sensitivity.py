@@ -6,17 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from robustprune.pruning import sensitivity
-from robustprune.pruning.sensitivity import (
-    _channel_scores,
-    _channel_scores_exact,
-    _patches,
-    channel_sensitivities,
-)
+from robustprune.pruning import refine
+from robustprune.pruning.refine import channel_maxima, exact_entry_maxima
+from robustprune.pruning.sensitivity import channel_sensitivities, input_patches
 
 
 def _reference(patches: torch.Tensor, weight: torch.Tensor, groups: int) -> torch.Tensor:
-    return _channel_scores_exact(patches, weight, 1 << 24).view(groups, -1).amax(dim=1)
+    return exact_entry_maxima(patches, weight, 1 << 24).view(groups, -1).amax(dim=1)
 
 
 def _random_layer(seed: int, module: nn.Module, batch: int, size: int, dtype=torch.float32):
@@ -37,7 +33,7 @@ def _random_layer(seed: int, module: nn.Module, batch: int, size: int, dtype=tor
     inputs = torch.randn(shape, generator=generator, dtype=dtype)
     inputs[torch.rand(shape, generator=generator) < 0.4] = 0  # ReLU-like zeros
     inputs *= 10 ** (2 * torch.rand(shape, generator=generator, dtype=dtype) - 1)
-    patches = _patches(module, inputs)
+    patches = input_patches(module, inputs)
     return (
         patches,
         module.weight.detach().reshape(module.weight.shape[0], -1),
@@ -62,7 +58,7 @@ def test_channel_scores_equal_the_exact_max_product(layer, seed):
     size = 1 if layer == len(LAYERS) - 1 else 6
     patches, weight, groups = _random_layer(seed, module, batch=5, size=size)
     expected = _reference(patches, weight, groups)
-    assert torch.equal(_channel_scores(patches, weight, groups), expected)
+    assert torch.equal(channel_maxima(patches, weight, groups), expected)
     assert expected[0] == 0  # the dead channel
 
 
@@ -71,15 +67,13 @@ def test_channel_scores_respect_and_never_lower_the_running_maximum():
     expected = _reference(patches, weight, groups)
     lower = expected * torch.tensor([0.5, 1.0, 2.0, 0.0])
     assert torch.equal(
-        _channel_scores(patches, weight, groups, lower), torch.maximum(expected, lower)
+        channel_maxima(patches, weight, groups, lower), torch.maximum(expected, lower)
     )
 
 
 def test_channel_scores_in_float64():
     patches, weight, groups = _random_layer(3, nn.Conv2d(3, 8, 3, padding=1), 3, 5, torch.float64)
-    assert torch.equal(
-        _channel_scores(patches, weight, groups), _reference(patches, weight, groups)
-    )
+    assert torch.equal(channel_maxima(patches, weight, groups), _reference(patches, weight, groups))
 
 
 def test_terms_below_the_power_floor_are_not_lost(monkeypatch):
@@ -89,9 +83,9 @@ def test_terms_below_the_power_floor_are_not_lost(monkeypatch):
     patches = torch.tensor([[[1.0, 0.0], [1.0, 2.0], [3.0, 1e-3]]])  # n=1, K=3, P=2
     expected = _reference(patches, weight, 3)
     assert expected[1] == 1.0
-    assert torch.equal(_channel_scores(patches, weight, 3), expected)
-    monkeypatch.setattr(sensitivity, "POWER_FLOOR", 0.0)  # the floor is what makes this exact
-    assert _channel_scores(patches, weight, 3)[1] < 1.0
+    assert torch.equal(channel_maxima(patches, weight, 3), expected)
+    monkeypatch.setattr(refine, "POWER_FLOOR", 0.0)  # the floor is what makes this exact
+    assert channel_maxima(patches, weight, 3)[1] < 1.0
 
 
 def test_near_zero_denominators_and_ties():
@@ -101,20 +95,18 @@ def test_near_zero_denominators_and_ties():
         [[[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]]
     )
     expected = _reference(patches, weight, 3)
-    assert torch.equal(_channel_scores(patches, weight, 3), expected)
+    assert torch.equal(channel_maxima(patches, weight, 3), expected)
 
 
 def test_many_candidates_take_several_refinement_batches(monkeypatch):
     # constant inputs and equal weights: every bound ties, so every entry is a candidate
-    monkeypatch.setattr(sensitivity, "REFINE_BATCH", 7)
+    monkeypatch.setattr(refine, "REFINE_BATCH", 7)
     weight = torch.ones(5, 4 * 9)
     patches = torch.ones(3, 4 * 9, 16)
     expected = _reference(patches, weight, 4)
-    assert torch.equal(_channel_scores(patches, weight, 4), expected)
+    assert torch.equal(channel_maxima(patches, weight, 4), expected)
     patches, weight, groups = _random_layer(11, nn.Conv2d(5, 7, 3, padding=1), batch=6, size=6)
-    assert torch.equal(
-        _channel_scores(patches, weight, groups), _reference(patches, weight, groups)
-    )
+    assert torch.equal(channel_maxima(patches, weight, groups), _reference(patches, weight, groups))
 
 
 def test_channel_sensitivities_equal_the_exact_scores_on_a_network():
@@ -143,7 +135,9 @@ def test_channel_sensitivities_equal_the_exact_scores_on_a_network():
             expected = torch.stack(
                 [
                     _reference(
-                        _patches(module, activations[start : start + step]), flat, weight.shape[1]
+                        input_patches(module, activations[start : start + step]),
+                        flat,
+                        weight.shape[1],
                     )
                     for start in range(0, 10, step)
                 ]

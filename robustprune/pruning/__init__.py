@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from robustprune.pruning.base import (
     ENTRY_POINT_GROUP,
-    Masks,
     Pruner,
     PrunerRegistry,
     PrunerRegistryError,
-    Sample,
     UnknownPrunerError,
-    default_registry,
-    register_pruner,
 )
+from robustprune.pruning.builtin import default_registry, register_pruner
 from robustprune.pruning.compact import compact
 from robustprune.pruning.masks import (
     InvalidMaskError,
+    Masks,
     apply_masks,
     kept_count,
     parameter_count,
@@ -29,7 +27,7 @@ from robustprune.pruning.masks import (
     prune_ratio,
     validate_masks,
 )
-from robustprune.pruning.sample import draw_sample, sample_size
+from robustprune.pruning.sample import Sample, draw_sample, sample_size
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -1,23 +1,23 @@
-"""The Pruner contract and the registry that turns pruners into benchmark cases.
+"""The Pruner contract and the registry class that turns pruners into benchmark cases.
 
 A pruner is a class with ``name``, ``structured`` and ``data_informed`` and a ``prune`` method
-returning boolean keep-masks. In-tree pruners use ``@register_pruner``; third-party packages
-declare an entry point in the group ``robustprune.pruners``; a conftest.py implements the
-plugin hook ``pytest_robustprune_pruners(registry)`` and calls ``registry.register``.
+returning boolean keep-masks. The built-in methods are listed in builtin.py (which also holds
+the process-wide registry and ``@register_pruner`` for other in-tree pruners), so this module
+imports no method; third-party packages declare an entry point in the group
+``robustprune.pruners``; a conftest.py implements the plugin hook
+``pytest_robustprune_pruners(registry)`` and calls ``registry.register``.
 """
 
 from __future__ import annotations
 
 import inspect
-import threading
 from typing import ClassVar
 
-from torch import Tensor, nn
+from torch import nn
 
 from robustprune.extensions import PluginWarning, broken_note, load_group
-
-Masks = dict[str, Tensor]
-Sample = list[tuple[Tensor, Tensor]]
+from robustprune.pruning.masks import Masks
+from robustprune.pruning.sample import Sample
 
 ENTRY_POINT_GROUP = "robustprune.pruners"
 
@@ -82,7 +82,6 @@ class PrunerRegistry:
     def __init__(self) -> None:
         self._classes: dict[str, type[Pruner]] = {}
         self._origins: dict[str, str] = {}
-        self._entry_points_loaded = False
         self._broken: dict[str, str] = {}
 
     def register(self, cls: type[Pruner], origin: str) -> type[Pruner]:
@@ -155,45 +154,4 @@ class PrunerRegistry:
                 return None  # already loaded from this entry point
             return self.register(cls, origin).name
 
-        added = load_group(group, "pruner", register, self._broken, PrunerPluginWarning)
-        self._entry_points_loaded = True
-        return added
-
-
-_BUILTIN = PrunerRegistry()
-_DEFAULT: PrunerRegistry | None = None
-_LOCK = threading.Lock()
-
-
-def register_pruner(cls: type[Pruner]) -> type[Pruner]:
-    """Class decorator for in-tree pruners: adds ``cls`` to the built-in set of the default registry."""
-    _BUILTIN.register(cls, origin=f"robustprune ({cls.__module__})")
-    if _DEFAULT is not None:
-        _DEFAULT.register(cls, origin=f"robustprune ({cls.__module__})")
-    return cls
-
-
-def default_registry() -> PrunerRegistry:
-    """The process-wide registry: in-tree pruners plus entry points (loaded on first call).
-
-    The pytest plugin passes this object to ``pytest_robustprune_pruners(registry)`` so a
-    conftest.py can add its own pruners.
-    """
-    global _DEFAULT
-    with _LOCK:
-        if _DEFAULT is None:
-            from robustprune.pruning import filters, magnitude, pfp, sipp  # noqa: F401
-
-            registry = PrunerRegistry()
-            for name in _BUILTIN.names():
-                registry.register(_BUILTIN.get(name), _BUILTIN.origin(name))
-            registry.load_entry_points()
-            _DEFAULT = registry
-        return _DEFAULT
-
-
-def reset_default_registry() -> None:
-    """Forget the process-wide registry so the next ``default_registry()`` rebuilds it (tests)."""
-    global _DEFAULT
-    with _LOCK:
-        _DEFAULT = None
+        return load_group(group, "pruner", register, self._broken, PrunerPluginWarning)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from torch import nn
+from torch import Tensor, nn
 
 from robustprune.pruning.dead import DeadStructure
-from robustprune.pruning.masks import Masks, parameter_count
-from robustprune.pruning.masks import prune_ratio as achieved_ratio
+from robustprune.pruning.masks import GlobalThreshold, Masks, parameter_count, prune_ratio
+from robustprune.pruning.sample import Sample
 
 RATIO_TOLERANCE = 1e-3
 """How close (in prune ratio, 0.1 points) a knob search must land before it stops early; a
@@ -114,20 +114,26 @@ def _bisect(
     return high, high_masks, high_ratio
 
 
-def fit_live_threshold(
-    model: nn.Module,
-    threshold_masks: Callable[[float], Masks],
-    dead: DeadStructure,
-    prune_ratio: float,
-) -> Masks:
-    """Masks of a global-threshold method (WT, SiPP) at ``prune_ratio`` once dead weights are
-    removed: the nominal ratio handed to ``threshold_masks`` is searched in [0, prune_ratio]."""
+def ratio_meter(model: nn.Module) -> Callable[[Masks], float]:
+    """``masks -> achieved prune ratio`` on ``model`` (the network being pruned, whose every
+    parameter counts, so its parameter count is the parent's)."""
     parent_count = parameter_count(model)
+    return lambda masks: prune_ratio(model, masks, parent_count)
+
+
+def fit_live_threshold(
+    model: nn.Module, scores: dict[str, Tensor], sample: Sample, target: float
+) -> Masks:
+    """Masks of a global-threshold method (WT, SiPP): the lowest ``scores`` network-wide go so
+    that ``target`` is met once dead weights (judged on ``sample``) are removed too; the
+    nominal ratio handed to the threshold is searched in [0, target]."""
+    parent_count = parameter_count(model)
+    ranking = GlobalThreshold(model, scores)
     return fit_live(
-        threshold_masks,
-        dead.remove,
-        lambda masks: achieved_ratio(model, masks, parent_count),
+        lambda ratio: ranking.masks(ratio, parent_count),
+        DeadStructure(model, sample).remove,
+        ratio_meter(model),
         0.0,
-        prune_ratio,
-        prune_ratio,
+        target,
+        target,
     )

@@ -42,7 +42,7 @@ def compact(model: nn.Module, masks: Masks, example_input: Tensor) -> nn.Module:
     the dependency graph is traced with it in eval mode. ``model`` itself is not changed, and
     the copy is in the mode ``model`` was in.
     """
-    import torch_pruning  # heavy (seconds): imported only when a network is compacted
+    import torch_pruning  # lazy: importing it costs ~4 s, and only compaction needs it here
 
     if not isinstance(example_input, Tensor) or example_input.dim() < 2:
         raise ValueError(

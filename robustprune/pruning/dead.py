@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from robustprune.pruning.masks import Masks, prunable_modules, weight_name
+from robustprune.pruning.masks import Masks, kept_entries, prunable_modules, weight_name
 from robustprune.pruning.structure import ChannelStructure
 
 MAX_ROUNDS = 20
@@ -57,7 +57,7 @@ class DeadStructure:
             updated = self._apply(current, gradients, constant)
             updated = self._propagate(updated)
             _keep_every_layer(updated, current, self.layers)
-            if _count(updated) == _count(current):
+            if kept_entries(updated) == kept_entries(current):
                 return updated
             current = updated
         return current
@@ -162,10 +162,6 @@ def _tensors(output) -> Iterable[Tensor]:
 
 def _and(mask: Tensor | None, live: Tensor) -> Tensor:
     return live.clone() if mask is None else mask & live.to(mask.device)
-
-
-def _count(masks: Masks) -> int:
-    return sum(int(mask.sum()) for mask in masks.values())
 
 
 def _keep_every_layer(updated: Masks, previous: Masks, layers: dict[str, nn.Module]) -> None:

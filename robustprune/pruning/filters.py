@@ -5,15 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
-from robustprune.pruning.budget import STRUCTURED_TOLERANCE, fit_live
+from robustprune.pruning.base import Pruner
+from robustprune.pruning.budget import STRUCTURED_TOLERANCE, fit_live, ratio_meter
 from robustprune.pruning.dead import DeadStructure
-from robustprune.pruning.masks import combine_masks, current_masks, parameter_count, weight_name
-from robustprune.pruning.masks import prune_ratio as achieved_ratio
+from robustprune.pruning.masks import Masks, combine_masks, current_masks, weight_name
+from robustprune.pruning.sample import Sample
 from robustprune.pruning.structure import channel_structure, example_input
 
 
-@register_pruner
 class FilterThresholding(Pruner):
     """Remove the lowest-l1 output filters of every layer but the output layers, at one fraction.
 
@@ -38,7 +37,6 @@ class FilterThresholding(Pruner):
             for index, (name, order) in enumerate(removal_orders.items())
             for position in range(len(order) - 1)  # every layer keeps at least one filter
         )
-        parent_count = parameter_count(model)
         existing = current_masks(model)  # entries zeroed by earlier steps stay removed
 
         def make_masks(removed_events: float) -> Masks:
@@ -58,7 +56,7 @@ class FilterThresholding(Pruner):
         return fit_live(
             make_masks,
             dead_structure.remove,
-            lambda m: achieved_ratio(model, m, parent_count),
+            ratio_meter(model),
             0,
             len(events),
             prune_ratio,

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 Masks = dict[str, Tensor]
+"""Keep-masks (True = keep) by qualified parameter name: what every pruner returns."""
 
 DEFAULT_TOLERANCE = 0.005
 """Largest accepted gap between achieved and target prune ratio (0.5 percentage points)."""
@@ -54,6 +55,11 @@ def kept_count(model: nn.Module, masks: Masks) -> int:
         mask = masks.get(name)
         total += parameter.numel() if mask is None else int(mask.sum())
     return total
+
+
+def kept_entries(masks: Masks) -> int:
+    """True entries across all masks (the mask fixed-point loops stop when this stops moving)."""
+    return sum(int(mask.sum()) for mask in masks.values())
 
 
 def prune_ratio(model: nn.Module, masks: Masks, parent_param_count: int) -> float:

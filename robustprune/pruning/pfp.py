@@ -4,7 +4,8 @@ For layer l with channel sensitivities s_j (sensitivity.py), P_l output patches 
 entries per filter: alpha_l = 2c ln(8 (P_l + 1) K_l / delta), coef_l = alpha_l sum_j s_j,
 m_l(eps) = ceil(3 (6 + 2 eps) coef_l / eps^2), kept_l = clamp(ceil(sum_j 1 - (1 - s_j / sum s)^m_l),
 1, channels_l). One eps for all layers is root-found so the network meets the budget; each layer
-keeps its top kept_l channels by s_j.
+keeps its top kept_l channels by s_j. The constants c and delta are the sample-size rule's
+(sample.py).
 """
 
 from __future__ import annotations
@@ -15,16 +16,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from robustprune.pruning.base import Masks, Pruner, Sample, register_pruner
-from robustprune.pruning.budget import STRUCTURED_TOLERANCE, fit_live
+from robustprune.pruning.base import Pruner
+from robustprune.pruning.budget import STRUCTURED_TOLERANCE, fit_live, ratio_meter
 from robustprune.pruning.dead import DeadStructure
-from robustprune.pruning.masks import combine_masks, current_masks, parameter_count, weight_name
-from robustprune.pruning.masks import prune_ratio as achieved_ratio
+from robustprune.pruning.masks import Masks, combine_masks, current_masks, weight_name
+from robustprune.pruning.sample import C_CONSTANT, DELTA, Sample
 from robustprune.pruning.sensitivity import channel_sensitivities
 from robustprune.pruning.structure import channel_structure, example_input, kill_input_channels
 
-C_CONSTANT = 3.0
-DELTA = 1e-16
 LOG_EPS_RANGE = (-25.0, 60.0)
 """Natural-log bounds of the epsilon search: all sensitive channels kept ... one channel per layer."""
 
@@ -58,7 +57,6 @@ class ChannelBudget:
         return max(1, min(channels, math.ceil(expected - 1e-9)))
 
 
-@register_pruner
 class ProvableFilterPruning(Pruner):
     """Remove the least sensitive input channels, layer budgets from PFP's error bound."""
 
@@ -82,7 +80,7 @@ class ProvableFilterPruning(Pruner):
             ranking = scores.clone()
             ranking[dead] = -1.0  # already removed channels go first
             orders[name] = torch.sort(ranking, descending=True, stable=True).indices
-        parent_count = parameter_count(model)
+        achieved_ratio = ratio_meter(model)
         existing = current_masks(model)  # entries zeroed by earlier steps stay removed
 
         memo: dict[tuple[int, ...], Masks] = {}
@@ -110,7 +108,7 @@ class ProvableFilterPruning(Pruner):
 
         def ratio_of(masks: Masks) -> float:
             if id(masks) not in ratios:
-                ratios[id(masks)] = achieved_ratio(model, masks, parent_count)
+                ratios[id(masks)] = achieved_ratio(masks)
             return ratios[id(masks)]
 
         live: dict[int, Masks] = {}  # by id of a memoized mask set, which stays alive in memo

@@ -1,4 +1,8 @@
-"""The sample set S that SiPP and PFP score with: its size rule and its draw from the val split."""
+"""The sample set S that SiPP and PFP score with: its type, size rule and draw from the val split.
+
+``C_CONSTANT`` and ``DELTA`` are the c and delta of the methods' guarantees, shared by the size
+rule here and PFP's per-layer budgets (pfp.py).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,17 @@ import math
 import torch
 from torch import Tensor, nn
 
+from robustprune.data import normalize
 from robustprune.pruning.masks import prunable_modules
 
+Sample = list[tuple[Tensor, Tensor]]
+"""The sample set S as a pruner receives it: normalized ``(inputs, targets)`` batches on the
+model's device."""
+
 C_CONSTANT = 3.0
+"""The constant c of the sample-size rule and of PFP's alpha_l."""
 DELTA = 1e-16
+"""The failure probability delta of the methods' guarantees."""
 
 
 def output_activations(model: nn.Module, input_shape: tuple[int, int, int]) -> list[int]:
@@ -50,11 +61,9 @@ def sample_size(
 
 def draw_sample(
     data, size: int, seed: int, device: torch.device | str, batch_size: int = 256
-) -> list[tuple[Tensor, Tensor]]:
+) -> Sample:
     """``size`` images of ``data.val`` drawn without replacement (seeded), normalized, in batches
     on ``device``: the ``sample`` argument of ``Pruner.prune``."""
-    from robustprune.data import normalize
-
     count = len(data.val)
     if count == 0:
         raise ValueError(f"dataset {data.name!r} has an empty val split; pruners need a sample set")

@@ -26,7 +26,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from robustprune.pruning.masks import Masks, is_prunable, prunable_modules, weight_name
+from robustprune.pruning.masks import (
+    Masks,
+    is_prunable,
+    kept_entries,
+    prunable_modules,
+    weight_name,
+)
 
 PRODUCER, CONSUMER, AFFINE = "producer", "consumer", "affine"
 
@@ -95,12 +101,12 @@ class ChannelStructure:
     def propagate(self, masks: Masks) -> Masks:
         """``masks`` closed under structured removal (a new dict; bias, BN masks are added)."""
         result = {name: mask.clone() for name, mask in masks.items()}
-        before = _kept(result)
+        before = kept_entries(result)
         while True:
             self._remove_private_affines(result)
             for group in self.groups:
                 self._propagate_group(group, result)
-            after = _kept(result)
+            after = kept_entries(result)
             if after == before:
                 return result
             before = after
@@ -160,11 +166,6 @@ class ChannelStructure:
                     mask[gone.to(mask.device)] = False
 
 
-def _kept(masks: Masks) -> int:
-    """Entries kept across all masks (propagation stops when a pass changes nothing)."""
-    return sum(int(mask.sum()) for mask in masks.values())
-
-
 def kill_input_channels(weight_mask: Tensor, dead: Tensor, factor: int = 1) -> None:
     """Set to False, in place, every entry of ``weight_mask`` reading a channel where ``dead``."""
     columns = dead.repeat_interleave(factor)
@@ -186,7 +187,7 @@ def channel_structure(model: nn.Module, example: Tensor) -> ChannelStructure:
 
     ``model`` is traced in eval mode and left in the mode it was in.
     """
-    import torch_pruning  # a heavy import (several seconds): only structured pruning needs it
+    import torch_pruning  # lazy: importing it costs ~4 s, and only structured pruning needs it
 
     graph = _dependency_graph(model, example, torch_pruning)
     names = {module: name for name, module in model.named_modules()}

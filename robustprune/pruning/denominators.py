@@ -1,0 +1,36 @@
+"""The denominators of g that SiPP's and PFP's kernels share: |z| for both weight signs.
+
+For a layer with weight W (F filters x K entries) and nonnegative input patches a (n x K x P),
+z+_f = sum_k W+_fk a_k and z-_f = sum_k W-_fk a_k per patch; g_fk = max(W+_fk a_k / z+_f,
+W-_fk a_k / z-_f), taken as 0 where the denominator is ~0 (sensitivity.py).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+DENOMINATOR_EPS = 1e-12
+"""|z| at or below this counts as a zero denominator (g is taken as 0 there)."""
+
+
+def layer_matmul(left: Tensor, right: Tensor, fold: bool) -> Tensor:
+    """left (M x K) @ right (n x K x P) as n x M x P. Folded into one GEMM over n * P columns
+    where a per-sample product would re-read a large ``left`` for a few columns (P of 1 to 4
+    in the deep layers of a VGG at 8 x 8); summation order, hence the last ulp, may differ."""
+    rows, inner = left.shape
+    count, _inner, columns = right.shape
+    if not fold or rows * inner <= 64 * columns * (rows + inner):
+        return torch.matmul(left, right)
+    product = left @ right.transpose(0, 1).reshape(inner, count * columns)
+    return product.view(rows, count, columns).transpose(0, 1).contiguous()
+
+
+def reciprocal_denominators(
+    patches: Tensor, weight: Tensor, fold: bool = False
+) -> tuple[Tensor, Tensor]:
+    """[W+; |W-|] (2F x K) and |1/z| for both signs (n x 2F x P), 0 where |z| is ~0."""
+    stacked = torch.cat([weight.clamp(min=0), weight.clamp(max=0)])
+    reciprocal = layer_matmul(stacked, patches, fold).abs_()  # |z|, n x 2F x P
+    small = ~(reciprocal > DENOMINATOR_EPS)
+    return stacked.abs_(), reciprocal.reciprocal_().masked_fill_(small, 0.0)  # |1/z| = 1/|z|
