@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from robustprune.harness import NOMINAL, CaseResult
+from robustprune.distributions import NOMINAL
+from robustprune.harness import CaseResult
+from robustprune.leaderboard.schema import SCHEMA, similarity_key
 from robustprune.metrics import (
     aggregate_seeds,
     excess_error,
@@ -16,7 +18,6 @@ from robustprune.metrics import (
 )
 from robustprune.metrics.bootstrap import CaseIntervals, bootstrap_case, degenerate_reason
 
-RECORD_SCHEMA = 2
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
 
@@ -92,7 +93,7 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
     ci = intervals.summary if intervals else {}
 
     return {
-        "schema": RECORD_SCHEMA,
+        "schema": SCHEMA,
         "suite": suite.name,
         "dataset": suite.dataset,
         "arch": case.arch,
@@ -116,7 +117,7 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
         "prune_potential": potential,
         "flop_reduction_at_pp": flops_at_pp,
         "excess_error": excess,
-        "similarity": seeds[0].similarity,
+        "similarity": _similarity_record(seeds[0].similarity),
         "features": seeds[0].features,
         "latency": _latency(seeds),
         "uncertainty": {
@@ -266,16 +267,34 @@ def _excess(seeds, shifts: list[str]) -> dict[str, Any] | None:
     }
 
 
+def _by_ratio(curves: dict[Any, list[float]]) -> dict[float, list[float]]:
+    """Similarity curves keyed by prune ratio as a number (the harness may key them by the
+    ratio or by its text, as records do)."""
+    return {float(ratio): curve for ratio, curve in curves.items()}
+
+
+def _similarity_record(similarity: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A seed's similarity as the record stores it: curves keyed by ``similarity_key(ratio)``
+    (JSON objects need string keys), everything else as measured."""
+    if similarity is None:
+        return None
+    keyed = {
+        name: {similarity_key(ratio): curve for ratio, curve in _by_ratio(similarity[name]).items()}
+        for name in ("agreement", "softmax_l2")
+        if isinstance(similarity.get(name), dict)
+    }
+    return {**similarity, **keyed}
+
+
 def _similarity_at_pp(seeds, nominal_pps: list[float]) -> list[float]:
     """Per seed: label agreement with the parent, averaged over the noise radii, of the measured ratio nearest its nominal PP."""
     values = []
     for s, pp in zip(seeds, nominal_pps, strict=True):
         if not s.similarity or not s.similarity["agreement"]:
             continue
-        labels = list(s.similarity["agreement"])
-        nearest = min(labels, key=lambda label: abs(float(label) - pp))
-        curve = s.similarity["agreement"][nearest]
-        values.append(float(np.mean(curve)))
+        agreement = _by_ratio(s.similarity["agreement"])
+        nearest = min(agreement, key=lambda ratio: abs(ratio - pp))
+        values.append(float(np.mean(agreement[nearest])))
     return values
 
 

@@ -28,6 +28,7 @@ from robustprune.leaderboard import (
     render_comparison,
     render_csv,
     render_text,
+    similarity_key,
     validate_leaderboard,
     validate_record,
     write_leaderboard,
@@ -108,6 +109,14 @@ def test_similarity_may_be_null_but_not_a_string() -> None:
     record["summary"]["similarity"] = "high"
     with pytest.raises(LeaderboardError, match=r"record\.summary\.similarity: expected an object"):
         validate_record(record)
+
+
+def test_similarity_curves_are_keyed_by_the_ratio_with_four_decimals() -> None:
+    assert [similarity_key(r) for r in (0.5, 0.12345, 0, 0.99996)] == [
+        "0.5000", "0.1235", "0.0000", "1.0000"
+    ]  # fmt: skip
+    for text in ("0.3000", "0.9125"):
+        assert similarity_key(float(text)) == text
 
 
 def test_duplicate_keys_are_rejected(leaderboard: dict[str, Any]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from robustprune.data.shifts import noise_ball_eps
 from robustprune.metrics import DEFAULT_EPSILONS, noise_similarity
 
 
@@ -30,6 +32,12 @@ def data(count: int = 40):
 def test_default_noise_levels_are_the_papers():
     assert len(DEFAULT_EPSILONS) == 15
     assert DEFAULT_EPSILONS[0] == 0.0 and DEFAULT_EPSILONS[-1] == pytest.approx(0.7)
+
+
+def test_noise_levels_are_numpys_linspace_and_the_shift_registrys_radii():
+    # records store these values: they must stay bit for bit what np.linspace gives
+    assert DEFAULT_EPSILONS == tuple(float(e) for e in np.linspace(0.0, 0.7, 15))
+    assert noise_ball_eps() == list(DEFAULT_EPSILONS)
 
 
 def test_a_model_compared_with_itself_is_perfectly_similar():

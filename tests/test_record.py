@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+import robustprune.report
 from robustprune.harness import CaseResult, SeedResult
-from robustprune.leaderboard import environment_info, validate_record
+from robustprune.leaderboard import SCHEMA, SUPPORTED_SCHEMAS, environment_info, validate_record
 from robustprune.metrics.bootstrap import bootstrap_case, degenerate_reason
 from robustprune.record import build_record
 
@@ -109,6 +110,11 @@ def test_without_num_classes_nothing_is_flagged() -> None:
     assert record["summary"]["shifted_pp_mean"]["mean"] == pytest.approx(0.6)  # (0.3 + 0.9) / 2
 
 
+def test_records_and_reports_share_the_leaderboard_schema_version() -> None:
+    assert build_record(case_result(seeds=1))["schema"] == SCHEMA
+    assert robustprune.report.SUPPORTED_SCHEMAS is SUPPORTED_SCHEMAS and SCHEMA in SUPPORTED_SCHEMAS
+
+
 def test_records_carry_provenance() -> None:
     environment = build_record(case_result(seeds=1))["environment"]
     for field in ("git_commit", "git_dirty", "cpu", "host", "torch", "cuda", "threads"):
@@ -138,3 +144,27 @@ def test_the_bootstrap_pairs_nominal_and_shifted_examples() -> None:
     assert intervals.potential["nominal"] == intervals.potential["shift"]
     low, high = intervals.summary["nominal_pp"]
     assert 0.0 <= low <= high <= 0.7
+
+
+@pytest.mark.parametrize("text_keys", [True, False], ids=["keyed-by-text", "keyed-by-ratio"])
+def test_similarity_is_keyed_by_ratio_text_only_in_the_record(text_keys: bool) -> None:
+    """Curves keyed by the ratio (number) or its text are written with 4-decimal text keys, and
+    the summary uses the measured ratio nearest each seed's nominal PP (0.7 -> 0.75 here)."""
+    result = case_result()
+    for seed in result.seeds:
+        ratios = (0.25, 0.75)
+        key = (lambda r: f"{r:.4f}") if text_keys else (lambda r: r)
+        seed.similarity = {
+            "eps": [0.0, 0.7],
+            "ratios": list(ratios),
+            "agreement": {key(0.25): [1.0, 0.9], key(0.75): [1.0, 0.5]},
+            "softmax_l2": {key(0.25): [0.0, 0.1], key(0.75): [0.0, 0.3]},
+            "reference": None,
+        }
+    record = build_record(result, num_classes=10)
+    validate_record(record)
+    similarity = record["similarity"]
+    assert list(similarity["agreement"]) == ["0.2500", "0.7500"]
+    assert list(similarity["softmax_l2"]) == ["0.2500", "0.7500"]
+    assert similarity["eps"] == [0.0, 0.7] and similarity["reference"] is None
+    assert record["summary"]["similarity"]["mean"] == pytest.approx(0.75)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from robustprune.cache import ArtifactStore
-from robustprune.data import DatasetSplits, ImageSet, normalize
+from robustprune.data import CIFAR10_STD, DatasetSplits, ImageSet, normalize
 from robustprune.data.shifts import (
     MIX1_TRAIN_CORRUPTIONS,
     corrupt,
@@ -20,7 +20,7 @@ from robustprune.data.shifts import (
 )
 from robustprune.data.shifts.synthetic import structured_images
 
-STD = (0.2023, 0.1994, 0.2010)
+STD = CIFAR10_STD
 
 
 def _splits(name: str = "toy", count: int = 40) -> DatasetSplits:

@@ -1,6 +1,9 @@
-"""Shift names, the corruption registry and its parameter tables (CIFAR-10-C's, per DESIGN.md)."""
+"""Shift names, the corruption registry and its parameter tables (CIFAR-10-C's values)."""
 
 from __future__ import annotations
+
+import ast
+import inspect
 
 import pytest
 import torch
@@ -107,6 +110,17 @@ def test_list_shifts_covers_every_form() -> None:
         )
     )
     assert list_shifts("corruption:fog:*") == [f"corruption:fog:{s}" for s in range(1, 6)]
+
+
+def test_registration_flows_one_way() -> None:
+    """Corruption modules import the registry; the registry imports none of them back."""
+    imported = set()
+    for node in ast.walk(ast.parse(inspect.getsource(registry))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+            imported.update(f"{node.module}.{alias.name}" for alias in node.names)
+    corruption_modules = {"blur", "digital", "noise", "spatter", "weather", "dataset", "mix"}
+    assert not {f"robustprune.data.shifts.{name}" for name in corruption_modules} & imported
 
 
 def test_noise_ball_radii() -> None:

@@ -21,6 +21,7 @@ from robustprune.data.core import (
     register_dataset,
     split_indices,
 )
+from robustprune.distributions import SEVERITIES
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # the paper's constants
 CIFAR10_STD = (0.2023, 0.1994, 0.2010)
@@ -156,7 +157,7 @@ def _check_corruption(corruption: str, severity: int | None = None) -> None:
         raise ValueError(
             f"unknown CIFAR-10-C corruption {corruption!r}; valid: {', '.join(CIFAR10_C_CORRUPTIONS)}"
         )
-    if severity is not None and severity not in range(1, 6):
+    if severity is not None and severity not in SEVERITIES:
         raise ValueError(f"CIFAR-10-C severity must be 1..5, got {severity!r}")
 
 

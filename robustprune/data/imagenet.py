@@ -26,6 +26,7 @@ from robustprune.data.core import (
     register_dataset,
     split_indices,
 )
+from robustprune.distributions import SEVERITIES
 
 # The usual constants: computing them from the train split would mean reading 1.28 M files.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -225,7 +226,7 @@ def load_imagenet_c(
     Its images are already 224×224, so decoding only center-crops; `classes` fixes the label order
     (default: the sorted wnid folders, which matches ImageNet's).
     """
-    if severity not in range(1, 6):
+    if severity not in SEVERITIES:
         raise ValueError(f"ImageNet-C severity must be 1..5, got {severity!r}")
     base = data_root(root) / IMAGENET_C_DIR
     directory = base / corruption / str(severity)

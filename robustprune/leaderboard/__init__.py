@@ -39,6 +39,7 @@ from robustprune.leaderboard.schema import (
     LeaderboardError,
     canonical_metric,
     record_key,
+    similarity_key,
     validate_leaderboard,
     validate_record,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "make_leaderboard",
     "parse_gate",
     "record_key",
+    "similarity_key",
     "render_comparison",
     "render_csv",
     "render_markdown",

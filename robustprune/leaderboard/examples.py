@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from robustprune.distributions import NOMINAL
 from robustprune.leaderboard.schema import SCHEMA
 
 
@@ -49,8 +50,8 @@ def example_record(
     curve = [
         [
             {"target_ratio": ratio, "prune_ratio": ratio, "flop_reduction": 0.8 * ratio,
-             "accuracy": {"nominal": 0.98 - ratio / 10, shift: 0.9 - ratio / 5},
-             "loss": {"nominal": 0.07 + ratio / 10, shift: 0.3 + ratio / 5}}
+             "accuracy": {NOMINAL: 0.98 - ratio / 10, shift: 0.9 - ratio / 5},
+             "loss": {NOMINAL: 0.07 + ratio / 10, shift: 0.3 + ratio / 5}}
             for ratio in ratios
         ]
         for _ in seeds
@@ -58,15 +59,15 @@ def example_record(
     return {
         "schema": SCHEMA, "suite": suite, "dataset": dataset, "arch": arch, "method": method,
         "structured": method in {"FT", "PFP"}, "data_informed": method in {"SiPP", "PFP"},
-        "seeds": seeds, "delta": 0.005, "chance": 0.1, "distributions": ["nominal", shift],
+        "seeds": seeds, "delta": 0.005, "chance": 0.1, "distributions": [NOMINAL, shift],
         "shift_sources": {shift: "generated"}, "degenerate": {},
         "parent": {
-            "nominal": {"accuracy": [0.98] * len(seeds), "loss": [0.07] * len(seeds)},
+            NOMINAL: {"accuracy": [0.98] * len(seeds), "loss": [0.07] * len(seeds)},
             shift: {"accuracy": [0.9] * len(seeds), "loss": [0.3] * len(seeds)},
         },
         "curve": curve,
-        "prune_potential": {"nominal": stat(nominal_pp, ci=True), shift: stat(shifted_pp, ci=True)},
-        "flop_reduction_at_pp": {"nominal": stat(flops), shift: stat([0.8 * s for s in shifted_pp])},
+        "prune_potential": {NOMINAL: stat(nominal_pp, ci=True), shift: stat(shifted_pp, ci=True)},
+        "flop_reduction_at_pp": {NOMINAL: stat(flops), shift: stat([0.8 * s for s in shifted_pp])},
         "excess_error": {"ratios": list(ratios),
                          "values": [[s * (r - ratios[0]) for r in ratios] for s in slope],
                          "slope": stat(slope)},

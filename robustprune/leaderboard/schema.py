@@ -52,6 +52,17 @@ COLUMN_TITLES: dict[str, str] = {
 }
 PERCENT_METRICS: frozenset[str] = frozenset(SUMMARY_METRICS) - {"excess_error_slope"}
 
+SIMILARITY_RATIO_DECIMALS = 4
+"""Decimals of the prune ratio in the keys of a record's similarity curves."""
+
+
+def similarity_key(ratio: float) -> str:
+    """The key of prune ratio ``ratio``'s curves in a record's ``similarity`` ("agreement",
+    "softmax_l2"): 0.5 -> "0.5000". JSON objects need string keys, so code keys the curves by
+    the ratio as a number and converts with this function only when it writes a record."""
+    return f"{float(ratio):.{SIMILARITY_RATIO_DECIMALS}f}"
+
+
 Key = tuple[str, str, str, str]
 KEY_FIELDS: tuple[str, ...] = ("suite", "dataset", "arch", "method")
 

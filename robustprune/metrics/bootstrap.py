@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from robustprune.distributions import NOMINAL
 from robustprune.metrics.potential import _TOLERANCE, _check_delta
 
 Interval = tuple[float, float]
@@ -48,7 +49,7 @@ def bootstrap_case(
     pruned_correct: Mapping[str, np.ndarray],
     *,
     delta: float,
-    nominal: str = "nominal",
+    nominal: str = NOMINAL,
     summary_shifts: Sequence[str] = (),
     excess_shifts: Sequence[str] = (),
     flop_reductions: np.ndarray | None = None,

@@ -15,9 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from robustprune.distributions import NOISE_BALL_EPS
 from robustprune.metrics._torch import batched_logits, check_batch_size, check_images, evaluating
 
-DEFAULT_EPSILONS: tuple[float, ...] = tuple(float(e) for e in np.linspace(0.0, 0.7, 15))
+DEFAULT_EPSILONS: tuple[float, ...] = NOISE_BALL_EPS
+"""The noise-ball radii, linspace(0, 0.7, 15): the levels a similarity curve is measured at."""
 
 
 @dataclass(frozen=True)

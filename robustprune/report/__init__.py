@@ -15,13 +15,13 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from robustprune.leaderboard.schema import SUPPORTED_SCHEMAS
 from robustprune.report import figures
 from robustprune.report.html import ReportFigure, Section, render_index
 from robustprune.report.outdir import ReportDirectory, ReportDirectoryError
 
 __all__ = ["SUPPORTED_SCHEMAS", "ReportDirectoryError", "load_leaderboard", "write_report"]
 
-SUPPORTED_SCHEMAS = (1, 2)
 JSON_NAME = "leaderboard.json"
 FIGURES_DIR = "figures"
 

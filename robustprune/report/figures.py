@@ -18,8 +18,8 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from robustprune.distributions import NOMINAL
 from robustprune.report.style import (
-    NOMINAL,
     PAGE_WIDTH,
     distribution_label,
     finite,
@@ -300,7 +300,7 @@ def potential_gap(records: Sequence[Record]) -> Figure | None:
                 marker=style.marker, color=style.color, markersize=5, capsize=2,
                 elinewidth=1.0, linestyle="none",
             )  # fmt: skip
-    left.plot([], [], marker="o", color="0.3", linestyle="none", label="nominal")
+    left.plot([], [], marker="o", color="0.3", linestyle="none", label=distribution_label(NOMINAL))
     left.plot([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="none",
               label="shifted (mean)")  # fmt: skip
     left.legend(loc="upper right", frameon=False)
@@ -370,12 +370,15 @@ def excess_error(records: Sequence[Record]) -> Figure | None:
 
 
 def _similarity_series(similarity: dict[str, Any], metric: str, ratio: Any) -> list[float] | None:
-    table = similarity.get(metric) or {}
-    if str(ratio) in table:
-        return table[str(ratio)]
-    for key, values in table.items():  # keys written as e.g. "0.50" still match 0.5
+    """The ``metric`` curve of prune ratio ``ratio``: the record's text keys ("0.5000", or any
+    other spelling of the number) are read back as numbers and matched to ``ratio`` as one."""
+    try:
+        wanted = float(ratio)
+    except (TypeError, ValueError):
+        return None
+    for key, values in (similarity.get(metric) or {}).items():
         try:
-            if math.isclose(float(key), float(ratio)):
+            if math.isclose(float(key), wanted):
                 return values
         except (TypeError, ValueError):
             continue

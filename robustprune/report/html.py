@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from robustprune.report.style import NOMINAL, distribution_label, interval_note
+from robustprune.distributions import NOMINAL
+from robustprune.report.style import distribution_label, interval_note
 
 Record = dict[str, Any]
 

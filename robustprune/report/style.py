@@ -14,7 +14,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 Record = dict[str, Any]
-NOMINAL = "nominal"
 
 PAGE_WIDTH = 7.0
 """Inches: the text width of a two-column paper page; every figure is at most this wide."""

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from robustprune.data.shifts import ops
 from robustprune.data.shifts.registry import CorruptionContext, register_corruption
+from robustprune.distributions import SEVERITIES
 
 ZOOM_ENDS = (1.06, 1.11, 1.16, 1.21, 1.26)  # CIFAR-10-C: np.arange(1, end, 0.01)
 
@@ -207,7 +208,7 @@ def zoom_blur_operator(h: int, w: int, factors: tuple[float, ...]) -> Tensor:
 ZOOM_DENSE_MAX_PIXELS = 1024  # up to 32×32, zoom_blur is one dense (h·w)² matmul
 
 
-@register_corruption("zoom_blur", "blur", tuple(tuple(zoom_factors(s)) for s in range(1, 6)))
+@register_corruption("zoom_blur", "blur", tuple(tuple(zoom_factors(s)) for s in SEVERITIES))
 def zoom_blur(x: Tensor, factors: tuple[float, ...], context: CorruptionContext) -> Tensor:
     """Mean of x and its centre zooms by each factor (relative, so no size scaling needed)."""
     n, c, h, w = x.shape

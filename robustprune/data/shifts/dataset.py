@@ -10,7 +10,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from robustprune.data.shifts.noise import add_uniform_noise
+from robustprune.data.cifar import (
+    CIFAR10_C_CORRUPTIONS,
+    cifar10_c_available,
+    load_cifar10_1,
+    load_cifar10_c,
+)
+from robustprune.data.core import ImageSet, data_root
+from robustprune.data.imagenet import load_imagenet_c
+from robustprune.data.shifts.ball import add_uniform_noise
+from robustprune.data.shifts.degenerate import check_shifts
+from robustprune.data.shifts.frost_pictures import frost_picture_paths, frost_pictures_fingerprint
 from robustprune.data.shifts.registry import (
     Shift,
     corrupt,
@@ -71,12 +81,6 @@ def _frost_assets(shift: Shift, root: str | os.PathLike[str] | None) -> tuple[An
     reference frost pictures (<root>/frost/frost1..5.png|jpg), else (None, None)."""
     if shift.kind != "corruption" or shift.corruption != "frost":
         return None, None
-    from robustprune.data.core import data_root
-    from robustprune.data.shifts.frost_pictures import (
-        frost_picture_paths,
-        frost_pictures_fingerprint,
-    )
-
     resolved = data_root(root)
     paths = frost_picture_paths(resolved)
     if paths is None:
@@ -87,8 +91,6 @@ def _frost_assets(shift: Shift, root: str | os.PathLike[str] | None) -> tuple[An
 def _check_changes_images(shift: Shift, images: Tensor) -> None:
     """Refuse (DegenerateShiftError) a corruption that leaves images of this size unchanged."""
     if shift.kind == "corruption" and images.ndim == 4:
-        from robustprune.data.shifts.degenerate import check_shifts
-
         check_shifts([shift.name], int(images.shape[1]), tuple(images.shape[-2:]))  # type: ignore[arg-type]
 
 
@@ -97,17 +99,9 @@ def _released(
 ) -> Any:
     """The released corrupted test set of `dataset`, or None when its files are not on disk."""
     if dataset == "cifar10":
-        from robustprune.data.cifar import (
-            CIFAR10_C_CORRUPTIONS,
-            cifar10_c_available,
-            load_cifar10_c,
-        )
-
         if corruption in CIFAR10_C_CORRUPTIONS and cifar10_c_available(root, corruption):
             return load_cifar10_c(root, corruption, severity)
     elif dataset == "imagenet":
-        from robustprune.data.imagenet import load_imagenet_c
-
         try:
             return load_imagenet_c(root, corruption, severity)
         except FileNotFoundError:
@@ -125,8 +119,6 @@ def shifted_test_set(
     """The test set of `data` (a DatasetSplits) under `shift_name`, and its source: "loaded"
     (released files under `root`) or "generated" (from data.test, cached in `store` if given;
     noise-ball sets are cheap and never cached)."""
-    from robustprune.data import ImageSet
-
     shift = get_shift(shift_name)
     if shift.kind == "dataset":
         entry = dataset_shift_entry(shift.name)
@@ -169,6 +161,4 @@ def shifted_test_set(
 @register_shift("cifar10_1", datasets=("cifar10",), description="CIFAR-10.1 v6 (Recht et al. 2018)")
 def cifar10_1(data: Any, root: str | os.PathLike[str] | None) -> Any:
     """CIFAR-10.1's 2,000 test images from the data root (layout: docs/datasets.md)."""
-    from robustprune.data.cifar import load_cifar10_1
-
     return load_cifar10_1(root)

@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor
+
+from robustprune.data.shifts import ops
 
 FROST_DIR = "frost"  # <data root>/frost/frost1.png … frost5.jpg (either extension per picture)
 FROST_PICTURES = 5  # the generator draws np.random.randint(5): frost6 is never used
@@ -45,8 +48,6 @@ def frost_picture_paths(root: str | os.PathLike[str] | None) -> list[Path] | Non
 
 @functools.lru_cache(maxsize=4)
 def _decoded(paths: tuple[Path, ...]) -> tuple[Tensor, ...]:
-    from PIL import Image
-
     pictures = []
     for path in paths:
         with Image.open(path) as image:
@@ -86,8 +87,6 @@ def picture_crops(
     """`count` random height×width crops (one picture drawn per image, then a top-left corner
     uniform over the positions that fit, as the generator's randint), N×channels×H×W on the
     random source's device; 1 channel takes OpenCV's luma."""
-    from robustprune.data.shifts import ops
-
     which = random.integers(0, len(pictures), (count,)).cpu()  # type: ignore[attr-defined]
     u = random.uniform((count, 2)).cpu()  # type: ignore[attr-defined]
     out = torch.empty(count, 3, height, width)

@@ -16,9 +16,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from robustprune.data.shifts.ball import add_uniform_noise, noise_ball_eps
+from robustprune.data.shifts.ops import block_mean, upsample_nearest
+from robustprune.distributions import SEVERITIES
 from robustprune.extensions import Extensions, broken_note
 
-SEVERITIES = (1, 2, 3, 4, 5)
 REFERENCE_SIZE = 32  # spatial parameters are CIFAR-10-C's, defined for 32×32 images
 MIN_SIZE = 4  # smallest image side (pixels) the corruptions accept
 SHIFT_KINDS = ("corruption", "noise", "dataset")
@@ -363,8 +365,6 @@ def _corrupt_upsampled(
     root: str | os.PathLike[str] | None = None,
 ) -> Tensor:
     """`corrupt` at `factor` times the images' side, reduced back by factor×factor block means."""
-    from robustprune.data.shifts.ops import block_mean, upsample_nearest
-
     x = _as_float(images, name)
     big = corrupt(
         upsample_nearest(x, factor), name, severity, generator=generator, seed=seed, root=root
@@ -414,8 +414,6 @@ class Shift:
                 root=root,
             )
         if self.kind == "noise":
-            from robustprune.data.shifts.noise import add_uniform_noise
-
             if std is None:
                 raise ValueError(f"shift {self.name!r} needs the dataset's per-channel std")
             return add_uniform_noise(images, self.eps, std, _generator(generator, seed))  # type: ignore[arg-type]
@@ -471,8 +469,6 @@ def dataset_shift_entry(name: str) -> DatasetShiftEntry:
 def list_shifts(include: str | None = None) -> list[str]:
     """Every concrete shift name (95 corruptions, the 15 noise-ball radii, dataset shifts),
     sorted, optionally filtered by the glob `include` (e.g. ``"corruption:fog:*"``)."""
-    from robustprune.data.shifts.noise import noise_ball_eps
-
     plugins.load_entry_points()
     names = [f"corruption:{c}:{s}" for c in _CORRUPTIONS for s in SEVERITIES]
     names += [f"noise:uniform:{format_eps(e)}" for e in noise_ball_eps()]

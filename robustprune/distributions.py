@@ -1,0 +1,25 @@
+"""Facts about the evaluated distributions that every layer shares: the name of the unshifted
+test set, the corruption severities and the noise-ball radii.
+
+This module imports nothing, so the harness, records, reports, leaderboards, metrics and the
+data loaders can all import it without pulling in torch or creating an import cycle.
+"""
+
+from __future__ import annotations
+
+NOMINAL = "nominal"
+"""The unshifted test set's distribution name: the key of its results in every record."""
+
+SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
+"""Corruption severities, as in CIFAR-10-C and ImageNet-C: one parameter per severity."""
+
+NOISE_BALL_MAX_EPS = 0.7
+"""Largest noise-ball radius (half-width of the uniform noise, in normalized units)."""
+NOISE_BALL_STEPS = 15
+"""Number of noise-ball radii, from 0 to NOISE_BALL_MAX_EPS inclusive."""
+NOISE_BALL_EPS: tuple[float, ...] = (
+    *(i * (NOISE_BALL_MAX_EPS / (NOISE_BALL_STEPS - 1)) for i in range(NOISE_BALL_STEPS - 1)),
+    NOISE_BALL_MAX_EPS,
+)
+"""The paper's noise-ball radii: linspace(0, 0.7, 15), bit for bit as ``numpy.linspace``
+computes it (i · (0.7 / 14), the last exactly 0.7); records store these values."""
