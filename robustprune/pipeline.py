@@ -50,19 +50,6 @@ class CurvePoint:
     computed: bool
 
 
-def default_grid(n: int = 16, first: float = 0.2, last: float = 0.97) -> list[float]:
-    """``n`` increasing target prune ratios from ``first`` to ``last``, geometric in keep ratio."""
-    if n < 1 or not 0 <= first < 1 or not 0 <= last < 1 or (n > 1 and last <= first):
-        raise ValueError(
-            f"default_grid needs n >= 1 and 0 <= first < last < 1; got n={n}, "
-            f"first={first}, last={last}"
-        )
-    if n == 1:
-        return [first]
-    ratio = (1 - last) / (1 - first)
-    return [round(1 - (1 - first) * ratio ** (i / (n - 1)), 10) for i in range(n)]
-
-
 def prune_curve(
     parent: nn.Module,
     data,

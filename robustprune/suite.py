@@ -333,6 +333,18 @@ def validate_suite(suite: Suite, registered_methods: list[str]) -> None:
             )
 
 
+def geometric_grid(count: int, first: float, last: float) -> list[float]:
+    """``count`` target prune ratios from ``first`` to ``last``, geometric in keep ratio.
+
+    The keep ratio shrinks by the same factor at every step, so the grid is dense where the
+    network gets small (the paper's grids are built this way).
+    """
+    keep_first, keep_last = 1 - first, 1 - last
+    return [
+        1 - keep_first * (keep_last / keep_first) ** (i / max(count - 1, 1)) for i in range(count)
+    ]
+
+
 def _grid(table: TableReader) -> tuple[float, ...]:
     """Target prune ratios: explicit ``ratios``, or ``count`` geometric steps in keep ratio."""
     if "ratios" in table:
@@ -346,11 +358,7 @@ def _grid(table: TableReader) -> tuple[float, ...]:
         count = table.count("count", 16)
         if count > 1 and last <= first:
             raise table.fail("last", f"must be greater than 'first' ({first}), got {last}")
-        keep_first, keep_last = 1 - first, 1 - last
-        ratios = [
-            1 - keep_first * (keep_last / keep_first) ** (i / max(count - 1, 1))
-            for i in range(count)
-        ]
+        ratios = geometric_grid(count, first, last)
     rounded = [round(r, 6) for r in ratios]
     increasing = all(a < b for a, b in zip(rounded, rounded[1:], strict=False))
     if not ratios or any(not 0 < r < 1 for r in ratios) or not increasing:

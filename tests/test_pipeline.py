@@ -8,10 +8,11 @@ from tiny import tiny_data
 from torch import nn
 
 from robustprune.cache import ArtifactStore
-from robustprune.pipeline import default_grid, prune_curve
+from robustprune.pipeline import prune_curve
 from robustprune.pruning import InvalidMaskError, parameter_count
 from robustprune.pruning.masks import check_mask_structure
 from robustprune.recipes import Recipe
+from robustprune.suite import geometric_grid
 
 RECIPE = Recipe("pipeline-test", epochs=1, batch_size=32, lr=0.05, weight_decay=0.0)
 
@@ -30,13 +31,13 @@ def tiny_parent() -> nn.Module:
     )
 
 
-def test_default_grid_is_geometric_in_keep_ratio():
-    grid = default_grid()
+def test_geometric_grid_is_geometric_in_keep_ratio():
+    grid = geometric_grid(16, 0.2, 0.97)
     assert len(grid) == 16 and grid[0] == pytest.approx(0.2) and grid[-1] == pytest.approx(0.97)
     keep = [1 - r for r in grid]
     steps = [b / a for a, b in zip(keep, keep[1:], strict=False)]
     assert max(steps) == pytest.approx(min(steps))
-    assert default_grid(4, 0.5, 0.9) == pytest.approx(
+    assert geometric_grid(4, 0.5, 0.9) == pytest.approx(
         [0.5, 1 - 0.5 * 0.2 ** (1 / 3), 1 - 0.5 * 0.2 ** (2 / 3), 0.9]
     )
 
