@@ -195,49 +195,78 @@ class ArtifactStore:
         if not sidecar_path.exists():
             return None
         try:
-            sidecar = json.loads(sidecar_path.read_bytes().decode("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            sidecar_bytes = sidecar_path.read_bytes()
+        except OSError as error:
             raise CorruptArtifactError(f"unreadable sidecar {sidecar_path.name}: {error}") from None
-        if not isinstance(sidecar, dict):
-            raise CorruptArtifactError(
-                f"sidecar {sidecar_path.name} holds a {type(sidecar).__name__}, not an object"
-            )
-        if sidecar.get("format") != STORE_FORMAT:
-            raise CorruptArtifactError(
-                f"stale: written by store format {sidecar.get('format')!r}, this is {STORE_FORMAT}"
-            )
-        try:
-            digest_ok = sidecar_digest(sidecar) == sidecar.get("digest")
-        except (TypeError, ValueError):
-            digest_ok = False
-        if not digest_ok:
-            raise CorruptArtifactError(
-                f"sidecar {sidecar_path.name} does not match its digest (edited or damaged)"
-            )
-        if sidecar.get("kind") != kind or _canonical(sidecar.get("key_fields")) != _canonical(
-            key_fields
-        ):
-            raise CorruptArtifactError(
-                f"sidecar {sidecar_path.name} describes another artifact "
-                f"({sidecar.get('kind')!r}, {_canonical(sidecar.get('key_fields'))[:80]})"
-            )
-        if not isinstance(sidecar.get("meta"), dict):
-            raise CorruptArtifactError(f"sidecar {sidecar_path.name} has no metadata object")
+        sidecar = _parse_sidecar(sidecar_bytes, sidecar_path.name)
+        _check_sidecar(sidecar, kind, key_fields, sidecar_path.name)
         try:
             payload = tensor_path.read_bytes()
         except OSError as error:
             raise CorruptArtifactError(f"unreadable tensors {tensor_path.name}: {error}") from None
-        digest = hashlib.sha256(payload).hexdigest()
-        if digest != sidecar.get("sha256"):
-            raise CorruptArtifactError(
-                f"checksum of {tensor_path.name} is {digest[:12]}…, sidecar says "
-                f"{str(sidecar.get('sha256'))[:12]}…"
-            )
-        try:
-            tensors = load_safetensors(payload) if payload else {}
-        except Exception as error:  # noqa: BLE001 - any parse failure means: rebuild
-            raise CorruptArtifactError(f"{tensor_path.name} is not safetensors: {error}") from None
+        tensors = _check_tensors(payload, sidecar, tensor_path.name)
         return Artifact(key=key, tensors=tensors, meta=sidecar["meta"], computed=False)
+
+    def export_files(self, kind: str, key: str) -> tuple[bytes, bytes] | None:
+        """The raw ``(tensors, sidecar)`` file contents of a stored artifact, or None when absent.
+
+        Not verified here: :meth:`verify_files` or :meth:`import_files` on the receiving side
+        checks them (how a Ray task ships an artifact to a store it cannot open, robustprune.cluster).
+        """
+        tensor_path, sidecar_path, _ = self._paths(kind, key)
+        try:
+            sidecar = sidecar_path.read_bytes()
+            return tensor_path.read_bytes(), sidecar
+        except FileNotFoundError:
+            return None
+
+    def artifacts(self) -> list[tuple[str, str]]:
+        """``(kind, key)`` of every artifact with a sidecar in this store, sorted."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            (path.parent.parent.name, path.stem)
+            for path in self.root.glob("*/*/*.json")
+            if not path.name.startswith(".")
+        )
+
+    def verify_files(self, kind: str, key: str, tensors: bytes, sidecar: bytes) -> Artifact:
+        """The artifact another store's files hold, after every check a read makes.
+
+        The sidecar must be of this store format, match its digest, describe ``kind`` and a
+        key-fields object whose :func:`artifact_key` is ``key``; the tensors must match the
+        sidecar's SHA-256 and be safetensors. Raises :class:`CorruptArtifactError` saying why.
+        """
+        name = f"{kind} artifact {key[:12]}"
+        parsed = _parse_sidecar(sidecar, name)
+        fields = parsed.get("key_fields")
+        if not isinstance(fields, dict) or artifact_key(kind, fields) != key:
+            raise CorruptArtifactError(f"sidecar of {name} describes another key")
+        _check_sidecar(parsed, kind, fields, name)
+        loaded = _check_tensors(tensors, parsed, name)
+        return Artifact(key=key, tensors=loaded, meta=parsed["meta"], computed=False)
+
+    def import_files(self, kind: str, key: str, tensors: bytes, sidecar: bytes) -> bool:
+        """Store an artifact's files as another store wrote them (e.g. a Ray worker's store).
+
+        The files are verified first (:meth:`verify_files`; CorruptArtifactError when they fail)
+        and written the way :meth:`get_or_create` writes: under the key's lock, tensors then
+        sidecar, each atomically, so readers see all of it or nothing. An intact artifact
+        already stored under ``key`` is kept. Returns True when the files were written.
+        """
+        self.verify_files(kind, key, tensors, sidecar)
+        fields = json.loads(sidecar.decode("utf-8"))["key_fields"]
+        with self._lock(kind, key):
+            found, problem = self._try_read(kind, key, fields)
+            if found is not None:
+                return False
+            if problem is not None:
+                self._discard(kind, key, problem)
+            self._remove_orphans(kind, key)
+            tensor_path, sidecar_path, _ = self._paths(kind, key)
+            _atomic_write(tensor_path, tensors)
+            _atomic_write(sidecar_path, sidecar)
+            return True
 
     def _write(
         self,
@@ -277,6 +306,52 @@ class ArtifactStore:
         for path in (tensor_path, sidecar_path):
             for orphan in path.parent.glob(f".{path.name}.*.tmp"):
                 orphan.unlink(missing_ok=True)
+
+
+def _parse_sidecar(data: bytes, name: str) -> dict[str, Any]:
+    try:
+        sidecar = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CorruptArtifactError(f"unreadable sidecar {name}: {error}") from None
+    if not isinstance(sidecar, dict):
+        raise CorruptArtifactError(
+            f"sidecar {name} holds a {type(sidecar).__name__}, not an object"
+        )
+    return sidecar
+
+
+def _check_sidecar(sidecar: dict[str, Any], kind: str, key_fields: Any, name: str) -> None:
+    if sidecar.get("format") != STORE_FORMAT:
+        raise CorruptArtifactError(
+            f"stale: written by store format {sidecar.get('format')!r}, this is {STORE_FORMAT}"
+        )
+    try:
+        digest_ok = sidecar_digest(sidecar) == sidecar.get("digest")
+    except (TypeError, ValueError):
+        digest_ok = False
+    if not digest_ok:
+        raise CorruptArtifactError(f"sidecar {name} does not match its digest (edited or damaged)")
+    if sidecar.get("kind") != kind or _canonical(sidecar.get("key_fields")) != _canonical(
+        key_fields
+    ):
+        raise CorruptArtifactError(
+            f"sidecar {name} describes another artifact "
+            f"({sidecar.get('kind')!r}, {_canonical(sidecar.get('key_fields'))[:80]})"
+        )
+    if not isinstance(sidecar.get("meta"), dict):
+        raise CorruptArtifactError(f"sidecar {name} has no metadata object")
+
+
+def _check_tensors(payload: bytes, sidecar: dict[str, Any], name: str) -> Tensors:
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != sidecar.get("sha256"):
+        raise CorruptArtifactError(
+            f"checksum of {name} is {digest[:12]}…, sidecar says {str(sidecar.get('sha256'))[:12]}…"
+        )
+    try:
+        return load_safetensors(payload) if payload else {}
+    except Exception as error:  # noqa: BLE001 - any parse failure means: rebuild
+        raise CorruptArtifactError(f"{name} is not safetensors: {error}") from None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

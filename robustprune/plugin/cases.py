@@ -74,10 +74,18 @@ def runner(suite, rp_options, rp_device, rp_pruners, rp_progress):
 
 
 @pytest.fixture
-def parent(case, runner):
+def parent(case, runner, pytestconfig):
     """The trained parents of the case's architecture, one per seed (skips when data is missing)."""
     from robustprune.data import DatasetNotFoundError
 
+    ray_run = _ray_run(pytestconfig)
+    if ray_run is not None:  # --rp-ray: built by the cluster, read from the store
+        from robustprune.plugin import ray_run as driver
+
+        try:
+            return driver.parents(ray_run, case, runner)
+        except DatasetNotFoundError as error:
+            pytest.skip(str(error))
     if runner.suite.gpu and runner.device.type != "cuda":
         pytest.skip(
             f"suite {runner.suite.name!r} needs a CUDA device; this run has {runner.device}"
@@ -89,15 +97,30 @@ def parent(case, runner):
 
 
 @pytest.fixture
-def curve(case, runner, parent):
+def curve(case, runner, parent, pytestconfig):
     """The prune-retrain curve of the case's method, one list of points per seed."""
+    ray_run = _ray_run(pytestconfig)
+    if ray_run is not None:
+        from robustprune.plugin import ray_run as driver
+
+        return driver.curves(ray_run, case, runner)
     return [runner.curve(case.arch, case.method, seed) for seed in runner.suite.seeds]
 
 
 @pytest.fixture
-def evaluation(case, runner, parent, curve):
+def evaluation(case, runner, parent, curve, pytestconfig):
     """The parents and curves it is given, measured on every distribution (a CaseResult)."""
+    ray_run = _ray_run(pytestconfig)
+    if ray_run is not None:  # measured by the case's Ray task
+        from robustprune.plugin import ray_run as driver
+
+        return driver.evaluation(ray_run, case)
     return runner.run(case, parent, curve)
+
+
+def _ray_run(config: pytest.Config):
+    """The ``--rp-ray`` driver of this session, or None (robustprune.plugin.ray_run)."""
+    return config.pluginmanager.get_plugin("robustprune-ray")
 
 
 @pytest.fixture
@@ -113,6 +136,10 @@ def record(evaluation, runner, rp_record):
 def pytest_configure(config: pytest.Config) -> None:
     """Check the suite and the cache (usage errors); set up the run's progress and scheduling."""
     activate(config)
+    if config.getoption("rp_ray", default=None) is not None:
+        from robustprune.plugin.ray_run import register
+
+        register(config)  # --rp-ray: this session drives a Ray cluster
 
 
 @pytest.fixture(scope="session")

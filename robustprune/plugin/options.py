@@ -15,6 +15,7 @@ from robustprune.leaderboard import Gate, parse_gate
 from robustprune.paths import default_cache_root
 
 DEFAULT_SUITE = "digits"
+RAY_STORES = ("driver", "shared")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class RunOptions:
     """Run history directory (``--rp-history``, else ``$ROBUSTPRUNE_HISTORY``, else ``<cache>/history``)."""
     compare_note: str | None = None
     """Why ``--rp-compare latest`` compares with nothing (no stored run of the suite yet)."""
+    ray: str | None = None
+    """``--rp-ray``: ``auto``, ``local`` or a Ray address; None runs the work in pytest itself."""
+    ray_store: str = "driver"
+    """``--rp-ray-store``: ``driver`` (tasks ship artifacts to the driver) or ``shared``."""
 
 
 def _positive_int(text: str) -> int:
@@ -108,6 +113,16 @@ def add_options(parser: pytest.Parser) -> None:
         "--rp-seeds", metavar="N", type=_positive_int, default=None,
         help="number of seeds per case, overriding the suite's",
     )  # fmt: skip
+    group.addoption(
+        "--rp-ray", metavar="auto|local|ADDRESS", default=None,
+        help="run parents, curves and evaluations as Ray tasks: 'auto' joins a running cluster, "
+        "'local' starts one here, else a Ray address such as 127.0.0.1:6379 (docs/ray.md)",
+    )  # fmt: skip
+    group.addoption(
+        "--rp-ray-store", choices=RAY_STORES, default="driver",
+        help="with --rp-ray: 'driver' (default) ships each task's artifacts back to the driver's "
+        "--rp-cache; 'shared' lets tasks open --rp-cache themselves (a shared filesystem)",
+    )  # fmt: skip
 
 
 def parse_options(config: pytest.Config) -> RunOptions:
@@ -124,6 +139,7 @@ def parse_options(config: pytest.Config) -> RunOptions:
     def path(value: str | None) -> Path | None:
         return None if value is None else Path(value).expanduser()
 
+    ray = check_ray_options(config)
     suite = config.getoption("rp_suite")
     cache_dir = path(cache) or default_cache_root()
     history = path(config.getoption("rp_history")) or default_history_dir(cache_dir)
@@ -140,7 +156,33 @@ def parse_options(config: pytest.Config) -> RunOptions:
         autosave=config.getoption("rp_autosave"),
         history=history,
         compare_note=note,
+        ray=ray,
+        ray_store=config.getoption("rp_ray_store"),
     )
+
+
+def check_ray_options(config: pytest.Config) -> str | None:
+    """``--rp-ray``'s value; a UsageError with ``-n N`` (N > 0) or when Ray is not installed."""
+    address = config.getoption("rp_ray")
+    if address is None:
+        return None
+    if not address.strip():
+        raise pytest.UsageError(
+            "--rp-ray needs 'auto', 'local' or a Ray address such as 127.0.0.1:6379"
+        )
+    workers = config.getoption("numprocesses", default=None)
+    if workers not in (None, 0, "0"):
+        raise pytest.UsageError(
+            f"--rp-ray cannot be combined with -n {workers}: the Ray cluster runs the work in "
+            "parallel and this pytest process drives it; drop -n (or use -n 0)"
+        )
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise pytest.UsageError(
+            "--rp-ray needs Ray, which is not installed: pip install robustprune[ray]"
+        )
+    return address.strip()
 
 
 def suite_name(suite: str) -> str:

@@ -1,0 +1,260 @@
+"""The benchmark's work as Ray tasks: units, the task function, artifact transfer.
+
+``pytest benchmarks/ --rp-ray ADDRESS`` (robustprune.plugin.ray_run drives it) cuts a run into
+units, each one Ray task that calls the same :class:`robustprune.harness.CaseRunner` code a
+``-n 0`` run calls:
+
+========================  ==============================================  ==================
+unit                      what it builds (artifact kinds)                 depends on
+========================  ==============================================  ==================
+``shifts``                the suite's generated shifted test sets (shift) —
+``parent`` (arch, seed)   one trained parent (parent)                     —
+``parent_eval`` (a, s)    the parent on every distribution (evaluation)   parent, shifts
+``curve`` (a, m, s)       Algorithm 1's prune steps (prune_step)          parent
+``case`` (arch, method)   evaluations, cost, latency, similarity, ...     all of the above
+========================  ==============================================  ==================
+
+Artifacts go through the artifact store either way. ``shared``: every task opens the driver's
+store path (a shared filesystem) and the store's file locks keep one builder per key.
+``driver``: a task builds into a temporary store of its own and returns the files of every
+artifact it built or used (:class:`UnitResult`); the driver verifies them and imports them into
+its store (:meth:`ArtifactStore.import_files`), and hands them to dependent tasks as task
+arguments (Ray object refs). An artifact a task needs that neither its inputs nor its own
+store hold is looked up in the driver's store through a :class:`StoreReader` actor on the
+driver's node, so a rerun (after a killed driver, say) loads instead of computing.
+
+Ray is imported lazily: robustprune works without it (``pip install robustprune[ray]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from robustprune.cache import Artifact, ArtifactStore, CorruptArtifactError
+
+Files = dict[tuple[str, str], tuple[bytes, bytes]]
+"""``(kind, key) -> (tensor file bytes, sidecar bytes)``, as ArtifactStore.export_files gives."""
+
+UnitName = tuple
+"""``("shifts",)``, ``("parent", arch, seed)``, ``("parent_eval", arch, seed)``,
+``("curve", arch, method, seed)`` or ``("case", arch, method)``."""
+
+MAX_RETRIES = 3
+"""Ray re-runs a task this many times when its worker process or node dies (not on errors)."""
+
+
+def unit_label(name: UnitName) -> str:
+    """``curve tinynet/WT seed 0``: how progress lines and errors name a unit."""
+    kind, *rest = name
+    if kind == "parent" or kind == "parent_eval":
+        return f"{kind} {rest[0]} seed {rest[1]}"
+    if kind == "curve":
+        return f"curve {rest[0]}/{rest[1]} seed {rest[2]}"
+    if kind == "case":
+        return f"case {rest[0]}/{rest[1]}"
+    return kind
+
+
+def unit_plan(cases: list[Any], seeds: tuple[int, ...]) -> dict[UnitName, tuple[UnitName, ...]]:
+    """Every unit ``cases`` need, each once, with the units it depends on (dependencies first)."""
+    plan: dict[UnitName, tuple[UnitName, ...]] = {}
+    if cases:
+        plan[("shifts",)] = ()
+    for case in cases:
+        for seed in seeds:
+            plan.setdefault(("parent", case.arch, seed), ())
+            plan.setdefault(
+                ("parent_eval", case.arch, seed), (("parent", case.arch, seed), ("shifts",))
+            )
+            plan.setdefault(("curve", case.arch, case.method, seed), (("parent", case.arch, seed),))
+        plan[("case", case.arch, case.method)] = (
+            ("shifts",),
+            *(("parent", case.arch, s) for s in seeds),
+            *(("parent_eval", case.arch, s) for s in seeds),
+            *(("curve", case.arch, case.method, s) for s in seeds),
+        )
+    return plan
+
+
+@dataclass
+class Job:
+    """What a task needs besides its inputs: the unit, the suite, where data and artifacts are."""
+
+    name: UnitName
+    suite: Any
+    case: Any | None
+    pruners: dict[str, type]
+    """The pruner classes the unit may use by name (conftest ones travel by value)."""
+    data_root: str | None
+    store_root: str | None
+    """The shared store's path; None in driver mode (a temporary store per task)."""
+    threads: int = 1
+    """The driver's ``benchmark_threads()``: tasks use as many torch threads as -n 0 would."""
+
+
+@dataclass
+class UnitResult:
+    """What a task returns: a few facts about the unit and, in driver mode, artifact files."""
+
+    name: UnitName
+    info: dict[str, Any] = field(default_factory=dict)
+    """``origin``/``seconds`` of a parent or curve, ``result`` (the CaseResult) of a case,
+    ``skip`` (why) when the dataset is missing."""
+    files: Files = field(default_factory=dict)
+    """Every artifact the unit built or used (driver mode), for the driver and dependents."""
+    built: tuple[tuple[str, str], ...] = ()
+    """The ``(kind, key)`` among ``files`` that this task built (the driver imports them)."""
+
+
+class StoreReader:
+    """A Ray actor on the driver's node serving raw artifact files from the driver's store."""
+
+    def __init__(self, root: str) -> None:
+        self.store = ArtifactStore(root)
+
+    def fetch(self, kind: str, key: str) -> tuple[bytes, bytes] | None:
+        return self.store.export_files(kind, key)
+
+
+class TaskStore(ArtifactStore):
+    """A task's own temporary store (driver mode) that also reads inputs and the driver's store.
+
+    A lookup tries, in order, this store, the files its inputs carried and the driver's store
+    (through the StoreReader actor); everything found outside this store is verified like a
+    read. What it built lives in this store; :meth:`used` lists what it loaded from elsewhere.
+    """
+
+    def __init__(self, root: str | Path, inputs: Files, reader: Any | None) -> None:
+        super().__init__(root)
+        self.inputs, self.reader = inputs, reader
+        self.loaded: Files = {}
+
+    def _try_read(self, kind: str, key: str, key_fields: dict[str, Any]):
+        found, problem = super()._try_read(kind, key, key_fields)
+        if found is not None or problem is not None:
+            return found, problem
+        files = self.loaded.get((kind, key)) or self.inputs.get((kind, key))
+        if files is None and self.reader is not None:
+            import ray
+
+            files = ray.get(self.reader.fetch.remote(kind, key))
+        if files is None:
+            return None, None
+        try:
+            artifact: Artifact = self.verify_files(kind, key, *files)
+        except CorruptArtifactError:
+            return None, None  # built here instead; the driver's import keeps its own copy
+        self.loaded[(kind, key)] = files
+        return artifact, None
+
+
+def _registry(pruners: dict[str, type]) -> Any:
+    """The default pruner registry (entry points loaded) plus the shipped classes."""
+    from robustprune.plugin.registries import KINDS, extensions
+    from robustprune.pruning import default_registry
+
+    for kind in KINDS:
+        extensions(kind)  # models, datasets, shifts and recipes of installed packages
+    registry = default_registry()
+    known = set(registry.names())
+    for name, cls in pruners.items():
+        if name not in known:
+            registry.register(cls, origin=f"{cls.__module__} (shipped by the Ray driver)")
+    return registry
+
+
+def run_unit(job: Job, reader: Any | None, *inputs: UnitResult) -> UnitResult:
+    """The body of every task: build (or load) one unit with the harness, like ``-n 0`` does."""
+    from robustprune.data import DatasetNotFoundError
+
+    for given in inputs:
+        if "skip" in given.info:
+            return UnitResult(job.name, {"skip": given.info["skip"]})
+    from robustprune.device import THREADS_ENV, configure_worker
+
+    os.environ[THREADS_ENV] = str(job.threads)
+    device = configure_worker()  # one torch thread (ROBUSTPRUNE_THREADS): -n 0's numbers
+    if job.store_root is not None:
+        return _build(job, ArtifactStore(job.store_root), device, inputs)
+    carried: Files = {}
+    for given in inputs:
+        carried.update(given.files)
+    with tempfile.TemporaryDirectory(prefix="robustprune-task-") as folder:
+        store = TaskStore(folder, carried, reader)
+        try:
+            result = _build(job, store, device, inputs)
+        except DatasetNotFoundError as error:
+            return UnitResult(job.name, {"skip": str(error)})
+        built = tuple(store.artifacts())
+        files = {} if job.name[0] == "case" else dict(store.loaded)  # a case has no dependents
+        for kind, key in built:
+            exported = store.export_files(kind, key)
+            if exported is not None:
+                files[(kind, key)] = exported
+        return dataclasses.replace(result, files=files, built=built)
+
+
+def _build(
+    job: Job, store: ArtifactStore, device: Any, inputs: tuple[UnitResult, ...]
+) -> UnitResult:
+    from robustprune.data import DatasetNotFoundError
+    from robustprune.harness import CaseRunner
+
+    runner = CaseRunner(job.suite, store, device, job.data_root, registry=_registry(job.pruners))
+    kind, *rest = job.name
+    try:
+        if kind == "shifts":
+            runner.distributions  # noqa: B018 - generates and stores the shifted test sets
+            return UnitResult(job.name)
+        if kind == "parent":
+            parent = runner.parent(*rest)
+            return UnitResult(job.name, {"origin": parent.origin, "seconds": parent.seconds})
+        if kind == "parent_eval":
+            runner.evaluate_all(runner.parent(*rest).model)
+            return UnitResult(job.name)
+        if kind == "curve":
+            curve = runner.curve(*rest)
+            return UnitResult(job.name, {"origin": curve.origin, "seconds": curve.seconds})
+        if kind == "case":
+            facts = {given.name: given.info for given in inputs}
+            case, seeds = job.case, job.suite.seeds
+            parents = [
+                _as_built(runner.parent(case.arch, s), facts.get(("parent", case.arch, s)))
+                for s in seeds
+            ]
+            curves = [
+                _as_built(
+                    runner.curve(case.arch, case.method, s),
+                    facts.get(("curve", case.arch, case.method, s)),
+                )
+                for s in seeds
+            ]
+            return UnitResult(job.name, {"result": runner.run(case, parents, curves)})
+    except DatasetNotFoundError as error:
+        return UnitResult(job.name, {"skip": str(error)})
+    raise ValueError(f"unknown unit {job.name!r}")
+
+
+def _as_built(value: Any, info: dict[str, Any] | None) -> Any:
+    """A Parent or Curve with the origin and time of the task that built it (as -n 0 reports)."""
+    if not info or "origin" not in info:
+        return value
+    return dataclasses.replace(value, origin=info["origin"], seconds=info["seconds"])
+
+
+def ship_by_value(classes: list[type]) -> None:
+    """Let cloudpickle send classes from conftest modules (not importable on workers) by value."""
+    import sys
+
+    from ray import cloudpickle
+
+    for cls in classes:
+        module = cls.__module__
+        if module == "conftest" or module.endswith(".conftest") or module == "__main__":
+            if module in sys.modules and module != "__main__":
+                cloudpickle.register_pickle_by_value(sys.modules[module])

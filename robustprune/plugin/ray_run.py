@@ -1,0 +1,252 @@
+"""``--rp-ray``: this pytest session drives a Ray cluster that does the benchmark's work.
+
+After collection (and ``-k``/``-m`` selection) the driver submits exactly the units the selected
+cases need (robustprune.cluster: shifts, parents, parent evaluations, curves, case
+evaluations), each once, as Ray tasks with their dependencies as arguments. A collector thread
+takes results as tasks finish and, with ``--rp-ray-store driver``, imports their artifacts into
+the driver's store at once (so a killed driver's next run finds them). The case fixtures wait
+for their own units (:meth:`RayRun.wait`) and then read parents and curves from the store as
+in a ``-n 0`` run; the evaluation fixture takes the case task's CaseResult. A failed task fails
+the cases that depend on it, with the remote traceback; the others run on.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from robustprune.cluster import MAX_RETRIES, Job, UnitName, UnitResult, unit_label, unit_plan
+
+PLUGIN_NAME = "robustprune-ray"
+
+
+class RayUnitError(RuntimeError):
+    """A unit's task failed on the cluster (the message carries the remote traceback)."""
+
+
+def get_ray_run(config: pytest.Config) -> RayRun | None:
+    """This session's RayRun, or None when ``--rp-ray`` is off."""
+    return config.pluginmanager.get_plugin(PLUGIN_NAME)
+
+
+def register(config: pytest.Config) -> None:
+    """Register the driver plugin (once) when ``--rp-ray`` is on."""
+    from robustprune.plugin.options import get_options
+
+    options = get_options(config)
+    if options.ray is None or config.pluginmanager.has_plugin(PLUGIN_NAME):
+        return
+    config.pluginmanager.register(RayRun(config, options), PLUGIN_NAME)
+
+
+class RayRun:
+    """The driver side of ``--rp-ray``: connect, submit the units, collect their results."""
+
+    def __init__(self, config: pytest.Config, options: Any) -> None:
+        self.config, self.options = config, options
+        self.events: dict[UnitName, threading.Event] = {}
+        self.results: dict[UnitName, UnitResult] = {}
+        self.errors: dict[UnitName, str] = {}
+        self.gpus = False
+        self.connected = False
+        self.stopping = threading.Event()
+        self.collector: threading.Thread | None = None
+        self.failure: str | None = None
+
+    # -- submission ------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        import ray
+
+        address = self.options.ray
+        kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
+        if address == "local":
+            kwargs["include_dashboard"] = False
+        else:
+            kwargs["address"] = address
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            raise pytest.UsageError(
+                f"--rp-ray {address}: cannot reach a Ray cluster: {error}"
+            ) from None
+        self.connected = True
+        self.gpus = ray.cluster_resources().get("GPU", 0) > 0
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Submit the work of the selected cases (nothing under ``--collect-only``)."""
+        if session.config.option.collectonly:
+            return
+        cases = {}
+        for item in session.items:
+            callspec = getattr(item, "callspec", None)
+            case = callspec.params.get("case") if callspec is not None else None
+            if case is not None and hasattr(case, "suite"):
+                cases.setdefault((case.arch, case.method), case)
+        if not cases:
+            return
+        self.connect()
+        suite = next(iter(cases.values())).suite
+        if suite.gpu and not self.gpus:
+            return  # the fixtures skip these cases
+        self.submit(suite, list(cases.values()))
+
+    def submit(self, suite: Any, cases: list[Any]) -> None:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from robustprune.cluster import StoreReader, run_unit, ship_by_value
+        from robustprune.device import benchmark_threads
+        from robustprune.plugin.registries import get_pruner_registry
+
+        registry = get_pruner_registry(self.config)
+        pruners = {case.method: registry.get(case.method) for case in cases}
+        ship_by_value(list(pruners.values()))
+        store_root = str(self.options.cache.resolve())
+        shared = self.options.ray_store == "shared"
+        reader = None
+        if not shared:
+            node = ray.get_runtime_context().get_node_id()
+            reader = (
+                ray.remote(num_cpus=0)(StoreReader)
+                .options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
+                .remote(store_root)
+            )
+        resources = {"num_gpus": 1} if self.gpus else {"num_cpus": 1}
+        task = ray.remote(run_unit)
+        refs: dict[UnitName, Any] = {}
+        threads = benchmark_threads()
+        by_arch_method = {(case.arch, case.method): case for case in cases}
+        for name, needs in unit_plan(cases, suite.seeds).items():
+            uses = {}
+            if name[0] in ("curve", "case"):
+                uses = {name[2]: pruners[name[2]]}
+            job = Job(
+                name=name,
+                suite=suite,
+                case=by_arch_method.get(tuple(name[1:])) if name[0] == "case" else None,
+                pruners=uses,
+                data_root=None if self.options.data is None else str(self.options.data),
+                store_root=store_root if shared else None,
+                threads=threads,
+            )
+            options = dict(max_retries=MAX_RETRIES, retry_exceptions=False, **resources)
+            refs[name] = task.options(name=unit_label(name), **options).remote(
+                job, reader, *(refs[need] for need in needs)
+            )
+            self.events[name] = threading.Event()
+        self.reader = reader  # keep the actor alive while tasks may call it
+        self.say(
+            f"ray: {len(refs)} tasks for {len(cases)} cases on "
+            f"{'GPUs' if self.gpus else 'CPUs'} of the cluster; artifacts in "
+            f"{store_root} ({self.options.ray_store} store)"
+        )
+        self.collector = threading.Thread(
+            target=self.collect, args=({ref: name for name, ref in refs.items()},),
+            name="robustprune-ray-collector", daemon=True,
+        )  # fmt: skip
+        self.collector.start()
+
+    def say(self, line: str) -> None:
+        from robustprune.plugin.eta import echo_progress
+
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and echo_progress(self.config):
+            reporter.write_line(f"[robustprune] {line}")
+
+    # -- results ---------------------------------------------------------------------------
+
+    def collect(self, pending: dict[Any, UnitName]) -> None:
+        """Take each result as its task finishes; driver store: import the artifacts it built."""
+        import ray
+
+        from robustprune.cache import ArtifactStore
+
+        store = ArtifactStore(self.options.cache)
+        try:
+            while pending and not self.stopping.is_set():
+                ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.5)
+                for ref in ready:
+                    name = pending.pop(ref)
+                    try:
+                        result: UnitResult = ray.get(ref)
+                        for kind, key in result.built:
+                            store.import_files(kind, key, *result.files[(kind, key)])
+                        result.files = {}  # the driver reads its store; free the bytes
+                        self.results[name] = result
+                    except Exception as error:  # noqa: BLE001 - reported by the waiting cases
+                        self.errors[name] = str(error)
+                    self.events[name].set()
+        except Exception as error:  # noqa: BLE001 - e.g. the cluster went away
+            self.failure = f"{type(error).__name__}: {error}"
+            for event in self.events.values():
+                event.set()
+
+    def wait(self, name: UnitName) -> UnitResult:
+        """The unit's result once its task finished; RayUnitError (remote traceback) when it failed."""
+        event = self.events.get(name)
+        if event is None:
+            raise RayUnitError(f"--rp-ray: {unit_label(name)} was not submitted")
+        while not event.wait(0.5):
+            pass
+        if name in self.errors:
+            raise RayUnitError(
+                f"{unit_label(name)} failed on the Ray cluster:\n{self.errors[name]}"
+            )
+        if name not in self.results:
+            raise RayUnitError(f"--rp-ray: lost the Ray cluster: {self.failure}")
+        return self.results[name]
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.stopping.set()
+        if self.collector is not None:
+            self.collector.join(timeout=5)
+        if self.connected:
+            import ray
+
+            ray.shutdown()
+
+
+# -- what the case fixtures call (robustprune.plugin.cases) ----------------------------------
+
+
+def _skip_if_missing(result: UnitResult) -> UnitResult:
+    if "skip" in result.info:
+        pytest.skip(result.info["skip"])
+    return result
+
+
+def parents(run: RayRun, case: Any, runner: Any) -> list[Any]:
+    """The case's parents, built on the cluster, read from the store (origin and time of the task)."""
+    from dataclasses import replace
+
+    if runner.suite.gpu and not run.gpus:
+        pytest.skip(f"suite {runner.suite.name!r} needs a CUDA device; the Ray cluster has none")
+    built = []
+    for seed in runner.suite.seeds:
+        info = _skip_if_missing(run.wait(("parent", case.arch, seed))).info
+        built.append(replace(runner.parent(case.arch, seed), **_facts(info)))
+    return built
+
+
+def curves(run: RayRun, case: Any, runner: Any) -> list[Any]:
+    """The case's curves, built on the cluster, read from the store."""
+    from dataclasses import replace
+
+    built = []
+    for seed in runner.suite.seeds:
+        info = _skip_if_missing(run.wait(("curve", case.arch, case.method, seed))).info
+        built.append(replace(runner.curve(case.arch, case.method, seed), **_facts(info)))
+    return built
+
+
+def evaluation(run: RayRun, case: Any) -> Any:
+    """The CaseResult the case's task measured."""
+    return _skip_if_missing(run.wait(("case", case.arch, case.method))).info["result"]
+
+
+def _facts(info: dict[str, Any]) -> dict[str, Any]:
+    return {"origin": info["origin"], "seconds": info["seconds"]}
