@@ -54,6 +54,8 @@ def test_defaults(dump: Any, tmp_path: Path) -> None:
         "autosave": "False",
         "history": str(tmp_path / "xdg" / "robustprune" / "artifacts" / "history"),
         "compare_note": None,
+        "ray": None,
+        "ray_store": "driver",
     }
 
 
