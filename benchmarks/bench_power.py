@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from robustprune.cache import ArtifactStore
-from robustprune.harness import NOMINAL, CaseRunner
+from robustprune.distributions import NOMINAL
+from robustprune.harness import CaseRunner
 from robustprune.pruning import default_registry
 from robustprune.suite import load_suite
 

@@ -26,12 +26,12 @@ import torch
 from torch import nn
 
 from robustprune.cache import ArtifactStore
-from robustprune.leaderboard import environment_info
+from robustprune.distributions import NOMINAL
+from robustprune.leaderboard import environment_info, similarity_key
 from robustprune.suite import Case, Suite
 from robustprune.train import ENGINE_VERSION, evaluate, train
 
 Progress = Callable[[str], None]
-NOMINAL = "nominal"
 EVALUATION_VERSION = 1
 LATENCY_VERSION = 1
 """Part of every latency artifact's key; bump when what is measured or stored changes."""
@@ -373,7 +373,8 @@ class CaseRunner:
         from robustprune.train import normalize_batch
 
         chosen = _spread(points, 3)
-        subjects = {f"{p.prune_ratio:.4f}": p.model for p in chosen}
+        ratio_of = {similarity_key(p.prune_ratio): p.prune_ratio for p in chosen}
+        subjects = {label: p.model for label, p in zip(ratio_of, chosen, strict=True)}
         if reference is not None:
             subjects["reference"] = reference
         key = {
@@ -413,8 +414,8 @@ class CaseRunner:
                     "softmax_l2": result["softmax_l2"],
                 }
             else:
-                out["agreement"][label] = result["agreement"]
-                out["softmax_l2"][label] = result["softmax_l2"]
+                out["agreement"][ratio_of[label]] = result["agreement"]  # keyed by the ratio
+                out["softmax_l2"][ratio_of[label]] = result["softmax_l2"]
         return out
 
     def features(

@@ -6,7 +6,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-NOMINAL = "nominal"
+from robustprune.distributions import NOMINAL
 
 
 def effective_thresholds(record: dict[str, Any]) -> dict[str, Any]:
