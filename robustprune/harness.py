@@ -273,7 +273,7 @@ class CaseRunner:
         again. Returns ``compare_latency``'s fields plus parameter counts and its own cost.
         """
         from robustprune.metrics.latency import BATCH_SIZES, REPEATS, WARMUP, compare_latency
-        from robustprune.pruning import compact
+        from robustprune.pruning import compact, parameter_count
 
         shape = [self.data.in_channels, *self.data.input_size]
         environment = environment_info()
@@ -300,8 +300,8 @@ class CaseRunner:
             compacted = time.perf_counter()
             measured = compare_latency(parent, small, shape)
             measured["parameters"] = {
-                "parent": sum(p.numel() for p in parent.parameters()),
-                "compacted": sum(p.numel() for p in small.parameters()),
+                "parent": parameter_count(parent),
+                "compacted": parameter_count(small),
             }
             measured["cost_s"] = {
                 "compact": compacted - started,

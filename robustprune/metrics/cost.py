@@ -17,30 +17,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from robustprune.metrics._torch import model_device
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Total number of parameter entries (weights, biases, BN scales and shifts; buffers excluded)."""
-    return sum(parameter.numel() for parameter in model.parameters())
-
-
-def count_nonzero(model: nn.Module) -> int:
-    """Number of nonzero parameter entries."""
-    return sum(int(torch.count_nonzero(parameter.detach())) for parameter in model.parameters())
-
-
-def achieved_prune_ratio(model: nn.Module, parent_param_count: int) -> float:
-    """The paper's prune ratio, a fraction: 1 - nonzeros(model) / parameter count of the parent."""
-    if (
-        isinstance(parent_param_count, bool)
-        or not isinstance(parent_param_count, int)
-        or parent_param_count < 1
-    ):
-        raise ValueError(
-            f"parent_param_count must be the parent's positive parameter count "
-            f"(count_parameters(parent)), got {parent_param_count!r}"
-        )
-    return 1.0 - count_nonzero(model) / parent_param_count
-
-
 def _spatial(input_size: int | tuple[int, int]) -> tuple[int, int]:
     size = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
     if len(size) != 2 or any(not isinstance(s, int) or s < 1 for s in size):

@@ -11,7 +11,9 @@ xdist controller). Activation
 - under xdist, makes ``--dist loadgroup`` the default (the cases of one architecture share
   its parents), installs the case-group scheduler and echoes the workers' progress file on the
   controller's terminal;
-- starts the per-case clock behind the ``-q`` lines with an ETA.
+- starts the per-case clock behind the ``-q`` lines with an ETA;
+- with ``--rp-ray``, makes this session the driver of a Ray cluster
+  (``robustprune.plugin.ray_run``).
 
 Other pytest runs in an environment where robustprune is installed are left alone.
 """
@@ -79,6 +81,10 @@ def activate(config: pytest.Config) -> None:
     if not is_worker(config):
         check_cache_dir(get_options(config).cache)
     config.pluginmanager.register(BenchmarkRun(config), PLUGIN_NAME)
+    if get_options(config).ray is not None:
+        from robustprune.plugin.ray_run import register
+
+        register(config)  # --rp-ray: this session drives a Ray cluster
 
 
 def _explicit_dist(args: Any) -> bool:

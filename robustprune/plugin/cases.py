@@ -136,10 +136,6 @@ def record(evaluation, runner, rp_record):
 def pytest_configure(config: pytest.Config) -> None:
     """Check the suite and the cache (usage errors); set up the run's progress and scheduling."""
     activate(config)
-    if config.getoption("rp_ray", default=None) is not None:
-        from robustprune.plugin.ray_run import register
-
-        register(config)  # --rp-ray: this session drives a Ray cluster
 
 
 @pytest.fixture(scope="session")
