@@ -27,7 +27,7 @@ import pytest
 
 from robustprune.plugin.options import check_cache_dir, get_options
 from robustprune.plugin.records import is_worker
-from robustprune.plugin.registries import get_pruner_registry
+from robustprune.plugin.registries import get_pruner_registry, listing_only, method_names
 from robustprune.suite import SuiteError, load_suite, validate_suite
 
 PACKAGED_BENCHMARK = "robustprune.benchmarks"
@@ -39,10 +39,20 @@ PLUGIN_NAME = "robustprune-benchmark-run"
 def load_run_suite(config: pytest.Config) -> Any:
     """The suite of this run (``--rp-suite``, ``--rp-seeds``), checked against the registries.
 
-    Raises ``pytest.UsageError`` naming the bad value and the valid ones (and any disabled
+    Under ``--co`` with only the built-in methods (``registries.listing_only``) only the suite
+    file and its method names are checked, so listing the cases imports no torch. Raises ``pytest.UsageError`` naming the bad value and the valid ones (and any disabled
     plugin, which may be why a name is unknown).
     """
     options = get_options(config)
+    if listing_only(config):  # --co: the suite file and its methods, no registry, no torch
+        try:
+            suite = load_suite(options.suite)
+            if options.seeds:
+                suite = suite.with_seeds(options.seeds)
+            suite.cases(method_names(config))
+        except SuiteError as error:
+            raise pytest.UsageError(str(error)) from None
+        return suite
     registry = get_pruner_registry(config)
     try:
         suite = load_suite(options.suite)

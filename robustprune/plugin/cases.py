@@ -18,7 +18,7 @@ import os
 import pytest
 
 from robustprune.plugin.benchmark_run import activate, load_run_suite
-from robustprune.plugin.registries import get_pruner_registry
+from robustprune.plugin.registries import method_names
 
 __all__ = [
     "curve",
@@ -39,7 +39,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     suite = load_run_suite(metafunc.config)
     params = []
-    for case in suite.cases(get_pruner_registry(metafunc.config).names()):
+    for case in suite.cases(method_names(metafunc.config)):
         marks = [pytest.mark.xdist_group(case.group)]
         if case.smoke:
             marks.append(pytest.mark.smoke)

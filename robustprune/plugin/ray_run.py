@@ -2,9 +2,10 @@
 
 After collection (and ``-k``/``-m`` selection) the driver submits exactly the units the selected
 cases need (robustprune.cluster: shifts, parents, parent evaluations, curves, case
-evaluations), each once, as Ray tasks with their dependencies as arguments. A collector thread
-takes results as tasks finish and, with ``--rp-ray-store driver``, imports their artifacts into
-the driver's store at once (so a killed driver's next run finds them). The case fixtures wait
+evaluations), each once, as Ray tasks with their dependencies as arguments. With
+``--rp-ray-store driver`` the tasks send every artifact they build to a small actor on this
+node that imports it into the driver's store at once (so a killed driver's next run finds every
+finished step). A collector thread takes the tasks' results as they finish. The case fixtures wait
 for their own units (:meth:`RayRun.wait`) and then read parents and curves from the store as
 in a ``-n 0`` run; the evaluation fixture takes the case task's CaseResult. A failed task fails
 the cases that depend on it, with the remote traceback; the others run on.
@@ -98,7 +99,7 @@ class RayRun:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        from robustprune.cluster import StoreReader, run_unit, ship_by_value
+        from robustprune.cluster import DriverStore, run_unit, ship_by_value
         from robustprune.device import benchmark_threads
         from robustprune.plugin.registries import get_pruner_registry
 
@@ -107,17 +108,17 @@ class RayRun:
         ship_by_value(list(pruners.values()))
         store_root = str(self.options.cache.resolve())
         shared = self.options.ray_store == "shared"
-        reader = None
+        driver = None
         if not shared:
             node = ray.get_runtime_context().get_node_id()
-            reader = (
-                ray.remote(num_cpus=0)(StoreReader)
+            driver = (
+                ray.remote(num_cpus=0)(DriverStore)
                 .options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
                 .remote(store_root)
             )
         resources = {"num_gpus": 1} if self.gpus else {"num_cpus": 1}
         task = ray.remote(run_unit)
-        refs: dict[UnitName, Any] = {}
+        refs: dict[UnitName, tuple[Any, Any]] = {}  # (UnitResult, its files) per unit
         threads = benchmark_threads()
         by_arch_method = {(case.arch, case.method): case for case in cases}
         for name, needs in unit_plan(cases, suite.seeds).items():
@@ -134,18 +135,18 @@ class RayRun:
                 threads=threads,
             )
             options = dict(max_retries=MAX_RETRIES, retry_exceptions=False, **resources)
-            refs[name] = task.options(name=unit_label(name), **options).remote(
-                job, reader, *(refs[need] for need in needs)
+            refs[name] = task.options(name=unit_label(name), num_returns=2, **options).remote(
+                job, driver, *(ref for need in needs for ref in refs[need])
             )
             self.events[name] = threading.Event()
-        self.reader = reader  # keep the actor alive while tasks may call it
+        self.driver = driver  # keep the actor alive while tasks may call it
         self.say(
             f"ray: {len(refs)} tasks for {len(cases)} cases on "
             f"{'GPUs' if self.gpus else 'CPUs'} of the cluster; artifacts in "
             f"{store_root} ({self.options.ray_store} store)"
         )
         self.collector = threading.Thread(
-            target=self.collect, args=({ref: name for name, ref in refs.items()},),
+            target=self.collect, args=({ref: name for name, (ref, _) in refs.items()},),
             name="robustprune-ray-collector", daemon=True,
         )  # fmt: skip
         self.collector.start()
@@ -160,23 +161,16 @@ class RayRun:
     # -- results ---------------------------------------------------------------------------
 
     def collect(self, pending: dict[Any, UnitName]) -> None:
-        """Take each result as its task finishes; driver store: import the artifacts it built."""
+        """Take each unit's result as its task finishes (its artifacts are in the store by then)."""
         import ray
 
-        from robustprune.cache import ArtifactStore
-
-        store = ArtifactStore(self.options.cache)
         try:
             while pending and not self.stopping.is_set():
                 ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.5)
                 for ref in ready:
                     name = pending.pop(ref)
                     try:
-                        result: UnitResult = ray.get(ref)
-                        for kind, key in result.built:
-                            store.import_files(kind, key, *result.files[(kind, key)])
-                        result.files = {}  # the driver reads its store; free the bytes
-                        self.results[name] = result
+                        self.results[name] = ray.get(ref)
                     except Exception as error:  # noqa: BLE001 - reported by the waiting cases
                         self.errors[name] = str(error)
                     self.events[name].set()

@@ -7,9 +7,12 @@ on the first use of the pruner registry, which the benchmark does before it chec
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import Any
 
 import pytest
+
+from robustprune.extensions import GROUPS
 
 KINDS = {
     "models": "robustprune.models.registry",
@@ -64,3 +67,29 @@ def get_pruner_registry(config: pytest.Config) -> Any:
         except (ValueError, TypeError) as error:  # a taken name, an object of the wrong kind
             raise pytest.UsageError(f"a pytest_robustprune_* hook failed: {error}") from None
     return config.stash[_pruners_key]
+
+
+def only_builtin_methods(config: pytest.Config) -> bool:
+    """Whether no pruner but the built-ins can be registered in this run: no entry point in
+    ``robustprune.pruners`` and no ``pytest_robustprune_pruners`` implementation."""
+    if config.hook.pytest_robustprune_pruners.get_hookimpls():
+        return False
+    return not importlib.metadata.entry_points(group=GROUPS["pruners"])
+
+
+def listing_only(config: pytest.Config) -> bool:
+    """``--co`` with only the built-in methods: the cases can be listed without importing torch.
+
+    The case list then comes from the suite file and ``robustprune.methods``; the names of its
+    models, datasets, shifts and recipes are checked when a run starts, before anything trains.
+    """
+    return bool(config.getoption("collectonly", default=False)) and only_builtin_methods(config)
+
+
+def method_names(config: pytest.Config) -> list[str]:
+    """Every pruner name of this run, sorted: the registry's, or the built-ins' when listing."""
+    if listing_only(config):
+        from robustprune.methods import BUILTIN_METHODS
+
+        return sorted(BUILTIN_METHODS)
+    return get_pruner_registry(config).names()

@@ -1,26 +1,34 @@
 """The built-in methods (WT, SiPP, FT, PFP) and the process-wide default registry.
 
-This is the one module that imports the methods: they are listed once, in ``BUILTIN_PRUNERS``.
+This is the one module that imports the methods: ``robustprune.methods.BUILTIN_METHODS`` lists
+them once (by name, importable without torch) and ``BUILTIN_PRUNERS`` holds their classes.
 ``default_registry()`` holds them, anything added with ``@register_pruner`` and the entry
 points of the group ``robustprune.pruners``.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 
+from robustprune.methods import BUILTIN_METHODS
 from robustprune.pruning.base import Pruner, PrunerRegistry
-from robustprune.pruning.filters import FilterThresholding
-from robustprune.pruning.magnitude import WeightThresholding
-from robustprune.pruning.pfp import ProvableFilterPruning
-from robustprune.pruning.sipp import SiPP
 
-BUILTIN_PRUNERS: tuple[type[Pruner], ...] = (
-    WeightThresholding,
-    SiPP,
-    FilterThresholding,
-    ProvableFilterPruning,
+
+def _import_method(label: str, target: str) -> type[Pruner]:
+    module, _, attribute = target.partition(":")
+    cls = getattr(importlib.import_module(module), attribute)
+    if cls.name != label:
+        raise RuntimeError(
+            f"robustprune.methods lists {target} as {label!r}; its name is {cls.name!r}"
+        )
+    return cls
+
+
+BUILTIN_PRUNERS: tuple[type[Pruner], ...] = tuple(
+    _import_method(label, target) for label, target in BUILTIN_METHODS.items()
 )
+"""WT, SiPP, FT and PFP: the classes ``robustprune.methods.BUILTIN_METHODS`` names."""
 
 _IN_TREE = PrunerRegistry()
 _DEFAULT: PrunerRegistry | None = None
