@@ -61,13 +61,13 @@ def case_arrays(result, keep_ratios=None):
             row
             for row in seed.points
             if keep_ratios is None
-            or any(math.isclose(row["target_ratio"], r, abs_tol=1e-6) for r in keep_ratios)
+            or any(math.isclose(row.target_ratio, r, abs_tol=1e-6) for r in keep_ratios)
         ]
-        ratios.append([row["prune_ratio"] for row in rows])
+        ratios.append([row.prune_ratio for row in rows])
         per_distribution = []
         for name in names:
-            stack = [seed.parent_eval[name]["correct"].numpy()]
-            stack += [row["evaluation"][name]["correct"].numpy() for row in rows]
+            stack = [seed.parent_eval[name].correct.numpy()]
+            stack += [row.evaluation[name].correct.numpy() for row in rows]
             per_distribution.append(np.stack(stack).astype(bool))
         correct.append(np.stack(per_distribution))
     return np.asarray(ratios), np.stack(correct), names

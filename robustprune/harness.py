@@ -17,7 +17,6 @@ import math
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -26,10 +25,32 @@ import torch
 from torch import nn
 
 from robustprune.cache import ArtifactStore
+from robustprune.data import load_dataset
+from robustprune.data.shifts import mix1_training_set, shifted_test_set
 from robustprune.distributions import NOMINAL
 from robustprune.leaderboard import environment_info, similarity_key
+from robustprune.metrics import (
+    cross_confidence,
+    flop_reduction,
+    noise_similarities,
+    prune_potential,
+)
+from robustprune.metrics.latency import BATCH_SIZES, REPEATS, WARMUP, compare_latency
+from robustprune.models import create
+from robustprune.pipeline import prune_curve
+from robustprune.pruning import compact, default_registry, parameter_count
+from robustprune.recipes import get_recipe
+from robustprune.results import (
+    CaseResult,
+    Curve,
+    Evaluation,
+    Measurement,
+    Parent,
+    PointResult,
+    SeedResult,
+)
 from robustprune.suite import Case, Suite
-from robustprune.train import ENGINE_VERSION, evaluate, train
+from robustprune.train import ENGINE_VERSION, evaluate, normalize_batch, train
 
 Progress = Callable[[str], None]
 EVALUATION_VERSION = 1
@@ -39,57 +60,6 @@ LATENCY_VERSION = 1
 
 def _quiet(_: str) -> None:
     """The default progress sink: say nothing."""
-
-
-@dataclass(frozen=True)
-class Parent:
-    """A trained parent network and where it came from."""
-
-    model: nn.Module
-    key: str
-    """Its artifact key (the curves' keys include it)."""
-    origin: str
-    """``"computed"`` or ``"loaded"`` (from the artifact store)."""
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Curve:
-    """Algorithm 1's prune-retrain curve of one (architecture, method, seed)."""
-
-    points: list
-    """``robustprune.pipeline.CurvePoint`` per prune ratio of the grid, in order."""
-    origin: str
-    """``"computed"``, ``"loaded"`` or ``"mixed"`` (some steps were in the store)."""
-    seconds: float
-
-
-@dataclass
-class SeedResult:
-    """Everything measured for one seed of a case."""
-
-    seed: int
-    parent_eval: dict[str, dict[str, Any]]  # distribution -> {accuracy, loss, correct}
-    points: list[
-        dict[str, Any]
-    ]  # per ratio: target_ratio, prune_ratio, flop_reduction, accuracy, loss, correct
-    similarity: dict[str, Any] | None
-    features: dict[str, Any] | None
-    timings: dict[str, float]
-    origins: dict[str, str]
-    latency: dict[str, Any] | None = None  # structured methods: parent vs compacted net at PP
-
-
-@dataclass
-class CaseResult:
-    """A case's per-seed results plus what the record needs to say about the run."""
-
-    case: Case
-    seeds: list[SeedResult]
-    shift_sources: dict[str, str]
-    structured: bool
-    data_informed: bool
-    environment: dict[str, Any] = field(default_factory=dict)
 
 
 class CaseRunner:
@@ -113,15 +83,12 @@ class CaseRunner:
     @property
     def registry(self):
         if self._registry is None:
-            from robustprune.pruning import default_registry
-
             self._registry = default_registry()
         return self._registry
 
     @cached_property
     def data(self):
         """The suite's dataset on the device (raises DatasetNotFoundError when it is missing)."""
-        from robustprune.data import load_dataset
 
         data = load_dataset(self.suite.dataset, root=self.data_root)
         return data.to(self.device) if len(data.train) <= 100_000 else data
@@ -131,7 +98,6 @@ class CaseRunner:
         """The parents' training images: the nominal train split, or the suite's robust mix."""
         if self.suite.train_mix is None:
             return self.data.train
-        from robustprune.data.shifts import mix1_training_set
 
         if self.suite.train_mix != "mix1":
             raise ValueError(
@@ -142,7 +108,6 @@ class CaseRunner:
     @cached_property
     def distributions(self) -> dict[str, tuple[Any, str]]:
         """Test sets by distribution name: the nominal test split, then every shift (with its source)."""
-        from robustprune.data.shifts import shifted_test_set
 
         sets = {NOMINAL: (self.data.test, "nominal")}
         for name in self.suite.shifts:
@@ -160,7 +125,6 @@ class CaseRunner:
         }
 
     def new_model(self, arch: str) -> nn.Module:
-        from robustprune.models import create
 
         shape = self.model_shape()
         return create(arch, shape["num_classes"], shape["in_channels"], tuple(shape["input_size"]))
@@ -169,7 +133,6 @@ class CaseRunner:
         """The trained parent for ``arch`` and ``seed`` (trained once, then from the store)."""
         if (arch, seed) in self._parents:
             return self._parents[(arch, seed)]
-        from robustprune.recipes import get_recipe
 
         recipe = get_recipe(self.suite.train_recipe(arch))
         key = {
@@ -216,8 +179,6 @@ class CaseRunner:
         """Algorithm 1's curve for one seed (each step computed once, then from the store)."""
         if (arch, method, seed) in self._curves:
             return self._curves[(arch, method, seed)]
-        from robustprune.pipeline import prune_curve
-        from robustprune.recipes import get_recipe
 
         parent = self.parent(arch, seed)
         pruner = self.registry.get(method)()
@@ -244,7 +205,6 @@ class CaseRunner:
 
     def flop_reduction(self, model: nn.Module, parent: nn.Module) -> float:
         """1 - FLOPs(model) / FLOPs(parent) at the dataset's input size (cached per model pair)."""
-        from robustprune.metrics import flop_reduction
 
         key = {
             "model": model_fingerprint(model),
@@ -272,8 +232,6 @@ class CaseRunner:
         ``metrics.latency`` (1 and 64); the key names the hardware, so another machine measures
         again. Returns ``compare_latency``'s fields plus parameter counts and its own cost.
         """
-        from robustprune.metrics.latency import BATCH_SIZES, REPEATS, WARMUP, compare_latency
-        from robustprune.pruning import compact, parameter_count
 
         shape = [self.data.in_channels, *self.data.input_size]
         environment = environment_info()
@@ -312,18 +270,17 @@ class CaseRunner:
         return self.store.get_or_create("latency", key, build).meta
 
     def latency_at_pp(
-        self, parent: nn.Module, parent_eval: dict[str, Any], points: list, rows: list
+        self, parent: nn.Module, parent_eval: Evaluation, points: list, rows: list[PointResult]
     ) -> dict[str, Any]:
         """The latency block of one seed: parent vs the compacted net at the nominal PP.
 
         At PP 0 (no pruned net within delta) the compacted parent is timed against the parent:
         a speedup near 1 that shows the measurement's noise.
         """
-        from robustprune.metrics import prune_potential
 
-        ratios = [row["prune_ratio"] for row in rows]
-        errors = [1 - row["evaluation"][NOMINAL]["accuracy"] for row in rows]
-        pp = prune_potential(ratios, errors, 1 - parent_eval[NOMINAL]["accuracy"], self.suite.delta)
+        ratios = [row.prune_ratio for row in rows]
+        errors = [1 - row.evaluation[NOMINAL].accuracy for row in rows]
+        pp = prune_potential(ratios, errors, 1 - parent_eval[NOMINAL].accuracy, self.suite.delta)
         chosen = next((p for p in points if math.isclose(p.prune_ratio, pp)), None)
         if chosen is None:
             measured = self.latency(parent, parent, {})
@@ -331,7 +288,7 @@ class CaseRunner:
             measured = self.latency(parent, chosen.model, chosen.masks)
         return {"prune_ratio": pp if chosen is not None else 0.0, **measured}
 
-    def evaluate_all(self, model: nn.Module) -> dict[str, dict[str, Any]]:
+    def evaluate_all(self, model: nn.Module) -> Evaluation:
         """Accuracy, loss and per-example correctness of ``model`` on every distribution (cached)."""
         fingerprint = model_fingerprint(model)
         results = {}
@@ -356,11 +313,11 @@ class CaseRunner:
                 }
 
             artifact = self.store.get_or_create("evaluation", key, build)
-            results[name] = {
-                "accuracy": artifact.meta["accuracy"],
-                "loss": artifact.meta["loss"],
-                "correct": artifact.tensors["correct"].bool(),
-            }
+            results[name] = Measurement(
+                accuracy=artifact.meta["accuracy"],
+                loss=artifact.meta["loss"],
+                correct=artifact.tensors["correct"].bool(),
+            )
         return results
 
     def similarity(
@@ -369,8 +326,6 @@ class CaseRunner:
         """Noise similarity to the parent for pruned nets at a few ratios and a separately trained parent."""
         if not self.suite.similarity or not points:
             return None
-        from robustprune.metrics import noise_similarities
-        from robustprune.train import normalize_batch
 
         chosen = _spread(points, 3)
         ratio_of = {similarity_key(p.prune_ratio): p.prune_ratio for p in chosen}
@@ -424,8 +379,6 @@ class CaseRunner:
         """Informative-features cross-confidence of the parent, pruned nets and a separate parent."""
         if not self.suite.features or not points:
             return None
-        from robustprune.metrics import cross_confidence
-        from robustprune.train import normalize_batch
 
         subjects = {"parent": parent}
         subjects.update({f"pruned {p.prune_ratio:.0%}": p.model for p in _spread(points, 3)})
@@ -483,17 +436,15 @@ class CaseRunner:
             points = curve.points
             started = time.perf_counter()
             parent_eval = self.evaluate_all(parent)
-            rows = []
-            for point in points:
-                measured = self.evaluate_all(point.model)
-                rows.append(
-                    {
-                        "target_ratio": point.target_ratio,
-                        "prune_ratio": point.prune_ratio,
-                        "flop_reduction": self.flop_reduction(point.model, parent),
-                        "evaluation": measured,
-                    }
+            rows = [
+                PointResult(
+                    target_ratio=point.target_ratio,
+                    prune_ratio=point.prune_ratio,
+                    flop_reduction=self.flop_reduction(point.model, parent),
+                    evaluation=self.evaluate_all(point.model),
                 )
+                for point in points
+            ]
             reference = None
             if len(parents) > 1:  # the next seed's parent: an independently trained network
                 reference = parents[(index + 1) % len(parents)].model

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from robustprune.distributions import NOMINAL
-from robustprune.harness import CaseResult
 from robustprune.leaderboard.schema import SCHEMA, similarity_key
 from robustprune.metrics import (
     aggregate_seeds,
@@ -17,6 +16,7 @@ from robustprune.metrics import (
     prune_potential,
 )
 from robustprune.metrics.bootstrap import CaseIntervals, bootstrap_case, degenerate_reason
+from robustprune.results import CaseResult, Evaluation, PointResult, SeedResult
 
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -38,8 +38,8 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
 
     parent = {
         name: {
-            "accuracy": [s.parent_eval[name]["accuracy"] for s in seeds],
-            "loss": [s.parent_eval[name]["loss"] for s in seeds],
+            "accuracy": [s.parent_eval[name].accuracy for s in seeds],
+            "loss": [s.parent_eval[name].loss for s in seeds],
         }
         for name in distributions
     }
@@ -49,9 +49,9 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
     for name in distributions:
         values, flop_values = [], []
         for s in seeds:
-            ratios = [row["prune_ratio"] for row in s.points]
-            errors = [1 - row["evaluation"][name]["accuracy"] for row in s.points]
-            pp = prune_potential(ratios, errors, 1 - s.parent_eval[name]["accuracy"], delta)
+            ratios = [row.prune_ratio for row in s.points]
+            errors = [1 - row.evaluation[name].accuracy for row in s.points]
+            pp = prune_potential(ratios, errors, 1 - s.parent_eval[name].accuracy, delta)
             values.append(pp)
             flop_values.append(_flops_at(s.points, pp))
         values_by[name] = values
@@ -183,85 +183,85 @@ def _latency(seeds) -> dict[str, Any] | None:
     }
 
 
-def _curve_row(row: dict[str, Any], distributions: list[str]) -> dict[str, Any]:
+def _curve_row(row: PointResult, distributions: list[str]) -> dict[str, Any]:
     return {
-        "target_ratio": row["target_ratio"],
-        "prune_ratio": row["prune_ratio"],
-        "flop_reduction": row["flop_reduction"],
-        "accuracy": {name: row["evaluation"][name]["accuracy"] for name in distributions},
-        "loss": {name: row["evaluation"][name]["loss"] for name in distributions},
+        "target_ratio": row.target_ratio,
+        "prune_ratio": row.prune_ratio,
+        "flop_reduction": row.flop_reduction,
+        "accuracy": {name: row.evaluation[name].accuracy for name in distributions},
+        "loss": {name: row.evaluation[name].loss for name in distributions},
     }
 
 
-def _flops_at(points: list[dict[str, Any]], ratio: float) -> float:
+def _flops_at(points: list[PointResult], ratio: float) -> float:
     """FLOP reduction of the curve point whose prune ratio is ``ratio`` (0 when ratio is 0)."""
     for row in points:
-        if math.isclose(row["prune_ratio"], ratio):
-            return row["flop_reduction"]
+        if math.isclose(row.prune_ratio, ratio):
+            return row.flop_reduction
     return 0.0
 
 
 def _intervals(
-    seeds,
+    seeds: list[SeedResult],
     distributions: list[str],
     shifts: list[str],
     delta: float,
     summary_shifts: list[str] | None = None,
 ) -> CaseIntervals | None:
     """The joint bootstrap (test examples and seeds) of every interval; None without per-example data."""
-    if any(len(s.parent_eval[name]["correct"]) == 0 for s in seeds for name in distributions):
+    if any(len(s.parent_eval[name].correct) == 0 for s in seeds for name in distributions):
         return None  # segmentation: no per-example correctness
     if len({len(s.points) for s in seeds}) != 1 or not seeds[0].points:
         return None  # seeds with different grids cannot be stacked
     parent = {
-        name: np.stack([_numpy(s.parent_eval[name]["correct"]) for s in seeds])
+        name: np.stack([_numpy(s.parent_eval[name].correct) for s in seeds])
         for name in distributions
     }
     pruned = {
         name: np.stack(
-            [
-                np.stack([_numpy(row["evaluation"][name]["correct"]) for row in s.points])
-                for s in seeds
-            ]
+            [np.stack([_numpy(row.evaluation[name].correct) for row in s.points]) for s in seeds]
         )
         for name in distributions
     }
     return bootstrap_case(
-        np.array([[row["prune_ratio"] for row in s.points] for s in seeds], dtype=float),
+        np.array([[row.prune_ratio for row in s.points] for s in seeds], dtype=float),
         parent,
         pruned,
         delta=delta,
         nominal=NOMINAL,
         summary_shifts=shifts if summary_shifts is None else summary_shifts,
         excess_shifts=shifts,
-        flop_reductions=np.array([[row["flop_reduction"] for row in s.points] for s in seeds]),
+        flop_reductions=np.array([[row.flop_reduction for row in s.points] for s in seeds]),
         num_resamples=BOOTSTRAP_RESAMPLES,
         confidence=CONFIDENCE,
         seed=0,
     )
 
 
+def _error(evaluation: Evaluation, name: str) -> float:
+    return 1 - evaluation[name].accuracy
+
+
 def _numpy(values: Any) -> np.ndarray:
     return values.numpy() if hasattr(values, "numpy") else np.asarray(values)
 
 
-def _excess(seeds, shifts: list[str]) -> dict[str, Any] | None:
+def _excess(seeds: list[SeedResult], shifts: list[str]) -> dict[str, Any] | None:
     """Excess error per seed and ratio, and its least-squares slope through the origin."""
     if not shifts:
         return None
     values, slopes = [], []
     for s in seeds:
-        accuracy = lambda source, name: 1 - source[name]["accuracy"]  # noqa: E731
-        pruned_nominal = [accuracy(row["evaluation"], NOMINAL) for row in s.points]
-        pruned_shifted = [[accuracy(row["evaluation"], n) for n in shifts] for row in s.points]
-        parent_shifted = [accuracy(s.parent_eval, n) for n in shifts]
+        pruned_nominal = [_error(row.evaluation, NOMINAL) for row in s.points]
+        pruned_shifted = [[_error(row.evaluation, n) for n in shifts] for row in s.points]
+        parent_shifted = [_error(s.parent_eval, n) for n in shifts]
         excess = excess_error(
-            pruned_nominal, pruned_shifted, accuracy(s.parent_eval, NOMINAL), parent_shifted
+            pruned_nominal, pruned_shifted, _error(s.parent_eval, NOMINAL), parent_shifted
         )
         values.append([float(v) for v in excess])
-        slopes.append(excess_error_slope([row["prune_ratio"] for row in s.points], excess))
+        slopes.append(excess_error_slope([row.prune_ratio for row in s.points], excess))
     return {
-        "ratios": [row["prune_ratio"] for row in seeds[0].points],
+        "ratios": [row.prune_ratio for row in seeds[0].points],
         "values": values,
         "slope": aggregate_seeds(slopes),
     }

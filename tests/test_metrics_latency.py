@@ -10,11 +10,12 @@ import torch
 from torch import nn
 
 from robustprune.cache import ArtifactStore
-from robustprune.harness import CaseRunner, SeedResult
+from robustprune.harness import CaseRunner
 from robustprune.leaderboard import render_text, validate_record
 from robustprune.metrics import latency as latency_module
 from robustprune.metrics.latency import compare_latency, measure_latencies
 from robustprune.record import build_record
+from robustprune.results import Measurement, PointResult, SeedResult
 
 
 def conv(width: int) -> nn.Module:
@@ -110,6 +111,10 @@ def test_the_runner_measures_the_compacted_network_once_and_caches_it(tmp_path) 
     assert len(list((tmp_path / "latency").rglob("*.json"))) == 1
 
 
+def measurement(accuracy: float) -> Measurement:
+    return Measurement(accuracy=accuracy, loss=1 - accuracy, correct=torch.zeros(0).bool())
+
+
 def test_latency_at_pp_picks_the_curve_point_at_the_nominal_pp(tmp_path) -> None:
     parent, pruned, masks = half_pruned()
     points = [
@@ -117,21 +122,21 @@ def test_latency_at_pp_picks_the_curve_point_at_the_nominal_pp(tmp_path) -> None
         SimpleNamespace(prune_ratio=0.6, model=parent, masks={}),
     ]
     rows = [
-        {"prune_ratio": 0.3, "evaluation": {"nominal": {"accuracy": 0.95}}},
-        {"prune_ratio": 0.6, "evaluation": {"nominal": {"accuracy": 0.80}}},
+        PointResult(0.3, 0.3, 0.0, {"nominal": measurement(0.95)}),
+        PointResult(0.6, 0.6, 0.0, {"nominal": measurement(0.80)}),
     ]
-    parent_eval = {"nominal": {"accuracy": 0.95}}
+    parent_eval = {"nominal": measurement(0.95)}
     block = runner(tmp_path).latency_at_pp(parent, parent_eval, points, rows)
     assert block["prune_ratio"] == 0.3
     assert block["parameters"]["compacted"] < block["parameters"]["parent"]
-    parent_eval = {"nominal": {"accuracy": 0.99}}  # nothing within delta: PP 0, the parent
+    parent_eval = {"nominal": measurement(0.99)}  # nothing within delta: PP 0, the parent
     block = runner(tmp_path).latency_at_pp(parent, parent_eval, points, rows)
     assert block["prune_ratio"] == 0.0
     assert block["parameters"]["compacted"] == block["parameters"]["parent"]
 
 
 def seed_result(seed: int, speedup: dict[str, float] | None) -> SeedResult:
-    measured = {"accuracy": 0.9, "loss": 0.1, "correct": torch.ones(10).bool()}
+    measured = Measurement(accuracy=0.9, loss=0.1, correct=torch.ones(10).bool())
     evaluation = {"nominal": measured, "noise:uniform:0.1": measured}
     latency = None
     if speedup is not None:
@@ -140,8 +145,7 @@ def seed_result(seed: int, speedup: dict[str, float] | None) -> SeedResult:
             "64": 1e-2}, "speedup": speedup, "batch_sizes": [1, 64], "repeats": 5, "warmup": 1,
             "threads": 1, "device": "cpu", "parameters": {"parent": 100, "compacted": 40},
         }  # fmt: skip
-    points = [{"target_ratio": 0.5, "prune_ratio": 0.5, "flop_reduction": 0.4,
-               "evaluation": evaluation}]  # fmt: skip
+    points = [PointResult(0.5, 0.5, 0.4, evaluation)]
     return SeedResult(seed, evaluation, points, None, None, {"parent_s": 1.0},
                       {"parent": "computed"}, latency)  # fmt: skip
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 import robustprune.report
-from robustprune.harness import CaseResult, SeedResult
 from robustprune.leaderboard import SCHEMA, SUPPORTED_SCHEMAS, environment_info, validate_record
 from robustprune.metrics.bootstrap import bootstrap_case, degenerate_reason
 from robustprune.record import build_record
+from robustprune.results import CaseResult, Measurement, PointResult, SeedResult
 
 RATIOS = [0.3, 0.5, 0.7, 0.9]
 N = 400
@@ -28,7 +27,7 @@ def correct(accuracy: float, rng: np.random.Generator) -> torch.Tensor:
 
 def evaluation(
     accuracy: float, rng: np.random.Generator, parent: torch.Tensor | None = None
-) -> dict[str, Any]:
+) -> Measurement:
     """A pruned net errs where its parent does, plus on random extra examples (as real ones do)."""
     if parent is None:
         hits = correct(accuracy, rng)
@@ -37,7 +36,7 @@ def evaluation(
         lost = round((float(parent.float().mean()) - accuracy) * N)
         if lost > 0:
             hits[rng.choice(np.flatnonzero(parent.numpy()), lost, replace=False)] = False
-    return {"accuracy": float(hits.float().mean()), "loss": 1 - accuracy, "correct": hits}
+    return Measurement(accuracy=float(hits.float().mean()), loss=1 - accuracy, correct=hits)
 
 
 # accuracy of the parent and at each ratio, per distribution: nominal holds up to 0.7, the
@@ -60,13 +59,13 @@ def case_result(seeds: int = 2) -> CaseResult:
     for seed in range(seeds):
         parent = {name: evaluation(curve[0], rng) for name, curve in CURVES.items()}
         points = [
-            {
-                "target_ratio": ratio, "prune_ratio": ratio, "flop_reduction": ratio / 2,
-                "evaluation": {
-                    name: evaluation(curve[1][i], rng, parent[name]["correct"])
+            PointResult(
+                target_ratio=ratio, prune_ratio=ratio, flop_reduction=ratio / 2,
+                evaluation={
+                    name: evaluation(curve[1][i], rng, parent[name].correct)
                     for name, curve in CURVES.items()
                 },
-            }
+            )
             for i, ratio in enumerate(RATIOS)
         ]  # fmt: skip
         results.append(

@@ -1,0 +1,96 @@
+"""What the harness hands on: typed values from the fixtures to the record.
+
+``CaseRunner.parent`` gives a :class:`Parent`, ``CaseRunner.curve`` a :class:`Curve`;
+``CaseRunner.run`` measures them into a :class:`CaseResult` (one :class:`SeedResult` per seed,
+each network's :class:`Measurement` per distribution), which ``robustprune.record`` turns
+into the leaderboard's plain-JSON record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from robustprune.pipeline import CurvePoint
+    from robustprune.suite import Case
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A trained parent network and where it came from."""
+
+    model: nn.Module
+    key: str
+    """Its artifact key (the curves' keys include it)."""
+    origin: str
+    """``"computed"`` or ``"loaded"`` (from the artifact store)."""
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Algorithm 1's prune-retrain curve of one (architecture, method, seed)."""
+
+    points: list[CurvePoint]
+    """One point (pruned network, masks, achieved ratio) per prune ratio of the grid, in order."""
+    origin: str
+    """``"computed"``, ``"loaded"`` or ``"mixed"`` (some steps were in the store)."""
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One network on one distribution's test set."""
+
+    accuracy: float
+    loss: float
+    correct: torch.Tensor
+    """Per test example, whether the prediction was right (bool); empty for segmentation."""
+
+
+Evaluation = dict[str, Measurement]
+"""Distribution name (``nominal``, ``corruption:fog:3``, ...) -> measurement."""
+
+
+@dataclass(frozen=True)
+class PointResult:
+    """One pruned network of a curve, measured."""
+
+    target_ratio: float
+    """The grid's prune ratio."""
+    prune_ratio: float
+    """The ratio achieved (dead structure included)."""
+    flop_reduction: float
+    evaluation: Evaluation
+
+
+@dataclass
+class SeedResult:
+    """Everything measured for one seed of a case."""
+
+    seed: int
+    parent_eval: Evaluation
+    points: list[PointResult]
+    similarity: dict[str, Any] | None
+    """Noise similarity to the parent, curves keyed by prune ratio (``CaseRunner.similarity``)."""
+    features: dict[str, Any] | None
+    timings: dict[str, float]
+    origins: dict[str, str]
+    latency: dict[str, Any] | None = None
+    """Structured methods: the parent against the compacted network at the nominal PP."""
+
+
+@dataclass
+class CaseResult:
+    """A case's per-seed results plus what the record needs to say about the run."""
+
+    case: Case
+    seeds: list[SeedResult]
+    shift_sources: dict[str, str]
+    structured: bool
+    data_informed: bool
+    environment: dict[str, Any] = field(default_factory=dict)
