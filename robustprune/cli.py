@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from robustprune.history import default_history_dir, describe, list_runs
 from robustprune.leaderboard import (
     ALL_METRICS,
     Gate,
@@ -178,7 +179,6 @@ def run_compare(baseline: Path, current: Path, gates: Sequence[Gate]) -> int:
 
 
 def run_history(suite: str | None, directory: Path | None, paths: bool) -> int:
-    from robustprune.history import default_history_dir, describe, list_runs
 
     directory = directory or default_history_dir()
     runs = list_runs(directory, suite)

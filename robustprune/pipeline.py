@@ -30,6 +30,7 @@ from robustprune.pruning import (
     sample_size as sample_size_rule,
 )
 from robustprune.pruning.masks import check_mask_structure, combine_masks
+from robustprune.train import ENGINE_VERSION, get_recipe, train
 
 PIPELINE_VERSION = 2
 """Part of every step's cache key; bump when the loop changes what a step produces."""
@@ -72,7 +73,6 @@ def prune_curve(
     ``sample_size`` defaults to the paper's size rule (``sample_size``), capped by ``data.val``.
     ``context`` (e.g. ``"digits/resnet20/WT seed 0"``) prefixes the error of a diverged retrain.
     """
-    from robustprune.train import ENGINE_VERSION, get_recipe, train
 
     if mode not in MODES:
         raise ValueError(f"prune_curve: unknown mode {mode!r}; valid modes: {', '.join(MODES)}")

@@ -290,6 +290,7 @@ def _threshold_values(
 
 def validate_suite(suite: Suite, registered_methods: list[str]) -> None:
     """Check every name in ``suite`` against its registry; the error lists the valid names."""
+    # imported here: the registries need torch, and the pytest plugin imports this module
     from robustprune.data import list_datasets
     from robustprune.data.shifts import check_dataset_shifts, get_shift
     from robustprune.models import list_models
