@@ -16,12 +16,15 @@ unit                      what it builds (artifact kinds)                 depend
 
 Artifacts go through the artifact store either way. ``shared``: every task opens the driver's
 store path (a shared filesystem) and the store's file locks keep one builder per key.
-``driver``: a task builds into a temporary store of its own and returns the files of every
-artifact it built or used (:class:`UnitResult`); the driver verifies them and imports them into
-its store (:meth:`ArtifactStore.import_files`), and hands them to dependent tasks as task
-arguments (Ray object refs). An artifact a task needs that neither its inputs nor its own
-store hold is looked up in the driver's store through a :class:`StoreReader` actor on the
-driver's node, so a rerun (after a killed driver, say) loads instead of computing.
+``driver``: a task builds into a temporary store of its own (:class:`TaskStore`) and sends the
+files of each artifact to the :class:`DriverStore` actor on the driver's node the moment it is
+built; the actor verifies them and imports them into the driver's store
+(:meth:`ArtifactStore.import_files`), so a killed driver keeps every finished step of a curve
+that was still running. A task also returns the files of every artifact it built or used, as
+its second return value, which Ray hands to dependent tasks as arguments (the driver never
+fetches them). An artifact a task needs that neither its inputs nor its own store hold is
+looked up in the driver's store through the same actor, so a rerun (after a killed driver, say)
+or a retried task loads it instead of computing it.
 
 Ray is imported lazily: robustprune works without it (``pip install robustprune[ray]``).
 """
@@ -99,50 +102,62 @@ class Job:
 
 @dataclass
 class UnitResult:
-    """What a task returns: a few facts about the unit and, in driver mode, artifact files."""
+    """What a task returns first: a few facts about the unit (its files are the second return)."""
 
     name: UnitName
     info: dict[str, Any] = field(default_factory=dict)
     """``origin``/``seconds`` of a parent or curve, ``result`` (the CaseResult) of a case,
     ``skip`` (why) when the dataset is missing."""
-    files: Files = field(default_factory=dict)
-    """Every artifact the unit built or used (driver mode), for the driver and dependents."""
-    built: tuple[tuple[str, str], ...] = ()
-    """The ``(kind, key)`` among ``files`` that this task built (the driver imports them)."""
 
 
-class StoreReader:
-    """A Ray actor on the driver's node serving raw artifact files from the driver's store."""
+class DriverStore:
+    """A Ray actor on the driver's node: the driver's store, for tasks that cannot open it."""
 
     def __init__(self, root: str) -> None:
         self.store = ArtifactStore(root)
 
     def fetch(self, kind: str, key: str) -> tuple[bytes, bytes] | None:
+        """An artifact's raw files, or None when the driver's store does not hold it."""
         return self.store.export_files(kind, key)
+
+    def put(self, kind: str, key: str, tensors: bytes, sidecar: bytes) -> bool:
+        """Verify and store an artifact a task built (an intact stored copy is kept)."""
+        return self.store.import_files(kind, key, tensors, sidecar)
 
 
 class TaskStore(ArtifactStore):
     """A task's own temporary store (driver mode) that also reads inputs and the driver's store.
 
     A lookup tries, in order, this store, the files its inputs carried and the driver's store
-    (through the StoreReader actor); everything found outside this store is verified like a
-    read. What it built lives in this store; :meth:`used` lists what it loaded from elsewhere.
+    (through the DriverStore actor); everything found outside this store is verified like a
+    read and kept in :attr:`loaded`. What it builds lives in this store and is sent to the
+    driver's store as soon as it is built.
     """
 
-    def __init__(self, root: str | Path, inputs: Files, reader: Any | None) -> None:
+    def __init__(self, root: str | Path, inputs: Files, driver: Any) -> None:
         super().__init__(root)
-        self.inputs, self.reader = inputs, reader
+        self.inputs, self.driver = inputs, driver
         self.loaded: Files = {}
+
+    def get_or_create(self, kind: str, key_fields: dict[str, Any], build: Any) -> Artifact:
+        artifact = super().get_or_create(kind, key_fields, build)
+        if artifact.computed:  # in the driver's store before the task goes on
+            import ray
+
+            files = self.export_files(kind, artifact.key)
+            assert files is not None  # written by the get_or_create above
+            ray.get(self.driver.put.remote(kind, artifact.key, *files))
+        return artifact
 
     def _try_read(self, kind: str, key: str, key_fields: dict[str, Any]):
         found, problem = super()._try_read(kind, key, key_fields)
         if found is not None or problem is not None:
             return found, problem
         files = self.loaded.get((kind, key)) or self.inputs.get((kind, key))
-        if files is None and self.reader is not None:
+        if files is None:
             import ray
 
-            files = ray.get(self.reader.fetch.remote(kind, key))
+            files = ray.get(self.driver.fetch.remote(kind, key))
         if files is None:
             return None, None
         try:
@@ -168,35 +183,43 @@ def _registry(pruners: dict[str, type]) -> Any:
     return registry
 
 
-def run_unit(job: Job, reader: Any | None, *inputs: UnitResult) -> UnitResult:
-    """The body of every task: build (or load) one unit with the harness, like ``-n 0`` does."""
+def run_unit(job: Job, driver: Any | None, *inputs: UnitResult | Files) -> tuple[UnitResult, Files]:
+    """The body of every task: build (or load) one unit with the harness, like ``-n 0`` does.
+
+    ``driver`` is the DriverStore actor (None with a shared store); ``inputs`` are the two
+    return values (UnitResult, Files) of every unit this one depends on, in turn. Returns this
+    unit's UnitResult and the files of every artifact it built or used (driver mode, not for a
+    case: nothing depends on one), for its dependents.
+    """
     from robustprune.data import DatasetNotFoundError
 
-    for given in inputs:
-        if "skip" in given.info:
-            return UnitResult(job.name, {"skip": given.info["skip"]})
+    given: tuple[UnitResult, ...] = inputs[0::2]  # type: ignore[assignment]
+    for result in given:
+        if "skip" in result.info:
+            return UnitResult(job.name, {"skip": result.info["skip"]}), {}
     from robustprune.device import THREADS_ENV, configure_worker
 
     os.environ[THREADS_ENV] = str(job.threads)
     device = configure_worker()  # one torch thread (ROBUSTPRUNE_THREADS): -n 0's numbers
     if job.store_root is not None:
-        return _build(job, ArtifactStore(job.store_root), device, inputs)
+        return _build(job, ArtifactStore(job.store_root), device, given), {}
     carried: Files = {}
-    for given in inputs:
-        carried.update(given.files)
+    for files in inputs[1::2]:
+        carried.update(files)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="robustprune-task-") as folder:
-        store = TaskStore(folder, carried, reader)
+        store = TaskStore(folder, carried, driver)
         try:
-            result = _build(job, store, device, inputs)
+            result = _build(job, store, device, given)
         except DatasetNotFoundError as error:
-            return UnitResult(job.name, {"skip": str(error)})
-        built = tuple(store.artifacts())
-        files = {} if job.name[0] == "case" else dict(store.loaded)  # a case has no dependents
-        for kind, key in built:
+            return UnitResult(job.name, {"skip": str(error)}), {}
+        if job.name[0] == "case":
+            return result, {}
+        files = dict(store.loaded)
+        for kind, key in store.artifacts():
             exported = store.export_files(kind, key)
             if exported is not None:
                 files[(kind, key)] = exported
-        return dataclasses.replace(result, files=files, built=built)
+        return result, files
 
 
 def _build(

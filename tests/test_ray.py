@@ -5,7 +5,7 @@ nodes of one CPU each) serves the whole module. Each run is ``pytest benchmarks/
 subprocess, through the real harness, on docs/plugin.md's worked example (``mydigits``:
 tinynet, quick recipes, one seed, two ratios), with a conftest adding two plugin pruners that
 must travel to the workers by value: ``Boom`` (raises) and ``SlowWT`` (WT that says on which
-node it runs and sleeps, so a node can be removed under it).
+node it runs and sleeps, so a node can be removed, or the driver killed, under it).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -151,6 +152,42 @@ def records(path: Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["records"]
 
 
+def fresh_markers(work: Path) -> Path:
+    """The (emptied) folder where SlowWT leaves a marker per prune step."""
+    markers = work / "markers"
+    for marker in markers.iterdir():
+        marker.unlink()
+    return markers
+
+
+def stored(cache: Path, kind: str) -> list[Path]:
+    """The sidecars of the ``kind`` artifacts in a store (an artifact is complete once it has one)."""
+    return sorted(cache.glob(f"{kind}/*/*.json"))
+
+
+def busy_workers(environment: dict[str, str]) -> list[str]:
+    """Titles of this module's Ray worker processes that run a task or an actor (not idle ones)."""
+    tag = f"RP_TEST_MARKERS={environment['RP_TEST_MARKERS']}".encode()
+    busy = []
+    for proc in Path("/proc").iterdir():
+        try:
+            title = (proc / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            if title.startswith("ray::") and not title.endswith(("::IDLE", "Agent")):
+                if tag in (proc / "environ").read_bytes().split(b"\0"):
+                    busy.append(title)
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    return busy
+
+
+def wait_until_idle(environment: dict[str, str]) -> None:
+    """Wait until Ray has ended every task and actor of this module's finished or killed drivers."""
+    deadline = time.monotonic() + 60
+    while busy := busy_workers(environment):
+        assert time.monotonic() < deadline, f"Ray workers still busy: {busy}"
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def serial(work: Path, environment: dict[str, str]) -> Path:
     """The ``-n 0`` leaderboard of the two-method suite (no Ray)."""
@@ -220,10 +257,57 @@ def test_a_raising_pruner_fails_only_its_case_with_the_remote_traceback(
     assert record["method"] == "WT"
 
 
+@pytest.mark.parametrize("store", ["driver", "shared"])
+def test_a_killed_driver_resumes_from_the_store(work, environment, cluster, serial, store) -> None:
+    """SIGKILL the driver mid-curve; the same command then loads the parent and the finished step.
+
+    SlowWT sleeps before each of its two prune steps, so the driver dies while the curve's task
+    is in the second step, after the first one reached the store.
+    """
+    fresh_markers(work)
+    cache, out = work / f"cache-killed-{store}", work / f"out-killed-{store}"
+    ray_options = ("--rp-ray", cluster.address, "--rp-ray-store", store)
+    command = bench_command(work, "slow", cache.name, out.name, *ray_options)
+    with open(work / f"killed-{store}.log", "w+") as log:
+        driver = subprocess.Popen(
+            command, cwd=work, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill all of the driver at once
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while not (stored(cache, "parent") and stored(cache, "prune_step")):
+                if driver.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail("the curve's first step never reached the store\n" + log.read())
+                time.sleep(0.05)
+        finally:
+            if driver.poll() is None:
+                os.killpg(driver.pid, signal.SIGKILL)
+                driver.wait(timeout=30)
+    [step] = stored(cache, "prune_step")  # the second step was in flight
+    first_step = step.stat().st_mtime_ns
+    wait_until_idle(environment)  # Ray ends the dead driver's job: its tasks and actor stop
+
+    rerun = run_bench(work, environment, "slow", cache.name, out.name, *ray_options)
+    output = rerun.stdout + rerun.stderr
+    assert rerun.returncode == 0, output
+    assert "1 passed" in output, output
+    [record] = records(out / "leaderboard.json")
+    # the parent and the first step loaded (the curve is "mixed"), the second step computed
+    assert record["artifacts"] == {"curve": ["mixed"], "parent": ["loaded"]}, record["artifacts"]
+    assert len(stored(cache, "prune_step")) == 2
+    assert step.stat().st_mtime_ns == first_step  # not written again
+    # complete, and the numbers of an uninterrupted -n 0 run of WT (SlowWT is WT, slower)
+    [wt] = [r for r in comparable(serial) if r["method"] == "WT"]
+    [resumed] = comparable(out / "leaderboard.json")
+    assert resumed["curve"] == wt["curve"] and resumed["summary"] == wt["summary"]
+    wait_until_idle(environment)
+
+
 def test_a_worker_node_removed_mid_task_is_retried_elsewhere(work, environment, cluster) -> None:
     """The node running SlowWT's curve goes away under it; Ray reruns it on the other node."""
     shutil.copytree(work / "cache-driver", work / "cache-slow")  # the parent is loaded
-    markers = work / "markers"
+    markers = fresh_markers(work)
     process = subprocess.Popen(
         bench_command(work, "slow", "cache-slow", "out-slow", "--rp-ray", cluster.address),
         cwd=work, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
