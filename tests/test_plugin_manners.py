@@ -90,9 +90,7 @@ def test_with_a_pruner_hook_listing_loads_the_registry_and_checks_everything(
     """A conftest pruner hook: the case list needs the registry, and the suite is checked."""
     pytester.makeconftest("def pytest_robustprune_pruners(registry):\n    pass\n")
     suite = (Path(__file__).resolve().parent.parent / "robustprune/suites/digits.toml").read_text()
-    (pytester.path / "typo.toml").write_text(
-        suite.replace('"wrn16_2"]', '"wrn16_3"]', 1)
-    )
+    (pytester.path / "typo.toml").write_text(suite.replace('"wrn16_2"]', '"wrn16_3"]', 1))
     result = pytester.runpytest_subprocess(
         "--pyargs", "robustprune.benchmarks", "--co", "--rp-suite", "typo.toml",
         "-p", "no:cacheprovider",

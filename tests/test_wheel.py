@@ -27,22 +27,12 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 PRUNING_DOC = REPO / "docs" / "pruning.md"
 
-USER_SUITE = """
-name = "wheeled"
-dataset = "mydigits"
-archs = ["tinynet"]
-methods = ["WT", "Random"]
-seeds = 1
-train_recipe = "quick"
-retrain_recipe = "quick_retrain"
-shifts = ["inverted", "corruption:impulse_noise:3"]
 
-[grid]
-ratios = [0.3, 0.6]
-
-[thresholds]
-nominal_pp = 0.0
-"""
+def user_suite() -> str:
+    """docs/plugin.md's mydigits suite, with the user's pruner next to WT."""
+    return doc_block("# mydigits/mydigits.toml").replace(
+        'methods = ["WT"]', 'methods = ["WT", "Random"]'
+    )
 
 
 def pruning_doc_block(first_line: str) -> str:
@@ -187,7 +177,7 @@ def test_a_users_suite_from_the_wheel_under_xdist_matches_the_checkout(
 ) -> None:
     """The user's suite, pruner, dataset and model: wheel with -n 2 == checkout with -n 0."""
     python, work, data = wheel_env["python"], wheel_env["work"], wheel_env["data"]
-    (work / "wheeled.toml").write_text(USER_SUITE)
+    (work / "wheeled.toml").write_text(user_suite())
     wheel_run = run(
         [str(python), "-m", "pytest", "--pyargs", "robustprune.benchmarks", "-n", "2",
          "--rp-suite", "wheeled.toml", "--rp-data", str(data),
