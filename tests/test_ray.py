@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -204,6 +205,10 @@ def test_driver_store_gives_the_serial_leaderboard(work, environment, cluster, s
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "ray: 7 tasks for 2 cases" in output  # shifts, parent, parent_eval, 2 curves, 2 cases
+    # each unit a test waits for is echoed as it finishes, computed or loaded
+    for line in ("parent tinynet seed 0 computed", "curve tinynet/WT seed 0 computed",
+                 "curve tinynet/FT seed 0 computed", "case tinynet/WT done"):  # fmt: skip
+        assert re.search(rf"\[robustprune\] ray [1-7]/7: {line}", output), line
     assert comparable(work / "out-driver" / "leaderboard.json") == comparable(serial)
     for record in records(work / "out-driver" / "leaderboard.json"):
         assert record["environment"]["threads"] == 1
@@ -221,6 +226,7 @@ def test_driver_store_gives_the_serial_leaderboard(work, environment, cluster, s
     assert warm.returncode == 0, warm.stdout + warm.stderr
     for record in records(work / "out-warm" / "leaderboard.json"):
         assert record["artifacts"] == {"curve": ["loaded"], "parent": ["loaded"]}
+    assert "curve tinynet/WT seed 0 loaded" in warm.stdout + warm.stderr
     assert comparable(work / "out-warm" / "leaderboard.json") == comparable(serial)
 
 

@@ -13,6 +13,7 @@ the cases that depend on it, with the remote traceback; the others run on.
 
 from __future__ import annotations
 
+import queue
 import threading
 from typing import Any
 
@@ -55,6 +56,8 @@ class RayRun:
         self.stopping = threading.Event()
         self.collector: threading.Thread | None = None
         self.failure: str | None = None
+        self.finished_lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+        """Lines about finished units, echoed by the waiting tests (see :meth:`echo_finished`)."""
 
     # -- submission ------------------------------------------------------------------------
 
@@ -171,9 +174,16 @@ class RayRun:
                     name = pending.pop(ref)
                     try:
                         self.results[name] = ray.get(ref)
+                        info = self.results[name].info
+                        outcome = info.get("origin") or ("skipped" if "skip" in info else "done")
                     except Exception as error:  # noqa: BLE001 - reported by the waiting cases
                         self.errors[name] = str(error)
+                        outcome = "FAILED"
                     self.events[name].set()
+                    done = len(self.events) - len(pending)
+                    self.finished_lines.put(
+                        f"ray {done}/{len(self.events)}: {unit_label(name)} {outcome}"
+                    )
         except Exception as error:  # noqa: BLE001 - e.g. the cluster went away
             self.failure = f"{type(error).__name__}: {error}"
             for event in self.events.values():
@@ -185,7 +195,8 @@ class RayRun:
         if event is None:
             raise RayUnitError(f"--rp-ray: {unit_label(name)} was not submitted")
         while not event.wait(0.5):
-            pass
+            self.echo_finished()
+        self.echo_finished()
         if name in self.errors:
             raise RayUnitError(
                 f"{unit_label(name)} failed on the Ray cluster:\n{self.errors[name]}"
@@ -193,6 +204,22 @@ class RayRun:
         if name not in self.results:
             raise RayUnitError(f"--rp-ray: lost the Ray cluster: {self.failure}")
         return self.results[name]
+
+    def echo_finished(self) -> None:
+        """Echo the lines of units finished since the last call (from the test's own thread,
+        with pytest's capture lifted, so they reach the terminal while a test waits)."""
+        from robustprune.plugin.eta import echo_progress
+
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        while not self.finished_lines.empty():
+            line = self.finished_lines.get()
+            if reporter is None or capture is None or not echo_progress(self.config):
+                continue
+            with capture.global_and_fixture_disabled():
+                if reporter._tw.width_of_current_line:  # after the progress dots
+                    reporter._tw.line()
+                reporter.write_line(f"[robustprune] {line}")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.stopping.set()
