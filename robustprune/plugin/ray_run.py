@@ -144,7 +144,7 @@ class RayRun:
             self.events[name] = threading.Event()
         self.driver = driver  # keep the actor alive while tasks may call it
         self.say(
-            f"ray: {len(refs)} tasks for {len(cases)} cases on "
+            f"ray: {len(refs)} tasks for {len(cases)} case{'s' * (len(cases) != 1)} on "
             f"{'GPUs' if self.gpus else 'CPUs'} of the cluster; artifacts in "
             f"{store_root} ({self.options.ray_store} store)"
         )
