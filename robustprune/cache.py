@@ -156,16 +156,26 @@ class ArtifactStore:
             return found
         with self._lock(kind, key):
             # another process may have built (or repaired) it meanwhile
-            found, problem = self._try_read(kind, key, key_fields)
+            found = self._stored_or_cleared(kind, key, key_fields)
             if found is not None:
                 return found
-            if problem is not None:
-                self._discard(kind, key, problem)
-            self._remove_orphans(kind, key)  # left by a write that was killed
             tensors, meta = build()
             check_finite(kind, key_fields, tensors, meta)  # a diverged network is never cached
             self._write(kind, key, key_fields, tensors, meta)
             return Artifact(key=key, tensors=tensors, meta=meta, computed=True)
+
+    def _stored_or_cleared(
+        self, kind: str, key: str, key_fields: dict[str, Any]
+    ) -> Artifact | None:
+        """Under the artifact's lock: the intact stored artifact, or None once a bad copy (with
+        an ArtifactWarning) and the temporary files of a killed write are removed."""
+        found, problem = self._try_read(kind, key, key_fields)
+        if found is not None:
+            return found
+        if problem is not None:
+            self._discard(kind, key, problem)
+        self._remove_orphans(kind, key)
+        return None
 
     def _lock(self, kind: str, key: str) -> FileLock:
         _, _, lock_path = self._paths(kind, key)
@@ -257,12 +267,8 @@ class ArtifactStore:
         self.verify_files(kind, key, tensors, sidecar)
         fields = json.loads(sidecar.decode("utf-8"))["key_fields"]
         with self._lock(kind, key):
-            found, problem = self._try_read(kind, key, fields)
-            if found is not None:
+            if self._stored_or_cleared(kind, key, fields) is not None:
                 return False
-            if problem is not None:
-                self._discard(kind, key, problem)
-            self._remove_orphans(kind, key)
             tensor_path, sidecar_path, _ = self._paths(kind, key)
             _atomic_write(tensor_path, tensors)
             _atomic_write(sidecar_path, sidecar)
