@@ -26,20 +26,15 @@ from typing import Any
 
 from tabulate import tabulate
 
+from robustprune.leaderboard import reproducible_part
+
 REPO = Path(__file__).resolve().parent.parent
-VOLATILE = ("timings", "artifacts", "environment", "latency")
-"""Record fields that legitimately differ between cold runs (see docs/statistics.md)."""
 
 
 def comparable(path: Path) -> list[dict[str, Any]]:
-    """The leaderboard's records without timings, cache origins, environment and latency."""
+    """The leaderboard's records without what differs between cold runs, in case order."""
     records = json.loads(path.read_text())["records"]
-    kept = []
-    for record in records:
-        record = {k: v for k, v in record.items() if k not in VOLATILE}
-        record["summary"] = {k: v for k, v in record["summary"].items() if k != "speedup_at_pp"}
-        kept.append(record)
-    return sorted(kept, key=lambda r: (r["arch"], r["method"]))
+    return sorted(map(reproducible_part, records), key=lambda r: (r["arch"], r["method"]))
 
 
 def run_benchmark(selection: list[str], mode: list[str], work: Path) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from robustprune.leaderboard import (
     render_comparison,
     render_csv,
     render_text,
+    reproducible_part,
     similarity_key,
     validate_leaderboard,
     validate_record,
@@ -363,3 +364,16 @@ def test_an_optional_speedup_column_appears_when_a_record_has_it() -> None:
     assert "speedup at PP ×" in render_text(board(record))
     assert "speedup at PP" not in render_text(board(example_record()))
     assert parse_gate("speedup_at_pp:0.2") == Gate("speedup_at_pp", 0.2)
+
+
+def test_reproducible_part_drops_only_what_differs_between_runs() -> None:
+    first, second = example_record("WT"), example_record("WT")
+    second["timings"] = {"parent_s": 99.0, "curve_s": 1.0, "evaluation_s": 2.0}
+    second["artifacts"] = {"parent": ["loaded"], "curve": ["loaded"]}
+    second["environment"] = {**second["environment"], "hostname": "elsewhere"}
+    second["latency"] = {"speedup": {"1": 3.0}}
+    second["summary"]["speedup_at_pp"] = {"mean": 3.0}
+    assert reproducible_part(first) == reproducible_part(second)
+    assert reproducible_part(second)["summary"] == first["summary"]  # speedup_at_pp dropped
+    second["summary"]["nominal_pp"] = {**second["summary"]["nominal_pp"], "mean": 0.01}
+    assert reproducible_part(first) != reproducible_part(second)

@@ -24,6 +24,7 @@ import robustprune.data.shifts  # noqa: F401  (import torch once, before pyteste
 import robustprune.models  # noqa: F401
 from robustprune.cli import main
 from robustprune.extensions import PluginWarning
+from robustprune.leaderboard import reproducible_part
 from robustprune.plugin.registries import KINDS, extensions
 
 pytest_plugins = ["pytester"]
@@ -32,12 +33,12 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "plugin.md"
 
 
-def doc_block(first_line: str) -> str:
-    """The fenced code block of docs/plugin.md whose first line is ``first_line``."""
-    for block in re.findall(r"```\w*\n(.*?)```", DOC.read_text(), flags=re.DOTALL):
+def doc_block(first_line: str, doc: Path = DOC) -> str:
+    """The fenced code block of ``doc`` (docs/plugin.md) whose first line is ``first_line``."""
+    for block in re.findall(r"```\w*\n(.*?)```", doc.read_text(), flags=re.DOTALL):
         if block.startswith(first_line + "\n"):
             return block
-    raise AssertionError(f"docs/plugin.md has no code block starting {first_line!r}")
+    raise AssertionError(f"{doc.name} has no code block starting {first_line!r}")
 
 
 def entry_points_txt(pyproject: str) -> str:
@@ -275,17 +276,25 @@ def test_conftest_hooks_register_every_kind_for_the_suite(
     )
 
 
-def test_worked_example_runs_through_the_real_harness(
+@pytest.fixture
+def worked_example(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """docs/plugin.md's package and suite, under xdist: every worker sees the plugins."""
+) -> Path:
+    """docs/plugin.md's package installed on PYTHONPATH, benchmarks/ copied; the data root."""
     site = tmp_path / "site"
     install_worked_example(site)
     monkeypatch.setenv("PYTHONPATH", str(site))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     copy_benchmarks(pytester)
+    return write_data(tmp_path / "data")
+
+
+def test_worked_example_runs_through_the_real_harness(
+    pytester: pytest.Pytester, tmp_path: Path, worked_example: Path
+) -> None:
+    """docs/plugin.md's package and suite, under xdist: every worker sees the plugins."""
     (pytester.path / "mydigits.toml").write_text(doc_block("# mydigits/mydigits.toml"))
-    data = write_data(tmp_path / "data")
+    data = worked_example
     result = pytester.runpytest_subprocess(
         "benchmarks/", "--rp-suite", "mydigits.toml", "--rp-data", str(data), "-n", "2",
         "--rp-cache", str(tmp_path / "cache"), "--rp-leaderboard", str(tmp_path / "out"),
@@ -307,35 +316,20 @@ def test_worked_example_runs_through_the_real_harness(
 
 
 def comparable(path: Path) -> list[dict[str, Any]]:
-    """Records without what legitimately differs between cold runs: timings, cache origin,
-    environment and the measured speed (wall-clock latency, summarised as speedup_at_pp)."""
-    records = json.loads(path.read_text())["records"]
-    kept = []
-    for record in records:
-        record = {
-            k: v
-            for k, v in record.items()
-            if k not in ("timings", "artifacts", "environment", "latency")
-        }
-        record["summary"] = {k: v for k, v in record["summary"].items() if k != "speedup_at_pp"}
-        kept.append(record)
-    return kept
+    """The leaderboard's records without what legitimately differs between cold runs
+    (``robustprune.leaderboard.reproducible_part``)."""
+    return [reproducible_part(record) for record in json.loads(path.read_text())["records"]]
 
 
 def test_one_group_on_two_workers_uses_both_and_matches_the_serial_run(
-    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, tmp_path: Path, worked_example: Path
 ) -> None:
     """Two methods of one architecture, cold, -n 2 vs -n 0: both workers work, same numbers."""
-    site = tmp_path / "site"
-    install_worked_example(site)
-    monkeypatch.setenv("PYTHONPATH", str(site))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    copy_benchmarks(pytester)
     suite = doc_block("# mydigits/mydigits.toml").replace(
         'methods = ["WT"]', 'methods = ["WT", "FT"]'
     )
     (pytester.path / "two.toml").write_text(suite)
-    data = write_data(tmp_path / "data")
+    data = worked_example
     outputs = {}
     for workers in ("2", "0"):
         result = pytester.runpytest_subprocess(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,13 +32,6 @@ def user_suite() -> str:
     return doc_block("# mydigits/mydigits.toml").replace(
         'methods = ["WT"]', 'methods = ["WT", "Random"]'
     )
-
-
-def pruning_doc_block(first_line: str) -> str:
-    for block in re.findall(r"```\w*\n(.*?)```", PRUNING_DOC.read_text(), flags=re.DOTALL):
-        if block.startswith(first_line + "\n"):
-            return block
-    raise AssertionError(f"docs/pruning.md has no code block starting {first_line!r}")
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 900):
@@ -69,8 +61,8 @@ def user_packages(root: Path) -> list[Path]:
     """The two packages of the docs' worked examples, as source trees pip can install."""
     randprune = write_package(
         root / "randprune",
-        pruning_doc_block("# pyproject.toml").removeprefix("# pyproject.toml\n"),
-        {"randprune/__init__.py": pruning_doc_block("# randprune/__init__.py")},
+        doc_block("# pyproject.toml", PRUNING_DOC).removeprefix("# pyproject.toml\n"),
+        {"randprune/__init__.py": doc_block("# randprune/__init__.py", PRUNING_DOC)},
     )
     mydigits = write_package(
         root / "mydigits",

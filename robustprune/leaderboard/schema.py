@@ -142,6 +142,21 @@ RECORD_FIELDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+RUN_DEPENDENT_FIELDS: tuple[str, ...] = ("timings", "artifacts", "environment", "latency")
+"""Record fields that differ between two cold runs of the same code and suite: wall-clock
+times, whether artifacts were computed or loaded, the machine, and measured latency."""
+RUN_DEPENDENT_SUMMARY: tuple[str, ...] = ("speedup_at_pp",)
+"""Summary metrics measured on the clock (the latency block's speedup at the nominal PP)."""
+
+
+def reproducible_part(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` without its run-dependent fields: what two runs must agree on exactly
+    (``-n 0`` against ``-n 2``, a wheel against a checkout, Ray against ``-n 0``)."""
+    kept = {k: v for k, v in record.items() if k not in RUN_DEPENDENT_FIELDS}
+    kept["summary"] = {k: v for k, v in record["summary"].items() if k not in RUN_DEPENDENT_SUMMARY}
+    return kept
+
+
 def validate_record(record: Any, path: str = "record") -> None:
     """Raise LeaderboardError naming the first field of ``record`` that breaks its schema (1 or 2)."""
     _dict(record, path, RECORD_FIELDS)
