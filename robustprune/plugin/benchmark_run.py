@@ -35,14 +35,23 @@ PACKAGED_BENCHMARK = "robustprune.benchmarks"
 
 PLUGIN_NAME = "robustprune-benchmark-run"
 
+_suite_key = pytest.StashKey[Any]()
+
 
 def load_run_suite(config: pytest.Config) -> Any:
     """The suite of this run (``--rp-suite``, ``--rp-seeds``), checked against the registries.
 
-    Under ``--co`` with only the built-in methods (``registries.listing_only``) only the suite
-    file and its method names are checked, so listing the cases imports no torch. Raises ``pytest.UsageError`` naming the bad value and the valid ones (and any disabled
-    plugin, which may be why a name is unknown).
+    Loaded and checked once per process. Under ``--co`` with only the built-in methods
+    (``registries.listing_only``) only the suite file and its method names are checked, so
+    listing the cases imports no torch. Raises ``pytest.UsageError`` naming the bad value and
+    the valid ones (and any disabled plugin, which may be why a name is unknown).
     """
+    if _suite_key not in config.stash:
+        config.stash[_suite_key] = _load_checked_suite(config)
+    return config.stash[_suite_key]
+
+
+def _load_checked_suite(config: pytest.Config) -> Any:
     options = get_options(config)
     if listing_only(config):  # --co: the suite file and its methods, no registry, no torch
         try:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from robustprune.extensions import GROUPS
+from robustprune.methods import BUILTIN_METHODS
 
 KINDS = {
     "models": "robustprune.models.registry",
@@ -23,6 +24,7 @@ KINDS = {
 """Registry kind -> the module whose ``plugins`` (``robustprune.extensions.Extensions``) it is."""
 
 _pruners_key = pytest.StashKey[Any]()
+_builtin_only_key = pytest.StashKey[bool]()
 
 
 def extensions(kind: str) -> Any:
@@ -72,9 +74,12 @@ def get_pruner_registry(config: pytest.Config) -> Any:
 def only_builtin_methods(config: pytest.Config) -> bool:
     """Whether no pruner but the built-ins can be registered in this run: no entry point in
     ``robustprune.pruners`` and no ``pytest_robustprune_pruners`` implementation."""
-    if config.hook.pytest_robustprune_pruners.get_hookimpls():
-        return False
-    return not importlib.metadata.entry_points(group=GROUPS["pruners"])
+    if _builtin_only_key not in config.stash:
+        config.stash[_builtin_only_key] = not (
+            config.hook.pytest_robustprune_pruners.get_hookimpls()
+            or importlib.metadata.entry_points(group=GROUPS["pruners"])
+        )
+    return config.stash[_builtin_only_key]
 
 
 def listing_only(config: pytest.Config) -> bool:
@@ -89,7 +94,5 @@ def listing_only(config: pytest.Config) -> bool:
 def method_names(config: pytest.Config) -> list[str]:
     """Every pruner name of this run, sorted: the registry's, or the built-ins' when listing."""
     if listing_only(config):
-        from robustprune.methods import BUILTIN_METHODS
-
         return sorted(BUILTIN_METHODS)
     return get_pruner_registry(config).names()
