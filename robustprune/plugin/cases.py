@@ -120,7 +120,9 @@ def evaluation(case, runner, parent, curve, pytestconfig):
 
 def _ray_run(config: pytest.Config):
     """The ``--rp-ray`` driver of this session, or None (robustprune.plugin.ray_run)."""
-    return config.pluginmanager.get_plugin("robustprune-ray")
+    from robustprune.plugin.ray_run import get_ray_run  # needs torch: only fixtures call this
+
+    return get_ray_run(config)
 
 
 @pytest.fixture
