@@ -9,6 +9,8 @@ the valid choices.
 
 from __future__ import annotations
 
+import re
+
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -136,13 +138,63 @@ class Suite:
     def retrain_recipe(self, arch: str) -> str:
         return self.retrain_recipes[arch]
 
-    def with_seeds(self, count: int) -> Suite:
-        """The same suite with ``count`` seeds (0..count-1), e.g. from ``--rp-seeds``."""
+    def with_seeds(self, seeds: int | tuple[int, ...]) -> Suite:
+        """The same suite with other seeds: a count N (seeds 0..N-1) or explicit seeds, e.g.
+        from ``--rp-seeds`` (held-out seeds for claims: ``--rp-seeds 100-104``)."""
         from dataclasses import replace
 
-        if count < 1:
-            raise SuiteError(f"seed count must be >= 1, got {count}")
-        return replace(self, seeds=tuple(range(count)))
+        return replace(self, seeds=seed_tuple(seeds, "the seeds"))
+
+
+MAX_SEEDS = 1000
+"""Most seeds one suite or run may ask for (each is a parent trained per architecture)."""
+
+MAX_SEED = 2**31 - 1
+"""Largest seed value (torch's generators take any 64-bit value; records keep 32-bit ints)."""
+
+
+def seed_tuple(seeds: int | list | tuple, where: str) -> tuple[int, ...]:
+    """Seeds from a count N (0..N-1) or a list of distinct integers in [0, MAX_SEED].
+
+    ``where`` names the setting in errors (a suite key or a command-line option)."""
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, list, tuple)):
+        raise SuiteError(f"{where}: expected a count or a list of seeds, got {seeds!r}")
+    if isinstance(seeds, int):
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise SuiteError(f"{where}: the seed count must be in 1..{MAX_SEEDS}, got {seeds}")
+        return tuple(range(seeds))
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int)]
+    bad += [s for s in seeds if isinstance(s, int) and not 0 <= s <= MAX_SEED]
+    if bad:
+        raise SuiteError(f"{where}: seeds must be integers in 0..{MAX_SEED}, got {bad}")
+    if not seeds or len(seeds) > MAX_SEEDS:
+        raise SuiteError(f"{where}: list 1..{MAX_SEEDS} seeds, got {len(seeds)}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise SuiteError(f"{where}: seeds {repeated} are listed more than once")
+    return tuple(seeds)
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """Seeds as written on the command line: ``N`` (0..N-1), ``A-B`` (A..B) or ``A,B,C``."""
+    where = f"--rp-seeds {text!r}"
+    text = text.strip()
+    try:
+        if re.fullmatch(r"\d+", text):
+            return seed_tuple(int(text), where)
+        if match := re.fullmatch(r"(\d+)\s*-\s*(\d+)", text):
+            low, high = int(match[1]), int(match[2])
+            if high < low or high - low >= MAX_SEEDS:
+                raise SuiteError(f"{where}: a range A-B needs A <= B and at most {MAX_SEEDS} seeds")
+            return seed_tuple(list(range(low, high + 1)), where)
+        if re.fullmatch(r"\d+(\s*,\s*\d+)+", text):
+            return seed_tuple([int(part) for part in text.split(",")], where)
+    except SuiteError:
+        raise
+    raise SuiteError(
+        f"{where}: expected a count N (seeds 0..N-1), a range A-B or a list A,B,C of "
+        "non-negative integers"
+    )
 
 
 def list_suites() -> list[str]:
@@ -215,7 +267,7 @@ def parse_suite(raw: dict[str, Any], path: Path) -> Suite:
         dataset=top.get("dataset", str),
         archs=archs,
         methods=methods,
-        seeds=tuple(range(top.count("seeds", 1))),
+        seeds=seed_tuple(top.raw.get("seeds", 1), f"{path}: 'seeds'"),
         delta=top.number("delta", 0.005, 0.0, 1.0, high_open=True),
         train_recipes=_per_arch(top, "train_recipe", archs),
         retrain_recipes=_per_arch(top, "retrain_recipe", archs),

@@ -70,7 +70,7 @@ def test_environment_then_options(
         "--rp-suite=cifar10", f"--rp-data={tmp_path / 'd'}", f"--rp-cache={tmp_path / 'c'}",
         "--rp-seeds=3", f"--rp-leaderboard={tmp_path / 'lb'}",
     )  # fmt: skip
-    assert (chosen["suite"], chosen["seeds"]) == ("cifar10", "3")
+    assert (chosen["suite"], chosen["seeds"]) == ("cifar10", "(0, 1, 2)")
     assert (chosen["data"], chosen["cache"]) == (str(tmp_path / "d"), str(tmp_path / "c"))
     assert chosen["leaderboard"] == str(tmp_path / "lb")
 
@@ -78,8 +78,9 @@ def test_environment_then_options(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--rp-seeds=0"], "*--rp-seeds: expected a positive integer, got 0*"),
-        (["--rp-seeds=two"], "*--rp-seeds: expected a positive integer, got 'two'*"),
+        (["--rp-seeds=0"], "*--rp-seeds '0': the seed count must be in 1..1000, got 0*"),
+        (["--rp-seeds=two"], "*--rp-seeds 'two': expected a count N (seeds 0..N-1)*"),
+        (["--rp-seeds=100000000000"], "*the seed count must be in 1..1000*"),
         (["--rp-compare=b.json", "--rp-compare-fail=nominal_pp"], "*is not METRIC:TOL*"),
         (["--rp-compare=b.json", "--rp-compare-fail=gap:-0.1"], "*tolerance must be*>= 0*"),
     ],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from robustprune.suite import SuiteError, list_suites, load_suite, validate_suite
+from robustprune.suite import SuiteError, list_suites, load_suite, parse_seeds, validate_suite
 
 METHODS = ["FT", "PFP", "SiPP", "WT"]
 
@@ -88,7 +88,10 @@ def test_unknown_dataset_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "extra, message",
     [
-        ("seeds = 0\n", "'seeds' must be >= 1"),
+        ("seeds = 0\n", "'seeds': the seed count must be in 1..1000, got 0"),
+        ("seeds = 100000000000\n", "'seeds': the seed count must be in 1..1000"),
+        ("seeds = [3, 3]\n", r"'seeds': seeds \[3\] are listed more than once"),
+        ("seeds = [-1]\n", r"'seeds': seeds must be integers in 0..2147483647, got \[-1\]"),
         ('mode = "sometimes"\n', "'mode' is 'sometimes'; valid"),
         ("[grid]\nratios = [0.5, 0.3]\n", "grid must be strictly increasing"),
         ("delta = 'big'\n", "'delta' must be a number, got 'big'"),
@@ -106,6 +109,33 @@ def test_missing_required_key(tmp_path: Path) -> None:
 
 def test_with_seeds_overrides_count() -> None:
     assert load_suite("digits").with_seeds(3).seeds == (0, 1, 2)
+
+
+def test_with_seeds_takes_explicit_held_out_seeds() -> None:
+    assert load_suite("digits").with_seeds((100, 101)).seeds == (100, 101)
+
+
+@pytest.mark.parametrize(
+    ("text", "seeds"),
+    [("2", (0, 1)), ("100-103", (100, 101, 102, 103)), ("7,3", (7, 3)), (" 5 - 6 ", (5, 6))],
+)
+def test_parse_seeds_reads_count_range_and_list(text: str, seeds: tuple) -> None:
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0", "the seed count must be in 1..1000"),
+        ("100000000000", "the seed count must be in 1..1000"),
+        ("5-3", "a range A-B needs A <= B"),
+        ("1,1", r"seeds \[1\] are listed more than once"),
+        ("two", "expected a count N"),
+    ],
+)
+def test_parse_seeds_names_the_bad_value(text: str, message: str) -> None:
+    with pytest.raises(SuiteError, match=message):
+        parse_seeds(text)
 
 
 def test_method_thresholds_override_the_suite_ones(tmp_path: Path) -> None:
@@ -182,8 +212,8 @@ def test_unknown_keys_in_every_table_are_rejected_with_a_did_you_mean(
         ("features_fraction = 0\n", r"'features_fraction' must be in \(0, 1\]"),
         ("methods = 'WT'\n", "'methods' must be list, got 'WT'"),
         ("methods = ['WT', 'WT']\n", r"'methods' lists \['WT'\] more than once"),
-        ("seeds = true\n", "'seeds' must be an integer, got True"),
-        ("seeds = 1.5\n", "'seeds' must be an integer, got 1.5"),
+        ("seeds = true\n", "'seeds': expected a count or a list of seeds, got True"),
+        ("seeds = 1.5\n", "'seeds': expected a count or a list of seeds, got 1.5"),
         ("[grid]\nratios = [0.3, 0.3, 0.5]\n", "strictly increasing .* no repeats"),
         ("[grid]\nratios = [0.3, 'x']\n", r"'ratios' in \[grid\] must be a number, got 'x'"),
         ("[grid]\ncount = '6'\n", r"'count' in \[grid\] must be an integer, got '6'"),

@@ -13,6 +13,7 @@ import pytest
 from robustprune.history import LATEST, default_history_dir, latest_run
 from robustprune.leaderboard import Gate, parse_gate
 from robustprune.paths import default_cache_root
+from robustprune.suite import SuiteError, parse_seeds
 
 DEFAULT_SUITE = "digits"
 RAY_STORES = ("driver", "shared")
@@ -36,7 +37,7 @@ class RunOptions:
     """Regression gates; any failing gate fails the session."""
     report: Path | None
     """Directory for the figures and index.html of robustprune.report, or None."""
-    seeds: int | None
+    seeds: tuple[int, ...] | None
     """Seed count overriding the suite's, or None for the suite's own."""
     autosave: bool = False
     """Store this run's leaderboard in ``history`` (``--rp-autosave``)."""
@@ -50,14 +51,11 @@ class RunOptions:
     """``--rp-ray-store``: ``driver`` (tasks ship artifacts to the driver) or ``shared``."""
 
 
-def _positive_int(text: str) -> int:
+def _seeds(text: str) -> tuple[int, ...]:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+        return parse_seeds(text)
+    except SuiteError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _gate(text: str) -> Gate:
@@ -110,8 +108,9 @@ def add_options(parser: pytest.Parser) -> None:
         help="write figures and index.html for this run's leaderboard into DIR",
     )  # fmt: skip
     group.addoption(
-        "--rp-seeds", metavar="N", type=_positive_int, default=None,
-        help="number of seeds per case, overriding the suite's",
+        "--rp-seeds", metavar="N|A-B|A,B", type=_seeds, default=None,
+        help="seeds per case, overriding the suite's: a count N (seeds 0..N-1), a range A-B or "
+        "a list A,B,C (held-out seeds for claims, e.g. 100-104)",
     )  # fmt: skip
     group.addoption(
         "--rp-ray", metavar="auto|local|ADDRESS", default=None,
