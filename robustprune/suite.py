@@ -9,9 +9,8 @@ the valid choices.
 
 from __future__ import annotations
 
-import re
-
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
