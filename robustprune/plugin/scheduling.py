@@ -11,6 +11,12 @@ a worker idle, so the cases are then scheduled one by one: the first to ask for 
 it, the others wait on its lock in the artifact store and load it, then run their own methods
 in parallel. Every artifact is built from its key alone with a fixed thread count, so where a
 case runs never changes its numbers.
+
+A worker that dies (OOM kill, segfault, ``os._exit`` in a pruner) fails the case it was running
+and nothing else: xdist reports that case as crashed, and this scheduler puts only the rest of
+the worker's cases back in the queue. xdist's LoadScopeScheduling re-queues the crashed case as
+well, so a case that always crashes takes down every replacement worker until "maximum crashed
+workers reached" ends the run with the healthy cases unrun (pytest-xdist PR #1371).
 """
 
 from __future__ import annotations
@@ -53,5 +59,28 @@ def make_case_group_scheduler(config: Any, log: Any) -> Any:
 
         def _split_scope(self, nodeid: str) -> str:
             return nodeid if self.per_case else case_group(nodeid)
+
+        def remove_node(self, node: Any) -> str | None:
+            """Forget ``node``; re-queue its unfinished cases except the one it crashed on.
+
+            Returns that case's node id (xdist reports it as failed), or None when the node
+            had nothing left to run.
+            """
+            workload = self.assigned_work.pop(node)
+            crashed = next(
+                (nodeid for unit in workload.values() for nodeid, done in unit.items() if not done),
+                None,
+            )
+            if crashed is None:
+                return None
+            for unit in workload.values():
+                if crashed in unit:
+                    unit[crashed] = True  # failed by xdist's crash report; never run again
+            self.workqueue.update(
+                (scope, unit) for scope, unit in workload.items() if not all(unit.values())
+            )
+            for other in self.assigned_work:
+                self._reschedule(other)
+            return crashed
 
     return CaseGroupScheduling(config, log)
