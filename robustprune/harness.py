@@ -12,6 +12,7 @@ the artifact store, so whichever process asks first computes it and a warm rerun
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import math
 import time
@@ -26,9 +27,19 @@ from torch import nn
 
 from robustprune.cache import ArtifactStore
 from robustprune.data import load_dataset
+from robustprune.data.core import dataset_loader
 from robustprune.data.shifts import mix1_training_set, shifted_test_set
+from robustprune.data.shifts.registry import dataset_shift_entry, get_corruption, get_shift
 from robustprune.distributions import NOMINAL
+from robustprune.identity import (
+    builtin_digest,
+    code_identity,
+    data_digest,
+    images_digest,
+    provenance,
+)
 from robustprune.leaderboard import environment_info, similarity_key
+from robustprune.machine import machine_class, machine_key
 from robustprune.metrics import (
     cross_confidence,
     flop_reduction,
@@ -36,7 +47,8 @@ from robustprune.metrics import (
     prune_potential,
 )
 from robustprune.metrics.latency import BATCH_SIZES, REPEATS, WARMUP, compare_latency
-from robustprune.models import create
+from robustprune.models import create, model_info
+from robustprune.models.registry import TIMM_PREFIX
 from robustprune.pipeline import prune_curve
 from robustprune.pruning import compact, default_registry, parameter_count
 from robustprune.recipes import get_recipe
@@ -117,6 +129,48 @@ class CaseRunner:
             sets[name] = (images.to(self.device) if hasattr(images, "images") else images, source)
         return sets
 
+    @cached_property
+    def data_digest(self) -> str:
+        """A digest of what the dataset loader returned (every split, normalization)."""
+        return data_digest(self.data)
+
+    @cached_property
+    def engine_code(self) -> dict[str, str]:
+        """The code that trains and evaluates (and mixes the robust training set, if used)."""
+        code = {"engine": builtin_digest(train.__module__)}
+        if self.suite.train_mix is not None:
+            code["train_mix"] = builtin_digest(mix1_training_set.__module__)
+        return code
+
+    def model_code(self, arch: str, model: nn.Module) -> dict[str, Any]:
+        """What builds ``arch``: its constructor's and its class's code identity, or timm's
+        version for ``timm:<name>``."""
+        if arch.startswith(TIMM_PREFIX):
+            return {"timm": environment_version("timm"), "class": code_identity(type(model))}
+        return {
+            "constructor": code_identity(model_info(arch).constructor),
+            "class": code_identity(type(model)),
+        }
+
+    def plugins(self, method: str) -> list[dict[str, Any]]:
+        """The plugins one case of ``method`` runs (pruner, models, dataset, shifts): kind, name,
+        module, distribution, version and source digest of each; built-ins are not listed."""
+        found = [provenance("pruner", method, self.registry.get(method))]
+        for arch in self.suite.archs:
+            if not arch.startswith(TIMM_PREFIX):
+                found.append(provenance("model", arch, model_info(arch).constructor))
+        found.append(provenance("dataset", self.suite.dataset, dataset_loader(self.suite.dataset)))
+        for name in self.suite.shifts:
+            shift = get_shift(name)
+            if shift.kind == "corruption":
+                function = get_corruption(shift.corruption).function
+            elif shift.kind == "dataset":
+                function = dataset_shift_entry(shift.name).loader
+            else:
+                continue
+            found.append(provenance("shift", shift.name, function))
+        return [entry for entry in found if entry is not None]
+
     def model_shape(self) -> dict[str, Any]:
         return {
             "num_classes": self.data.num_classes,
@@ -135,15 +189,20 @@ class CaseRunner:
             return self._parents[(arch, seed)]
 
         recipe = get_recipe(self.suite.train_recipe(arch))
+        blank = self.new_model(arch)
         key = {
             "dataset": self.suite.dataset,
+            "data": self.data_digest,
             "train_mix": self.suite.train_mix,
             "arch": arch,
-            "architecture": architecture_fingerprint(self.new_model(arch)),
+            "architecture": architecture_fingerprint(blank),
+            "model_code": self.model_code(arch, blank),
             "shape": self.model_shape(),
             "recipe": recipe.to_dict(),
             "seed": seed,
             "engine": ENGINE_VERSION,
+            "code": self.engine_code,
+            "machine": machine_key(self.device),
         }
         started = time.perf_counter()
 
@@ -211,6 +270,7 @@ class CaseRunner:
             "parent": model_fingerprint(parent),
             "input": [self.data.in_channels, *self.data.input_size],
             "version": EVALUATION_VERSION,
+            "code": builtin_digest(flop_reduction.__module__),
         }
 
         def build():
@@ -248,6 +308,10 @@ class CaseRunner:
             "hardware": environment.get("gpu" if self.device.type == "cuda" else "cpu"),
             "torch": environment["torch"],
             "version": LATENCY_VERSION,
+            "code": [
+                builtin_digest(compare_latency.__module__),
+                builtin_digest(compact.__module__),
+            ],
         }
 
         def build():
@@ -298,6 +362,8 @@ class CaseRunner:
                 "dataset": self.suite.dataset,
                 "distribution": name,
                 "version": EVALUATION_VERSION,
+                "images": images_digest(images),
+                "code": self.engine_code["engine"],
             }
 
             def build(images=images):
@@ -337,6 +403,8 @@ class CaseRunner:
             "models": {label: model_fingerprint(model) for label, model in subjects.items()},
             "draws": self.suite.similarity_draws,
             "version": EVALUATION_VERSION,
+            "images": images_digest(self.data.test),
+            "code": builtin_digest(noise_similarities.__module__),
         }
 
         def build():
@@ -390,6 +458,8 @@ class CaseRunner:
             "images": count,
             "fraction": self.suite.features_fraction,
             "version": EVALUATION_VERSION,
+            "test_set": images_digest(self.data.test),
+            "code": builtin_digest(cross_confidence.__module__),
         }
 
         def build():
@@ -482,7 +552,12 @@ class CaseRunner:
             },
             structured=bool(pruner_cls.structured),
             data_informed=bool(pruner_cls.data_informed),
-            environment=environment_info(device=str(self.device), threads=torch.get_num_threads()),
+            environment=environment_info(
+                device=str(self.device),
+                threads=torch.get_num_threads(),
+                machine_class=machine_class(self.device),
+                plugins=self.plugins(case.method),
+            ),
         )
 
 
@@ -531,3 +606,11 @@ def architecture_fingerprint(model: nn.Module) -> str:
     """A short hash of the module tree (layers, shapes, pooling): part of the parent's key, so a
     changed architecture is never served a parent trained for the old one."""
     return hashlib.sha256(repr(model).encode()).hexdigest()[:16]
+
+
+def environment_version(package: str) -> str | None:
+    """The installed version of ``package``, or None."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None

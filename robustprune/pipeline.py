@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from robustprune.identity import builtin_digest, code_identity
+from robustprune.machine import machine_key
 from robustprune.pruning import (
     Masks,
     Pruner,
@@ -68,8 +70,9 @@ def prune_curve(
 ) -> list[CurvePoint]:
     """Prune ``parent`` to every ratio of ``grid`` (increasing, in [0, 1)) and retrain each step.
 
-    ``store`` (an ArtifactStore) caches every step under (``parent_key``, pruner name, grid up to
-    the step, recipe, mode, seed, sample size, code versions); ``parent`` is never modified.
+    ``store`` (an ArtifactStore) caches every step under (``parent_key``, the pruner's name and
+    code identity, grid up to the step, recipe, mode, seed, sample size, the code of the loop
+    and the engine, the machine class); ``parent`` is never modified.
     ``sample_size`` defaults to the paper's size rule (``sample_size``), capped by ``data.val``.
     ``context`` (e.g. ``"digits/resnet20/WT seed 0"``) prefixes the error of a diverged retrain.
     """
@@ -93,6 +96,9 @@ def prune_curve(
     size = sample_size or sample_size_rule(parent, input_shape, available=len(data.val))
     sample = draw_sample(data, size, seed, device)
 
+    # what computed the steps: the loop, the training engine and the machine class
+    code = {"pipeline": builtin_digest(__name__), "engine": builtin_digest(train.__module__)}
+    machine = machine_key(device)
     points: list[CurvePoint] = []
     current, current_masks = parent, {}
     for step, target in enumerate(grid):
@@ -131,6 +137,7 @@ def prune_curve(
             "parent": parent_key,
             "dataset": getattr(data, "name", ""),
             "pruner": pruner.name,
+            "pruner_code": code_identity(type(pruner)),
             "grid": list(grid[: step + 1]) if mode == "iterative" else [target],
             "recipe": recipe.to_dict(),
             "mode": mode,
@@ -138,6 +145,8 @@ def prune_curve(
             "sample_size": size,
             "pipeline": PIPELINE_VERSION,
             "engine": ENGINE_VERSION,
+            "code": code,
+            "machine": machine,
         }
         if store is not None:
             artifact = store.get_or_create("prune_step", key_fields, build)

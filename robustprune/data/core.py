@@ -409,10 +409,16 @@ def list_datasets(include: str | None = None) -> list[str]:
 
 def load_dataset(name: str, root: str | os.PathLike[str] | None = None) -> DatasetSplits:
     """Load the registered dataset `name` from the data root (see `data_root`)."""
+    return dataset_loader(name)(data_root(root))
+
+
+def dataset_loader(name: str) -> Loader:
+    """The loader registered as `name` (what computed the dataset, for cache keys and records);
+    raises UnknownDatasetError listing the valid names."""
     plugins.load_entry_points()
     if name not in _REGISTRY:
         raise UnknownDatasetError(
             f"unknown dataset {name!r}; valid names: {', '.join(list_datasets())}"
             f"{broken_note(plugins.broken())}"
         )
-    return _REGISTRY[name](data_root(root))
+    return _REGISTRY[name]

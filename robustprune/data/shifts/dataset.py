@@ -25,9 +25,11 @@ from robustprune.data.shifts.registry import (
     Shift,
     corrupt,
     dataset_shift_entry,
+    get_corruption,
     get_shift,
     register_shift,
 )
+from robustprune.identity import code_identity, images_digest
 
 GENERATOR_VERSION = 5  # bump when any corruption's output for a given seed changes
 CHUNK = 1000  # images per corrupt() call; part of what a seed means, so it is fixed
@@ -151,6 +153,9 @@ def shifted_test_set(
         "seed": int(seed),
         "generator_version": GENERATOR_VERSION,
         "count": int(images.shape[0]),
+        # the code that shifts and the images it shifted (robustprune.identity)
+        "code": code_identity(get_corruption(shift.corruption).function),
+        "data": images_digest(data.test),
     }
     if pictures is not None:  # made from the reference frost pictures, not the textures
         key["frost_pictures"] = pictures

@@ -1,0 +1,315 @@
+"""What computed an artifact: code identities and data digests for cache keys and records.
+
+Every artifact key in the store names the code that computed it, so editing that code
+recomputes exactly what it computed and nothing else:
+
+- a plugin (a pruner class, a model constructor, a dataset loader, a corruption function):
+  a digest of the source of its module and of the object itself, the installed distribution
+  and its version when there is one, and the object's optional ``version`` attribute;
+- a built-in (code inside ``robustprune``): a digest of its module and of every module of the
+  same sub-package it imports, directly or not (``robustprune.pruning.magnitude`` covers
+  ``pruning/base.py``, ``budget.py``, ... but not ``pfp.py``).
+
+Source digests are taken from the parsed code with docstrings removed, so comments,
+docstrings and formatting do not count; any other edit does. Data are named by a digest of
+the tensors a loader returned (:func:`data_digest`). The machine class lives in
+:mod:`robustprune.machine`.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.metadata
+import importlib.util
+import inspect
+import json
+import marshal
+import sys
+import types
+import weakref
+from pathlib import Path
+from typing import Any
+
+PACKAGE = "robustprune"
+
+_IDENTITIES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_SOURCES: dict[tuple[str, int, int], str] = {}
+
+
+def _sha(text: str | bytes) -> str:
+    data = text.encode() if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()[:24]
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def normalized_source(text: str) -> str:
+    """``text`` as parsed code without docstrings (ast.dump): comments, docstrings and
+    formatting do not change it; text that does not parse is returned as it is."""
+    try:
+        return ast.dump(_without_docstrings(ast.parse(text)))
+    except (SyntaxError, ValueError):
+        return text
+
+
+def read_source(path: str | Path) -> str | None:
+    """The normalized source of the file at ``path`` (cached per path, size and mtime), or
+    None when it cannot be read."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    marker = (str(path), stat.st_mtime_ns, stat.st_size)
+    if marker not in _SOURCES:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        _SOURCES[marker] = normalized_source(text)
+    return _SOURCES[marker]
+
+
+def _module_path(name: str) -> str | None:
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if path is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        path = spec.origin if spec is not None else None
+    return path if path and path.endswith(".py") else None
+
+
+def _imports(name: str, path: str, scope: str) -> set[str]:
+    """The modules inside ``scope`` that ``name`` (at ``path``) imports: ``import a.b``,
+    ``from a import b`` (a, and a.b when it is a module), relative imports resolved."""
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return set()
+    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            found.add(module)
+            if _within(module, scope):
+                found.update(
+                    f"{module}.{alias.name}"
+                    for alias in node.names
+                    if _module_path(f"{module}.{alias.name}") is not None
+                )
+    return {module for module in found if _within(module, scope)}
+
+
+def _within(module: str, scope: str) -> bool:
+    return module == scope or module.startswith(scope + ".")
+
+
+def builtin_digest(module_name: str) -> str:
+    """A digest of the built-in module ``module_name`` and every module of its sub-package
+    (``robustprune.pruning`` for ``robustprune.pruning.sipp``) that it imports, transitively.
+    A top-level module (``robustprune.train``) covers itself only."""
+    parts = module_name.split(".")
+    scope = ".".join(parts[:2]) if len(parts) > 2 else module_name
+    seen: dict[str, str] = {}
+    pending = [module_name]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        path = _module_path(name)
+        if path is None:
+            continue
+        seen[name] = read_source(path) or ""
+        pending += sorted(_imports(name, path, scope))
+    return _sha(json.dumps(sorted(seen.items())))
+
+
+def _code_digest(code: types.CodeType) -> str:
+    """A digest of a code object without its file name and line numbers (for objects whose
+    source file is unknown, e.g. a class shipped by value to a Ray task)."""
+    parts: list[Any] = [code.co_code, code.co_names, code.co_varnames]
+    for constant in code.co_consts:
+        parts.append(
+            _code_digest(constant) if isinstance(constant, types.CodeType) else repr(constant)
+        )
+    return _sha(marshal.dumps(repr(parts)))
+
+
+def _object_source(obj: Any) -> str:
+    """A digest of ``obj``'s own code: its source, else its functions' byte code."""
+    try:
+        return _sha(normalized_source(inspect.getsource(obj)))
+    except (OSError, TypeError, IndentationError):
+        pass
+    code = getattr(obj, "__code__", None)
+    if code is not None:
+        return _code_digest(code)
+    functions = sorted(
+        (name, _code_digest(value.__code__))
+        for name, value in vars(obj).items()
+        if hasattr(value, "__code__")
+    )
+    return _sha(json.dumps(functions))
+
+
+def _distribution(module_name: str) -> tuple[str | None, str | None]:
+    """``(name, version)`` of the installed distribution providing ``module_name``: the one whose
+    robustprune entry point names that module's top-level package, else the one that ships it."""
+    from robustprune.extensions import GROUPS
+
+    top = module_name.split(".")[0]
+    for group in GROUPS.values():
+        for entry_point in importlib.metadata.entry_points(group=group):
+            if entry_point.module.split(".")[0] == top and entry_point.dist is not None:
+                return entry_point.dist.metadata["Name"], entry_point.dist.version
+    try:
+        names = importlib.metadata.packages_distributions().get(top) or []
+    except Exception:  # noqa: BLE001 - a broken installation must not stop a run
+        names = []
+    for name in names:
+        try:
+            return name, importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None, None
+
+
+def is_builtin(obj: Any) -> bool:
+    """Whether ``obj`` (a class or function) is defined inside robustprune."""
+    module = getattr(obj, "__module__", "") or ""
+    return module == PACKAGE or module.startswith(PACKAGE + ".")
+
+
+def code_identity(obj: Any) -> dict[str, Any]:
+    """What a cache key needs to know about the code of ``obj`` (a class or a function).
+
+    Built-in: ``{"builtin": digest}`` (:func:`builtin_digest` of its module). Plugin:
+    ``{"module", "qualname", "source", "distribution", "version"}``: ``source`` digests the
+    object's module and its own code, ``distribution``/``version`` name the installed
+    distribution (None when it is not installed, e.g. a conftest.py). Either way an optional
+    ``version`` attribute of the object is added as ``declared_version``. Memoized per object.
+    """
+    try:
+        known = _IDENTITIES.get(obj)
+    except TypeError:  # not weak-referenceable
+        known = None
+    if known is not None:
+        return known
+    module_name = getattr(obj, "__module__", None) or ""
+    identity: dict[str, Any]
+    if is_builtin(obj):
+        identity = {"builtin": builtin_digest(module_name)}
+    else:
+        path = _module_path(module_name)
+        module_source = read_source(path) if path else None
+        distribution, version = _distribution(module_name)
+        identity = {
+            "module": module_name,
+            "qualname": getattr(obj, "__qualname__", repr(obj)),
+            "source": _sha(f"{module_source or ''}\0{_object_source(obj)}"),
+            "distribution": distribution,
+            "version": version,
+        }
+    declared = getattr(obj, "version", None)
+    if isinstance(declared, str | int | float) and not isinstance(declared, bool):
+        identity["declared_version"] = declared
+    try:
+        _IDENTITIES[obj] = identity
+    except TypeError:
+        pass
+    return identity
+
+
+def provenance(kind: str, name: str, obj: Any) -> dict[str, Any] | None:
+    """A record's line about a plugin ``obj`` registered as ``name`` in ``kind`` (pruner, model,
+    dataset, shift): its module, distribution, version and source digest; None for a built-in."""
+    if is_builtin(obj):
+        return None
+    identity = code_identity(obj)
+    entry = {"kind": kind, "name": name}
+    entry.update({k: identity.get(k) for k in ("module", "distribution", "version", "source")})
+    if "declared_version" in identity:
+        entry["declared_version"] = identity["declared_version"]
+    return entry
+
+
+def tensor_digest(*tensors: Any) -> str:
+    """A digest of tensors' dtypes, shapes and values (CPU bytes), in order."""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        plain = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{plain.dtype}{tuple(plain.shape)}".encode())
+        digest.update(plain.view(-1).view(_uint8()).numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
+def _uint8() -> Any:
+    import torch
+
+    return torch.uint8
+
+
+_IMAGE_DIGESTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def images_digest(source: Any) -> str:
+    """A digest of an image set: its images and labels (an ImageSet), else its type, length and
+    file list (sets decoded from files per batch). Memoized per set object."""
+    try:
+        known = _IMAGE_DIGESTS.get(source)
+    except TypeError:
+        known = None
+    if known is None:
+        known = _images_digest(source)
+        try:
+            _IMAGE_DIGESTS[source] = known
+        except TypeError:
+            pass
+    return known
+
+
+def _images_digest(source: Any) -> str:
+    images, labels = getattr(source, "images", None), getattr(source, "labels", None)
+    if images is not None and labels is not None and hasattr(images, "detach"):
+        return tensor_digest(images, labels)
+    files = getattr(source, "files", None) or getattr(source, "paths", None)
+    listing = [str(f) for f in files] if files is not None else None
+    return _sha(json.dumps([type(source).__qualname__, len(source), listing], default=str))
+
+
+def data_digest(data: Any) -> str:
+    """A digest of what a dataset loader returned (a DatasetSplits): every split's images and
+    labels, the class count, normalization and augmentation."""
+    parts = [
+        getattr(data, "name", ""),
+        images_digest(data.train),
+        images_digest(data.val),
+        images_digest(data.test),
+        data.num_classes,
+        list(data.mean),
+        list(data.std),
+        data.augment,
+    ]
+    return _sha(json.dumps(parts, default=str))
