@@ -94,9 +94,24 @@ def _module_path(name: str) -> str | None:
     return path if path and path.endswith(".py") else None
 
 
+_IMPORTS: dict[tuple[str, str, str, int, int], set[str]] = {}
+
+
 def _imports(name: str, path: str, scope: str) -> set[str]:
     """The modules inside ``scope`` that ``name`` (at ``path``) imports: ``import a.b``,
-    ``from a import b`` (a, and a.b when it is a module), relative imports resolved."""
+    ``from a import b`` (a, and a.b when it is a module), relative imports resolved. Cached
+    per file size and mtime."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return set()
+    marker = (name, path, scope, stat.st_mtime_ns, stat.st_size)
+    if marker not in _IMPORTS:
+        _IMPORTS[marker] = _parse_imports(name, path, scope)
+    return _IMPORTS[marker]
+
+
+def _parse_imports(name: str, path: str, scope: str) -> set[str]:
     try:
         tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
