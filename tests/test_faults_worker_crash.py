@@ -53,17 +53,18 @@ def test_worker_crash_on_a_per_case_schedule_runs_every_other_case() -> None:
 
 CRASH_CONFTEST = '''
 import os
+import signal
 
 from robustprune import Pruner
 
 
 class Crash(Pruner):
-    """Kills its process, like an OOM kill or a segfault in a native extension."""
+    """Kills its process from outside, like the OOM killer or a segfault in native code."""
 
     name, structured, data_informed = "Crash", False, False
 
     def prune(self, model, prune_ratio, sample):
-        os._exit(3)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def pytest_robustprune_pruners(registry):
@@ -92,5 +93,36 @@ def test_worker_crash_fails_only_its_case_and_the_leaderboard_is_written(
     result.assert_outcomes(passed=1, failed=1)
     assert "maximum crashed workers" not in output
     assert "crashed while running" in output and "mydigits-tinynet-Crash" in output
+    [record] = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["records"]
+    assert record["method"] == "WT"
+
+
+EXIT_CONFTEST = CRASH_CONFTEST.replace("os.kill(os.getpid(), signal.SIGKILL)", "os._exit(0)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_os_exit_0_in_a_pruner_fails_its_case_not_the_run_with_exit_0(
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    worked_example: Path,  # noqa: F811
+    workers: str,
+) -> None:
+    suite = doc_block("# mydigits/mydigits.toml").replace(
+        'methods = ["WT"]', 'methods = ["Crash", "WT"]'
+    )
+    (pytester.path / "exit.toml").write_text(suite)
+    (pytester.path / "conftest.py").write_text(EXIT_CONFTEST)
+    result = pytester.runpytest_subprocess(
+        "benchmarks/", "--rp-suite", "exit.toml", "--rp-data", str(worked_example), "-n", workers,
+        "--rp-cache", str(tmp_path / "cache"), "--rp-leaderboard", str(tmp_path / "out"),
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, output
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 1, output
+    assert outcomes.get("failed", 0) + outcomes.get("errors", 0) == 1, output
+    assert "mydigits-tinynet-Crash] called os._exit(0)" in output
     [record] = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["records"]
     assert record["method"] == "WT"

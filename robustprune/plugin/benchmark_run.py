@@ -157,6 +157,14 @@ class BenchmarkRun:
 
         self.tail = ProgressTail(self.progress_path, echo).start()
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Any:
+        """``os._exit`` inside a case fails that case instead of ending the run (faults.py)."""
+        from robustprune.plugin.faults import exit_fails_the_case
+
+        with exit_fails_the_case(item.nodeid):
+            return (yield)
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.tail is not None:
             self.tail.stop()
