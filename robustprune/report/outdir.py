@@ -3,14 +3,17 @@
 A report writes ``MANIFEST`` (the list of files it wrote) next to ``index.html``. Writing
 into a directory is allowed when it is missing or empty, or when everything in it was written
 by an earlier report (listed in its manifest, or the manifest-less layout of older versions:
-an ``index.html`` titled "robustprune report", ``leaderboard.json`` and ``figures/*.png|svg``
-and nothing else). Then the earlier report's files that the new one does not rewrite are
-removed; nothing else ever is.
+an ``index.html`` titled "robustprune report", ``leaderboard.json`` and the ``figures/*.png|svg``
+that page links to, and nothing else). Then the earlier report's files that the new one does
+not rewrite are removed; nothing else ever is: a figure the old page does not link to (a file
+of the user's own in ``figures/``) makes the directory foreign.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 MANIFEST = ".robustprune-report.json"
@@ -35,13 +38,10 @@ def earlier_report_files(out_dir: Path) -> set[str]:
     }
     listed = _manifest(out_dir)
     if listed is None:  # no manifest: an older report, or someone else's files
-        listed = {
-            name
-            for name in present
-            if name in LEGACY_FILES
-            or (name.startswith(f"{LEGACY_FIGURES}/") and name.endswith((".png", ".svg")))
-        }
-        if "index.html" not in listed or not _is_report_page(out_dir / "index.html"):
+        page = _report_page(out_dir / "index.html")
+        linked = _linked_figures(page) if page is not None else set()
+        listed = {name for name in present if name in LEGACY_FILES or name in linked}
+        if "index.html" not in listed or page is None:
             listed = set()
     foreign = sorted(present - listed - {MANIFEST})
     if foreign:
@@ -55,13 +55,23 @@ def earlier_report_files(out_dir: Path) -> set[str]:
     return listed & present
 
 
-def _is_report_page(path: Path) -> bool:
-    """True for an ``index.html`` that a robustprune report wrote (its title says so)."""
+def _report_page(path: Path) -> str | None:
+    """The text of an ``index.html`` that a robustprune report wrote (its title says so), or None."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as stream:
-            return LEGACY_TITLE in stream.read(4096)
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return False
+        return None
+    return text if LEGACY_TITLE in text[:4096] else None
+
+
+def _linked_figures(page: str) -> set[str]:
+    """The ``figures/*.png|svg`` an older report's page shows or links to."""
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    return {
+        name
+        for name in map(html.unescape, links)
+        if name.startswith(f"{LEGACY_FIGURES}/") and name.endswith((".png", ".svg"))
+    }
 
 
 def _manifest(out_dir: Path) -> set[str] | None:
