@@ -116,10 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     comparing = commands.add_parser(
         "compare",
         help="compare two leaderboard files; exit 1 on a regression",
-        description="A change is a regression only when it exceeds the measured uncertainty "
-        "(the two 95% intervals). Without --fail any regression of any summary metric exits 1; "
-        "with --fail only regressions that also exceed the given tolerances do, and a gate "
-        "that finds no case in common with the baseline fails.",
+        description="A change is a regression when the one-sided 95% lower bound of how much "
+        "worse it is lies above 0 (bounds from per-example outcomes when both files have them, "
+        "else from the baseline's interval). Without --fail any regression of any summary "
+        "metric exits 1; with --fail only those whose lower bound exceeds the tolerance do, and "
+        "a gate that finds no case in common with the baseline fails.",
     )
     comparing.add_argument("baseline", type=Path, metavar="BASELINE.json")
     comparing.add_argument("current", type=Path, metavar="CURRENT.json")

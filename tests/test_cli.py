@@ -60,7 +60,10 @@ def test_compare_exits_1_on_a_regression_beyond_the_gate(
     assert main(["compare", str(baseline), str(current), "--fail", "prune_potential:0.05"]) == 1
     out = capsys.readouterr().out
     assert "REGRESSION (gate failed)" in out
-    assert "gate prune_potential:0.05 failed for digits/digits/resnet20/WT: 90.0% -> 80.0%" in out
+    assert (
+        "gate prune_potential:0.05 failed for digits/digits/resnet20/WT (nominal_pp): 90.0% -> 80.0%"
+        in out
+    )
 
 
 def test_compare_passes_within_the_gates(

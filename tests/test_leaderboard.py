@@ -198,7 +198,11 @@ def test_format_stat() -> None:
 
 
 def test_parse_gate() -> None:
-    assert parse_gate("prune_potential:0.05") == Gate("nominal_pp", 0.05)
+    assert parse_gate("prune_potential:0.05") == Gate("prune_potential", 0.05)
+    assert parse_gate("prune_potential:0.05").metrics == ("nominal_pp", "shifted_pp_mean")
+    assert parse_gate("accuracy_change:1%").metrics == (
+        "nominal_accuracy_change", "shifted_accuracy_change",
+    )  # fmt: skip
     assert parse_gate("gap:0") == Gate("gap", 0.0)
     with pytest.raises(ValueError, match="unknown metric 'accuracy'; valid metrics: nominal_pp"):
         parse_gate("accuracy:0.1")
@@ -220,12 +224,13 @@ def test_compare_is_direction_aware() -> None:
     )
     comparison = compare(baseline, current)
     regressions = {(change.key[3], change.metric) for change in comparison.regressions}
-    improvements = {(change.key[3], change.metric) for change in comparison.improvements}
-    assert regressions == {("WT", "nominal_pp"), ("WT", "flop_reduction_at_pp"),
+    assert regressions == {("WT", "nominal_pp"), ("WT", "flop_reduction_at_pp"), ("WT", "gap"),
                            ("FT", "excess_error_slope")}  # fmt: skip
-    assert improvements == {("WT", "gap")}
+    assert comparison.improvements == []  # the shrinking gap came from nominal PP falling
     slope = next(c for c in comparison.regressions if c.metric == "excess_error_slope")
     assert slope.delta == pytest.approx(0.0275) and slope.worsening == pytest.approx(0.0275)
+    gap = next(c for c in comparison.regressions if c.metric == "gap")
+    assert gap.delta == pytest.approx(-0.1) and gap.worsening == pytest.approx(0.1)
 
 
 def test_gates_fail_only_beyond_their_tolerance() -> None:
@@ -233,9 +238,12 @@ def test_gates_fail_only_beyond_their_tolerance() -> None:
         board(example_record(shifted_pp=(0.45, 0.4))),
         board(example_record(nominal_pp=(0.8, 0.75), shifted_pp=(0.45, 0.4))),
     )
-    assert comparison.failures([Gate("nominal_pp", 0.05)]) == []
-    assert len(comparison.failures([Gate("nominal_pp", 0.04)])) == 1
-    assert comparison.failures([Gate("gap", 0.0)]) == []  # the gap improved
+    # worse by 5 pp, at least 5 - 2.97 = 2.03 pp with 95 % confidence (seed level)
+    nominal = next(c for c in comparison.changes if c.metric == "nominal_pp")
+    assert nominal.lower == pytest.approx(0.05 - 1.6449 * 2**0.5 * 0.025 / 1.96, abs=1e-4)
+    assert comparison.failures([Gate("nominal_pp", 0.025)]) == []
+    assert len(comparison.failures([Gate("nominal_pp", 0.015)])) == 1
+    assert len(comparison.failures([Gate("gap", 0.015)])) == 1  # the gap shrank: nominal fell
 
 
 def test_compare_reports_missing_and_new_cases_and_skips_nulls() -> None:
@@ -246,7 +254,7 @@ def test_compare_reports_missing_and_new_cases_and_skips_nulls() -> None:
     assert comparison.missing == [("digits", "digits", "resnet20", "FT")]
     assert comparison.new == [("digits", "digits", "resnet20", "PFP")]
     assert comparison.changes == []
-    assert comparison.unchanged == len(SUMMARY_METRICS) - 1
+    assert comparison.unchanged == len(SUMMARY_METRICS) - 1  # no similarity in the current
 
 
 def test_render_comparison_lists_regressions_first_and_failed_gates() -> None:
@@ -256,11 +264,11 @@ def test_render_comparison_lists_regressions_first_and_failed_gates() -> None:
     )
     text = render_comparison(comparison, [parse_gate("prune_potential:0.05")])
     lines = text.splitlines()
-    assert lines[0].startswith("2 regression(s), 1 improvement(s)")
+    assert lines[0].startswith("3 regression(s), 0 improvement(s)")
     assert "REGRESSION (gate failed)" in lines[3] and "nominal_pp" in lines[3]
     assert "82.5%" in lines[3] and "70.0%" in lines[3] and "-12.5 pp" in lines[3]
-    assert "gate prune_potential:0.05 failed for digits/digits/resnet20/WT" in text
-    assert "improvement" in lines[5]
+    assert "+12.5 [+9.5, +15.5]" in lines[3] and "seed level" in lines[3]
+    assert "gate prune_potential:0.05 failed for digits/digits/resnet20/WT (nominal_pp)" in text
 
 
 def test_dumps_is_strict_json(leaderboard: dict[str, Any]) -> None:
@@ -270,7 +278,7 @@ def test_dumps_is_strict_json(leaderboard: dict[str, Any]) -> None:
 
 
 def test_percent_tolerances_are_percentage_points() -> None:
-    assert parse_gate("prune_potential:5%") == Gate("nominal_pp", 0.05)
+    assert parse_gate("prune_potential:5%") == Gate("prune_potential", 0.05)
     assert str(parse_gate("prune_potential:5%")) == "prune_potential:5%"
     assert parse_gate("gap:2.5%").tolerance == pytest.approx(0.025)
     with pytest.raises(ValueError, match="excess_error_slope is not a percentage metric"):
@@ -279,24 +287,24 @@ def test_percent_tolerances_are_percentage_points() -> None:
         parse_gate("gap:five%")
 
 
-def test_a_tolerance_finer_than_the_grid_step_is_refused() -> None:
+def test_a_gate_on_a_metric_the_baseline_lacks_is_refused_before_the_run() -> None:
     baseline = board(example_record(ratios=(0.3, 0.59, 0.76, 0.86, 0.92, 0.95)))
-    check_gates([parse_gate("prune_potential:0.03"), parse_gate("excess_error_slope:0.001")],
-                baseline)  # fmt: skip
+    check_gates([parse_gate("prune_potential:0"), parse_gate("gap:2%")], baseline)
     with pytest.raises(GateError) as error:
-        check_gates([parse_gate("gap:2%")], baseline)
+        check_gates([parse_gate("accuracy_change:1%")], baseline)
     message = str(error.value)
-    assert "gate gap:2%: tolerance 2.0 pp is finer than the prune-ratio grid step 3.0 pp" in message
-    assert "ratios 0.920 and 0.950" in message and "at least 0.030 (3.0%)" in message
+    assert "gate accuracy_change:1%: no baseline record has nominal_accuracy_change, " in message
+    assert "regenerate the baseline, or gate one of: nominal_pp," in message
     assert grid_step(baseline["records"][0]) == pytest.approx((0.03, 0.92, 0.95))
 
 
-def test_a_change_must_exceed_the_uncertainty_to_regress() -> None:
-    """Intervals [0.8, 0.85] and [0.75, 0.8]: half-widths 2.5 and 2.5 pp, 3.5 pp together."""
+def test_a_change_must_exceed_the_baselines_noise_to_regress() -> None:
+    """Baseline interval [0.8, 0.85]: standard error 2.5 / 1.96 pp; a rerun differs by noise
+    of sqrt(2) times that, so the one-sided bound is 1.645 x 1.80 = 2.97 pp below the change."""
     change = compare(board(example_record()), board(example_record(nominal_pp=(0.8, 0.75))))
     nominal = next(c for c in change.changes if c.metric == "nominal_pp")
-    assert nominal.uncertainty == pytest.approx(0.025 * 2**0.5)
-    assert nominal.regression  # -5 pp > 3.5 pp
+    assert nominal.worsening - nominal.lower == pytest.approx(0.0297, abs=1e-4)
+    assert nominal.regression  # 5 pp > 2.97 pp
     wide = compare(board(example_record(nominal_pp=(0.95, 0.7))),
                    board(example_record(nominal_pp=(0.9, 0.65))))  # fmt: skip
     nominal = next(c for c in wide.changes if c.metric == "nominal_pp")
@@ -314,11 +322,12 @@ def test_a_gate_with_no_case_in_common_fails() -> None:
 
 
 def test_the_case_gate_is_the_session_gate() -> None:
-    """pytest's per-case check and `robustprune compare` use one comparison: prune_potential
-    is the nominal PP only; a shifted drop fails only a shifted_pp_mean gate."""
+    """pytest's per-case check and `robustprune compare` use one comparison; prune_potential
+    gates nominal PP and shifted PP mean, so a shifted-only drop fails it."""
     old = example_record(nominal_pp=(0.9, 0.9), shifted_pp=(0.6, 0.6))
     new = example_record(nominal_pp=(0.9, 0.9), shifted_pp=(0.3, 0.3))
-    assert case_gate_failures(old, new, [parse_gate("prune_potential:0.05")]) == []
+    assert case_gate_failures(old, new, [parse_gate("nominal_pp:0.05")]) == []
+    assert len(case_gate_failures(old, new, [parse_gate("prune_potential:0.05")])) == 1
     (failure,) = case_gate_failures(old, new, [parse_gate("shifted_pp_mean:0.05")])
     session = compare(board(old), board(new)).gate_failures([parse_gate("shifted_pp_mean:0.05")])
     assert session == [failure]
@@ -341,8 +350,9 @@ def test_schema_1_files_still_load_and_compare(tmp_path: Path) -> None:
         c for c in compare(loaded, board(example_record(nominal_pp=(0.7, 0.7)))).changes
         if c.metric == "nominal_pp"
     )  # fmt: skip
-    assert change.baseline_spread == pytest.approx(0.0707, abs=1e-4)
-    assert change.current_spread == 0.0 and change.regression
+    # the std over 2 seeds, 7.07 pp, stands in: standard error 5 pp, bound 1.645 x sqrt(2) x 5
+    assert change.worsening - change.lower == pytest.approx(1.6449 * 2**0.5 * 0.05, abs=1e-4)
+    assert change.regression
 
 
 def test_tables_flag_degenerate_shifts() -> None:

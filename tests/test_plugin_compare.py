@@ -47,13 +47,15 @@ def test_a_regression_beyond_the_tolerance_fails_the_session(
         [
             f"*robustprune comparison with {baseline}*",
             "*regression(s), * improvement(s)*",
-            "case*metric*baseline*current*delta*uncertainty*status",
+            "case*metric*baseline*current*delta*worse by*status",
             "*",
-            "digits/digits/resnet20/WT*nominal_pp*90.0%*80.0%*-10.0 pp*REGRESSION (gate failed)",
-            "*digits/digits/resnet20/FT*nominal_pp*45.0%*50.0%*+5.0 pp*improvement",
+            "digits/digits/resnet20/WT*nominal_pp*90.0%*80.0%*-10.0 pp*+10.0*REGRESSION (gate "
+            "failed)",
+            "*digits/digits/resnet20/FT*nominal_pp*45.0%*50.0%*+5.0 pp*-5.0*improvement",
             "*",
-            "gate prune_potential:0.05 failed for digits/digits/resnet20/WT: 90.0% -> 80.0% "
-            "(-10.0 pp), worse by more than the tolerance 5.0 pp and the uncertainty ±0.0 pp",
+            "gate prune_potential:0.05 failed for digits/digits/resnet20/WT (nominal_pp): 90.0% -> "
+            "80.0%, worse by 10.0 pp, at least 10.0 pp with 95 % confidence (seed level), more "
+            "than the tolerance 5.0 pp",
             "robustprune: 1 regression gate(s) failed; the session fails (exit status 1)",
         ]
     )
@@ -165,12 +167,12 @@ def test_a_gate_with_no_case_in_common_fails(pytester: pytest.Pytester) -> None:
     )
 
 
-def test_a_tolerance_finer_than_the_grid_is_a_usage_error(
+def test_a_gate_on_a_metric_the_baseline_lacks_is_a_usage_error(
     pytester: pytest.Pytester, baseline: Path
 ) -> None:
-    result = pytester.runpytest(f"--rp-compare={baseline}", "--rp-compare-fail=nominal_pp:1%")
+    result = pytester.runpytest(f"--rp-compare={baseline}", "--rp-compare-fail=accuracy_change:1%")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*--rp-compare-fail: gate nominal_pp:1%: tolerance 1.0 pp is finer than the prune-ratio "
-         "grid step 5.0 pp*use a tolerance of at least 0.050 (5.0%)*"]
+        ["*--rp-compare-fail: gate accuracy_change:1%: no baseline record has "
+         "nominal_accuracy_change, shifted_accuracy_change*regenerate the baseline*"]
     )  # fmt: skip

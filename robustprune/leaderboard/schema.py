@@ -27,12 +27,28 @@ SUMMARY_METRICS: tuple[str, ...] = (
 )
 """Keys of a record's ``summary``, in table column order."""
 
-OPTIONAL_METRICS: tuple[str, ...] = ("speedup_at_pp",)
-"""Summary keys a record may carry (shown, compared and gated when present)."""
+OPTIONAL_METRICS: tuple[str, ...] = (
+    "nominal_accuracy_change",
+    "shifted_accuracy_change",
+    "speedup_at_pp",
+)
+"""Summary keys a record may carry (shown, compared and gated when present). The two accuracy
+changes are the mean over the grid's prune ratios of (pruned - parent) top-1 accuracy, on the
+nominal set and averaged over the summary shifts; records made before them lack them."""
 ALL_METRICS: tuple[str, ...] = SUMMARY_METRICS + OPTIONAL_METRICS
 
-METRIC_ALIASES: dict[str, str] = {"prune_potential": "nominal_pp"}
+METRIC_GROUPS: dict[str, tuple[str, ...]] = {
+    "prune_potential": ("nominal_pp", "shifted_pp_mean"),
+    "accuracy_change": ("nominal_accuracy_change", "shifted_accuracy_change"),
+}
+"""Gate names that stand for several metrics: ``prune_potential:5%`` gates nominal PP and
+shifted PP mean, each against the tolerance."""
+METRIC_ALIASES: dict[str, str] = {}
+"""Other names of single metrics (none at present; ``prune_potential`` is a group)."""
 LOWER_IS_BETTER: frozenset[str] = frozenset({"gap", "excess_error_slope"})
+"""Metrics where a smaller value is better; every other metric is better when larger. The gap
+is special in the gate: it worsens when nominal PP or shifted PP mean falls (a gap that shrinks
+because nominal PP fell is a regression), see ``robustprune.leaderboard.compare``."""
 NULLABLE_METRICS: frozenset[str] = frozenset(
     {"similarity", "shifted_pp_mean", "shifted_pp_min", "gap", "excess_error_slope"}
 )
@@ -48,9 +64,14 @@ COLUMN_TITLES: dict[str, str] = {
     "excess_error_slope": "excess-err. slope",
     "flop_reduction_at_pp": "FLOP red. at PP",
     "similarity": "similarity",
+    "nominal_accuracy_change": "nominal Δacc",
+    "shifted_accuracy_change": "shifted Δacc",
     "speedup_at_pp": "speedup at PP ×",
 }
-PERCENT_METRICS: frozenset[str] = frozenset(SUMMARY_METRICS) - {"excess_error_slope"}
+PERCENT_METRICS: frozenset[str] = (frozenset(SUMMARY_METRICS) - {"excess_error_slope"}) | {
+    "nominal_accuracy_change",
+    "shifted_accuracy_change",
+}
 
 SIMILARITY_RATIO_DECIMALS = 4
 """Decimals of the prune ratio in the keys of a record's similarity curves."""
@@ -259,9 +280,10 @@ def record_key(record: dict[str, Any]) -> Key:
 
 
 def canonical_metric(name: str) -> str:
-    """Resolve aliases (``prune_potential`` -> ``nominal_pp``); raise ValueError if unknown."""
+    """A metric's or metric group's canonical name (groups: ``prune_potential``,
+    ``accuracy_change``); raise ValueError naming the valid ones if unknown."""
     resolved = METRIC_ALIASES.get(name, name)
-    if resolved not in ALL_METRICS:
-        choices = ", ".join([*ALL_METRICS, *METRIC_ALIASES])
+    if resolved not in ALL_METRICS and resolved not in METRIC_GROUPS:
+        choices = ", ".join([*ALL_METRICS, *METRIC_ALIASES, *METRIC_GROUPS])
         raise ValueError(f"unknown metric {name!r}; valid metrics: {choices}")
     return resolved

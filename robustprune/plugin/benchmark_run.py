@@ -96,9 +96,14 @@ def activate(config: pytest.Config) -> None:
             "the robustprune benchmarks need the robustprune pytest plugin, which is "
             "disabled (-p no:robustprune); run them without that option"
         ) from None
-    load_run_suite(config)  # raises pytest.UsageError naming the bad value and the valid ones
+    suite = load_run_suite(
+        config
+    )  # raises pytest.UsageError naming the bad value and the valid ones
     if not is_worker(config):
         check_cache_dir(get_options(config).cache)
+        controller = config.pluginmanager.get_plugin("robustprune-controller")
+        if controller is not None:
+            controller.check_baseline_settings(suite)  # a baseline of other settings: now
     config.pluginmanager.register(BenchmarkRun(config), PLUGIN_NAME)
     if get_options(config).ray is not None:
         from robustprune.plugin.ray_run import register

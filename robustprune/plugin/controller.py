@@ -21,6 +21,7 @@ from robustprune.leaderboard import (
     compare,
     environment_info,
     load_leaderboard,
+    suite_differences,
     validate_leaderboard,
     write_leaderboard,
 )
@@ -109,6 +110,29 @@ class Controller:
             self.outcome.notes.append(options.compare_note)
         if options.autosave and options.history is not None:
             check_history_dir(options.history)
+
+    def check_baseline_settings(self, suite: Any) -> None:
+        """Before the run: a baseline made with other suite settings (delta, seeds, shifts,
+        grid, recipes) or of another suite is a usage error with a gate, a warning without."""
+        if self.baseline is None:
+            return
+        problems = suite_differences(self.baseline, suite, suite.seeds)
+        if not problems:
+            return
+        message = (
+            f"--rp-compare: the baseline {self.options.compare} does not match suite "
+            f"{suite.name!r} as this run uses it: {'; '.join(problems)}; its numbers are not "
+            "comparable with this run's"
+        )
+        if self.options.compare_fail:
+            raise pytest.UsageError(
+                f"{message}, so the gate could only fail; give a baseline made with these "
+                "settings (or drop --rp-compare-fail to only see the comparison)"
+            )
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"robustprune: warning: {message}; such cases are not compared")
+        self.outcome.notes.append(f"{message}; such cases were not compared")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for record in self.collector.add_report(report):
