@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from robustprune.identity import run_provenance
 from robustprune.leaderboard import write_leaderboard
 from robustprune.leaderboard.files import _git_state
+from robustprune.machine import class_of
 from robustprune.paths import default_cache_root
 
 HISTORY_ENV = "ROBUSTPRUNE_HISTORY"
@@ -103,6 +105,8 @@ def save_run(
         "command": command,
         "environment": leaderboard.get("environment", {}),
     }
+    # the machine class and every plugin (distribution, version, source digest) of the records
+    provenance.update(run_provenance(leaderboard["records"]))
     (path / RUN_FILE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     return StoredRun(path, provenance)
 
@@ -134,10 +138,15 @@ def latest_run(history: Path, suite: str) -> StoredRun | None:
 
 
 def describe(run: StoredRun) -> str:
-    """One line for ``robustprune history``: suite, run, records, commit, command."""
+    """One line for ``robustprune history``: suite, run, records, commit, machine class (when
+    recorded), command."""
     info = run.provenance
     commit = (info.get("git_commit") or "no git")[:12] + (
         " (dirty)" if info.get("git_dirty") else ""
     )
     command = " ".join(info.get("command") or [])
-    return f"{run.suite}  {run.name}  {info.get('records', '?')} record(s)  {commit}  {command}".rstrip()
+    machine = class_of(info) or class_of(info.get("environment"))
+    where = f"  [{machine}]" if machine else ""
+    return (
+        f"{run.suite}  {run.name}  {info.get('records', '?')} record(s)  {commit}{where}  {command}"
+    ).rstrip()

@@ -28,6 +28,7 @@ import marshal
 import sys
 import types
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -328,3 +329,31 @@ def data_digest(data: Any) -> str:
         data.augment,
     ]
     return _sha(json.dumps(parts, default=str))
+
+
+def run_provenance(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """What a leaderboard's or stored run's ``environment`` says about its records' code and
+    machines: ``machine_class`` (one, or ``{"label": "a + b", "classes": [...]}`` for several)
+    and ``plugins`` (every plugin the records ran, once); empty for records written before
+    robustprune recorded them."""
+    classes: dict[str, dict[str, Any]] = {}
+    plugins: dict[str, dict[str, Any]] = {}
+    for record in records:
+        environment = record.get("environment") or {}
+        machine = environment.get("machine_class")
+        if isinstance(machine, dict) and machine.get("label"):
+            classes.setdefault(str(machine["label"]), machine)
+        for entry in environment.get("plugins") or []:
+            if isinstance(entry, dict):
+                plugins.setdefault(json.dumps(entry, sort_keys=True, default=str), entry)
+    provenance: dict[str, Any] = {}
+    if len(classes) == 1:
+        provenance["machine_class"] = next(iter(classes.values()))
+    elif classes:
+        provenance["machine_class"] = {
+            "label": " + ".join(sorted(classes)),
+            "classes": [classes[label] for label in sorted(classes)],
+        }
+    if plugins:
+        provenance["plugins"] = [plugins[key] for key in sorted(plugins)]
+    return provenance

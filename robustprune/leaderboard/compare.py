@@ -43,6 +43,7 @@ from robustprune.leaderboard.schema import (
     canonical_metric,
     record_key,
 )
+from robustprune.machine import machine_class_note
 
 _EPSILON = 1e-12
 _Z = 1.6448536269514722
@@ -178,6 +179,8 @@ class Comparison:
     """Number of (key, metric) pairs compared and found equal."""
     common: int = 0
     """Number of cases in both leaderboards."""
+    machine_note: str | None = None
+    """Set when the baseline's machine class differs or is unknown (robustprune.machine)."""
     mismatched: dict[Key, list[str]] = field(default_factory=dict)
     """Cases made with other settings that change the numbers (delta, grid, shifts, recipes,
     seeds): not compared, and a gate fails on them."""
@@ -414,6 +417,7 @@ def compare(
         missing=sorted(old.keys() - now.keys()), new=sorted(now.keys() - old.keys()),
         common=len(common),
     )  # fmt: skip
+    comparison.machine_note = machine_class_note(baseline, current)
     by_method: dict[tuple[str, str, str, str], list[Change]] = {}
     for key in common:
         differences = settings_differences(old[key], now[key])
@@ -602,6 +606,7 @@ def render_comparison(comparison: Comparison, gates: Sequence[Gate] = ()) -> str
     for note in dict.fromkeys(comparison.notes if comparison.changes else []):
         count = comparison.notes.count(note)
         lines.append(f"{note} [{count} case(s)]" if count > 1 else note)
+    lines += [comparison.machine_note] if comparison.machine_note else []
     lines += comparison.gate_failures(gates)
     return "\n".join(lines) + "\n"
 

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from robustprune.identity import run_provenance
 from robustprune.leaderboard.schema import (
     SCHEMA,
     LeaderboardError,
@@ -107,10 +108,13 @@ def make_leaderboard(
 ) -> dict[str, Any]:
     """A leaderboard (current schema) with ``records`` sorted by key; a later duplicate key replaces."""
     by_key = {record_key(record): record for record in records}
+    environment = environment if environment is not None else environment_info()
+    # the records' machine class(es) and plugins (robustprune.identity.run_provenance)
+    environment = {**environment, **run_provenance(by_key.values())}
     return {
         "schema": SCHEMA,
         "created": created or datetime.now(UTC).isoformat(timespec="seconds"),
-        "environment": environment if environment is not None else environment_info(),
+        "environment": environment,
         "records": [by_key[key] for key in sorted(by_key)],
     }
 
