@@ -48,6 +48,11 @@ def check_report_dir(report: Path, leaderboard: Path | None) -> None:
             f"--rp-report and --rp-leaderboard are the same directory {report}; the report only "
             f"writes into a directory of its own, e.g. --rp-report {report / 'report'}"
         )
+    if leaderboard is not None and report.resolve() in leaderboard.resolve().parents:
+        raise pytest.UsageError(
+            f"--rp-leaderboard {leaderboard} is inside --rp-report {report}; the report only "
+            f"writes into a directory of its own, e.g. --rp-report {leaderboard / 'report'}"
+        )
     try:
         from robustprune.report.outdir import ReportDirectoryError, earlier_report_files
     except ImportError:
@@ -56,6 +61,32 @@ def check_report_dir(report: Path, leaderboard: Path | None) -> None:
         earlier_report_files(report)
     except ReportDirectoryError as error:
         raise pytest.UsageError(f"--rp-report: {error}") from None
+
+
+def check_leaderboard_dir(leaderboard: Path, baseline: Path | None) -> None:
+    """A UsageError, before anything runs, when ``--rp-leaderboard`` could not be written at
+    the end or would overwrite the ``--rp-compare`` baseline."""
+    if leaderboard.exists() and not leaderboard.is_dir():
+        raise pytest.UsageError(
+            f"--rp-leaderboard {leaderboard} is a file; it names the directory that "
+            "leaderboard.json, leaderboard.md and leaderboard.csv are written into, e.g. "
+            f"--rp-leaderboard {leaderboard.with_suffix('')}-run"
+        )
+    if baseline is not None and (leaderboard / "leaderboard.json").resolve() == baseline.resolve():
+        raise pytest.UsageError(
+            f"--rp-leaderboard {leaderboard} would overwrite the baseline {baseline} that "
+            "--rp-compare reads; write this run's leaderboard elsewhere, e.g. "
+            f"--rp-leaderboard {leaderboard / 'new'}"
+        )
+    try:
+        leaderboard.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise pytest.UsageError(
+            f"--rp-leaderboard: the directory {leaderboard} cannot be created "
+            f"({error.strerror or error}); choose another"
+        ) from None
+    if not os.access(leaderboard, os.W_OK):
+        raise pytest.UsageError(f"--rp-leaderboard: {leaderboard} is not writable; choose another")
 
 
 def check_history_dir(history: Path) -> None:
@@ -105,6 +136,8 @@ class Controller:
         self.write_report = load_report_writer() if options.report else None
         if options.report is not None:
             check_report_dir(options.report, options.leaderboard)
+        if options.leaderboard is not None:
+            check_leaderboard_dir(options.leaderboard, options.compare)
         self.outcome = Outcome(baseline=options.compare, gates=options.compare_fail)
         if options.compare_note:
             self.outcome.notes.append(options.compare_note)
