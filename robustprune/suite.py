@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustprune.paths import name_problem
 from robustprune.suite_reader import TOP, SuiteError, TableReader, did_you_mean
 
 __all__ = ["Case", "Suite", "SuiteError", "Thresholds", "list_suites", "load_suite"]
@@ -203,6 +204,10 @@ def list_suites() -> list[str]:
 
 def load_suite(name_or_path: str | Path) -> Suite:
     """Read a suite by name (``robustprune/suites/<name>.toml``) or by path to a TOML file."""
+    if not str(name_or_path).strip():
+        raise SuiteError(
+            f"the suite name is empty; valid suites: {list_suites()}, or a path to a .toml file"
+        )
     path = Path(name_or_path)
     if path.is_dir():
         raise SuiteError(
@@ -218,7 +223,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     if not path.exists():
         raise SuiteError(f"suite file {path} does not exist")
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a BOM (Windows editors) is not TOML
     except UnicodeDecodeError as error:
         raise SuiteError(f"{path}: not UTF-8 text ({error}); save the suite as UTF-8") from None
     except OSError as error:
@@ -236,6 +241,13 @@ def parse_suite(raw: dict[str, Any], path: Path) -> Suite:
     name = top.get("name", str, path.stem)
     if not name.strip():
         raise top.fail("name", "must be a non-empty string (it starts every case id)")
+    problem = name_problem(name)
+    if problem is not None:
+        raise top.fail(
+            "name",
+            f"{name[:60]!r}{'...' if len(name) > 60 else ''} {problem} (the name starts every "
+            "case id and names the suite's run history folder), e.g. 'my_suite-v2'",
+        )
     archs = tuple(top.names("archs", allow_empty=False))
     shifts = tuple(top.names("shifts", []))
     if not shifts:
@@ -361,11 +373,19 @@ def validate_suite(suite: Suite, registered_methods: list[str]) -> None:
             get_recipe(recipe)
         except KeyError as error:
             raise SuiteError(f"{where}: {error.args[0]}") from None
+    spellings: dict[str, list[str]] = {}
     for shift in suite.shifts:
         try:
-            get_shift(shift)
+            spellings.setdefault(get_shift(shift).name, []).append(shift)
         except (KeyError, ValueError) as error:
             raise SuiteError(f"{where}: {error.args[0]}") from None
+    repeated = {canonical: names for canonical, names in spellings.items() if len(names) > 1}
+    if repeated:
+        canonical, names = next(iter(repeated.items()))
+        raise SuiteError(
+            f"{where}: 'shifts' lists {names}, which are one distribution ({canonical!r}); "
+            "each shift may be listed once (a repeat weighs it more in the shifted mean)"
+        )
     try:  # no corruption may leave the dataset's images unchanged (docs/shifts.md)
         check_dataset_shifts(suite.shifts, suite.dataset)
     except ValueError as error:
