@@ -5,6 +5,9 @@ increasing grid, recomputing scores on its current weights, retrains with the ma
 zero and continues from it; one-shot mode starts every target from the parent. Each step's
 weights and masks are cached under a key of everything that determines them, so an
 interrupted run resumes where it stopped and another method never retrains the parent.
+Around each ``prune`` call every random generator is seeded from the case, and a changed
+network or (for a structured method) masks that are not whole units are refused
+(robustprune.guard).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from robustprune.guard import check_structured, check_unchanged, prune_seed, seeded_generators
 from robustprune.identity import builtin_digest, code_identity
 from robustprune.machine import machine_key
 from robustprune.pruning import (
@@ -113,9 +117,14 @@ def prune_curve(
             step: int = step,
         ):
             model = copy.deepcopy(start)
-            returned = pruner.prune(model, target, sample)
+            # every random generator seeded from the case; the copy must come back unchanged
+            with seeded_generators(prune_seed(seed, step)):
+                returned = pruner.prune(model, target, sample)
+            check_unchanged(pruner.name, start.state_dict(), model)
             # validate what the pruner returned before combine_masks converts it to bool
             check_mask_structure(pruner.name, model, returned)
+            if pruner.structured:
+                check_structured(pruner.name, returned)
             masks = combine_masks(returned, start_masks)
             achieved = validate_masks(pruner.name, model, masks, target, parent_count)
             apply_masks(model, masks)
