@@ -161,6 +161,7 @@ def test_editing_a_plugin_pruner_recomputes_exactly_its_artifacts(tmp_path, plug
     [entry] = edited["Edited"].environment["plugins"]
     assert (entry["kind"], entry["name"], entry["module"]) == ("pruner", "Edited", "keys_plugin")
     assert entry["distribution"] is None and entry["source"]
+    assert edited["Edited"].environment["machine_class"] == machine.machine_class("cpu")
 
 
 def accuracies(result) -> list[float]:
