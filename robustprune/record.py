@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from robustprune.distributions import NOMINAL
+from robustprune.leaderboard.outcomes import outcomes_block, parent_digest
 from robustprune.leaderboard.schema import SCHEMA, similarity_key
 from robustprune.metrics import (
     aggregate_seeds,
@@ -89,6 +90,10 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
         float(np.min([values_by[n][i] for n in summary_shifts])) for i in per_seed
     ] if summary_shifts else []  # fmt: skip
     gaps = [values_by[NOMINAL][i] - shifted_means[i] for i in range(len(shifted_means))]
+    changes = _mean_accuracy_change(seeds, distributions)
+    shifted_changes = [
+        float(np.mean([changes[n][i] for n in summary_shifts])) for i in per_seed
+    ] if summary_shifts else []  # fmt: skip
     similarity = _similarity_at_pp(seeds, values_by[NOMINAL])
     ci = intervals.summary if intervals else {}
 
@@ -115,6 +120,11 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
         if intervals
         else None,
         "prune_potential": potential,
+        "mean_accuracy_change": {
+            name: _stat(changes[name], intervals.mean_accuracy_change[name] if intervals else None)
+            | {"values": changes[name]}
+            for name in distributions
+        },
         "flop_reduction_at_pp": flops_at_pp,
         "excess_error": excess,
         "similarity": _similarity_record(seeds[0].similarity),
@@ -133,6 +143,8 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
             "shifted_pp_mean": _stat(shifted_means, ci.get("shifted_pp_mean")),
             "shifted_pp_min": _stat(shifted_mins, ci.get("shifted_pp_min")),
             "gap": _stat(gaps, ci.get("gap")),
+            "nominal_accuracy_change": _stat(changes[NOMINAL], ci.get("nominal_accuracy_change")),
+            "shifted_accuracy_change": _stat(shifted_changes, ci.get("shifted_accuracy_change")),
             "excess_error_slope": _stat(excess["slope"]["values"], ci.get("excess_error_slope"))
             if excess
             else None,
@@ -143,6 +155,8 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
             **_speedup(seeds),
         },
         "thresholds": suite.thresholds_for(case.method).to_dict(),
+        "settings": _settings(suite, case.arch),
+        "outcomes": _outcomes(seeds, distributions),
         "timings": {key: round(sum(s.timings[key] for s in seeds), 3) for key in seeds[0].timings},
         "artifacts": {key: [s.origins[key] for s in seeds] for key in seeds[0].origins},
         "environment": result.environment,
@@ -236,6 +250,60 @@ def _intervals(
         confidence=CONFIDENCE,
         seed=0,
     )
+
+
+def _settings(suite: Any, arch: str) -> dict[str, Any] | None:
+    """Suite settings beyond delta, seeds, shifts and grid that change the numbers (compared
+    by ``robustprune.leaderboard.compare``); None for a suite-like object without them."""
+    if not hasattr(suite, "train_recipe"):
+        return None
+    return {
+        "train_recipe": suite.train_recipe(arch),
+        "retrain_recipe": suite.retrain_recipe(arch),
+        "mode": suite.mode,
+    }
+
+
+def _mean_accuracy_change(
+    seeds: list[SeedResult], distributions: list[str]
+) -> dict[str, list[float]]:
+    """Per distribution and seed: the mean over the grid of (pruned - parent) top-1 accuracy,
+    the area under the accuracy-change curve per grid point (continuous, unlike PP)."""
+    return {
+        name: [
+            float(np.mean([row.evaluation[name].accuracy for row in s.points]))
+            - s.parent_eval[name].accuracy
+            if s.points
+            else 0.0
+            for s in seeds
+        ]
+        for name in distributions
+    }
+
+
+def _outcomes(seeds: list[SeedResult], distributions: list[str]) -> dict[str, Any] | None:
+    """Per distribution and seed, which test examples the parent and every curve point got
+    right (bit-packed, robustprune.leaderboard.outcomes); None without per-example data."""
+    if any(len(s.parent_eval[name].correct) == 0 for s in seeds for name in distributions):
+        return None
+    parent = {
+        name: [_numpy(s.parent_eval[name].correct).astype(bool) for s in seeds]
+        for name in distributions
+    }
+    pruned = {
+        name: [[_numpy(row.evaluation[name].correct).astype(bool) for row in s.points]
+               for s in seeds]
+        for name in distributions
+    }  # fmt: skip
+    digests = [
+        parent_digest(
+            {name: parent[name][index] for name in distributions},
+            {name: s.parent_eval[name].accuracy for name in distributions},
+            {name: s.parent_eval[name].loss for name in distributions},
+        )
+        for index, s in enumerate(seeds)
+    ]
+    return outcomes_block(parent, pruned, digests)
 
 
 def _error(evaluation: Evaluation, name: str) -> float:

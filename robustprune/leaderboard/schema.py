@@ -248,6 +248,19 @@ def validate_record(record: Any, path: str = "record") -> None:
         if summary[name] is None and (name in NULLABLE_METRICS or name in OPTIONAL_METRICS):
             continue
         _stat(summary[name], f"{path}.summary.{name}")
+    _per_distribution(
+        record.get("mean_accuracy_change") or {},
+        f"{path}.mean_accuracy_change",
+        lambda value, where: _stat(value, where, values=True),
+    )
+    if record.get("settings") is not None:
+        _dict(record["settings"], f"{path}.settings")
+    if record.get("outcomes") is not None:
+        outcomes = _dict(
+            record["outcomes"], f"{path}.outcomes", ("encoding", "examples", "parent", "curve")
+        )
+        for name in ("examples", "parent", "curve"):
+            _dict(outcomes[name], f"{path}.outcomes.{name}")
     _dict(record["thresholds"], f"{path}.thresholds")
     _per_distribution(record["timings"], f"{path}.timings", _number)
     _dict(record["artifacts"], f"{path}.artifacts")

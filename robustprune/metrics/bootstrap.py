@@ -33,7 +33,10 @@ class CaseIntervals:
     """Per distribution, per ratio: accuracy of the pruned nets minus their parents'."""
     summary: dict[str, Interval] = field(default_factory=dict)
     """``nominal_pp``, ``shifted_pp_mean``, ``shifted_pp_min``, ``gap``,
-    ``flop_reduction_at_pp`` and ``excess_error_slope`` (the latter three only when defined)."""
+    ``nominal_accuracy_change``, ``shifted_accuracy_change``, ``flop_reduction_at_pp`` and
+    ``excess_error_slope`` (the shifted ones and the latter two only when defined)."""
+    mean_accuracy_change: dict[str, Interval] = field(default_factory=dict)
+    """Per distribution: the mean over the grid of (pruned - parent) accuracy."""
 
 
 def _percentiles(values: np.ndarray, confidence: float) -> Interval:
@@ -115,6 +118,7 @@ def bootstrap_case(
 
         errors: dict[str, np.ndarray] = {}
         potentials: dict[str, np.ndarray] = {}
+        mean_changes: dict[str, np.ndarray] = {}
         for name, block in correct.items():
             n = block.shape[1]
             accuracy = (counts[n].astype(np.float64) @ block.T.astype(np.float64)) / n
@@ -130,7 +134,10 @@ def bootstrap_case(
                 f"change:{name}",
                 np.stack([seed_mean(change[..., r]) for r in range(num_ratios)], axis=1),
             )
+            mean_changes[name] = change.mean(axis=-1)  # (size, S): the grid's mean per seed
+            keep(f"mean_change:{name}", seed_mean(mean_changes[name]))
         keep("nominal_pp", seed_mean(potentials[nominal]))
+        keep("nominal_accuracy_change", seed_mean(mean_changes[nominal]))
         if flop_reductions is not None:
             flops = np.asarray(flop_reductions, dtype=float)
             at = np.isclose(potentials[nominal][..., None], ratios[None]) & (
@@ -143,6 +150,8 @@ def bootstrap_case(
             keep("shifted_pp_mean", seed_mean(shifted_mean))
             keep("shifted_pp_min", seed_mean(stacked.min(axis=0)))
             keep("gap", seed_mean(potentials[nominal] - shifted_mean))
+            shifted_change = np.stack([mean_changes[name] for name in summary_shifts]).mean(0)
+            keep("shifted_accuracy_change", seed_mean(shifted_change))
         if excess_shifts:
             shifted = np.stack([errors[name] for name in excess_shifts]).mean(axis=0)
             excess = (shifted - errors[nominal])[..., 1:] - (shifted - errors[nominal])[..., :1]
@@ -163,6 +172,7 @@ def bootstrap_case(
             n: [_percentiles(changes[n][:, r], confidence) for r in range(num_ratios)]
             for n in correct
         },
+        mean_accuracy_change={n: intervals[f"mean_change:{n}"] for n in correct},
         summary={
             name: intervals[name]
             for name in (
@@ -170,6 +180,8 @@ def bootstrap_case(
                 "shifted_pp_mean",
                 "shifted_pp_min",
                 "gap",
+                "nominal_accuracy_change",
+                "shifted_accuracy_change",
                 "flop_reduction_at_pp",
                 "excess_error_slope",
             )
