@@ -71,7 +71,15 @@ class _DataOnlyUnpickler(pickle.Unpickler):
 def read_cifar_batch(path: Path) -> dict[bytes, object]:
     """One CIFAR python batch file as its dict (keys are bytes, e.g. b"data", b"labels")."""
     with open(path, "rb") as handle:
-        content = _DataOnlyUnpickler(io.BytesIO(handle.read()), encoding="bytes").load()
+        raw = handle.read()
+    try:
+        content = _DataOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as error:
+        kind = pickle.UnpicklingError if isinstance(error, pickle.UnpicklingError) else ValueError
+        raise kind(
+            f"{path} is not a readable CIFAR batch ({type(error).__name__}: {error}); the file "
+            "is damaged or not CIFAR's python version: download and extract it again"
+        ) from None
     if not isinstance(content, dict):
         raise ValueError(
             f"{path} is not a CIFAR batch: expected a dict, got {type(content).__name__}"
@@ -107,11 +115,22 @@ def load_cifar10_arrays(
     """(full train ImageSet of 50,000, test ImageSet of 10,000, number of classes), uint8 N×3×32×32."""
     directory = data_root(root) / CIFAR10_DIR
     _require("cifar10", directory, CIFAR10_FILES)
-    parts = [_batch_arrays(directory / name) for name in CIFAR10_TRAIN_FILES]
-    train = ImageSet(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
-    test = ImageSet(*_batch_arrays(directory / "test_batch"))
     meta = read_cifar_batch(directory / "batches.meta")
     num_classes = len(meta.get(b"label_names", [])) or 10  # type: ignore[arg-type]
+    parts = {name: _batch_arrays(directory / name) for name in (*CIFAR10_TRAIN_FILES, "test_batch")}
+    for name, (_, labels) in parts.items():
+        bad = labels[(labels < 0) | (labels >= num_classes)]
+        if bad.numel():
+            raise ValueError(
+                f"{directory / name}: {bad.numel()} label(s) outside the {num_classes} classes "
+                f"named in batches.meta, e.g. {sorted(set(bad[:5].tolist()))}; valid: "
+                f"0..{num_classes - 1}"
+            )
+    train = ImageSet(
+        torch.cat([parts[name][0] for name in CIFAR10_TRAIN_FILES]),
+        torch.cat([parts[name][1] for name in CIFAR10_TRAIN_FILES]),
+    )
+    test = ImageSet(*parts["test_batch"])
     return train, test, num_classes
 
 

@@ -407,9 +407,63 @@ def list_datasets(include: str | None = None) -> list[str]:
     return names
 
 
+class LabelRangeError(ValueError):
+    """A dataset's labels fall outside its classes (and its declared ignore label)."""
+
+
 def load_dataset(name: str, root: str | os.PathLike[str] | None = None) -> DatasetSplits:
-    """Load the registered dataset `name` from the data root (see `data_root`)."""
-    return dataset_loader(name)(data_root(root))
+    """Load the registered dataset `name` from the data root (see `data_root`); its in-memory
+    labels are checked against `num_classes` (LabelRangeError naming the split and the loader)."""
+    loader = dataset_loader(name)
+    directory = data_root(root)
+    data = loader(directory)
+    where = (
+        f"dataset {name!r} (loaded by {loader.__module__}.{loader.__qualname__} from "
+        f"{_ORIGINS.get(name, '?')}, data root {directory})"
+    )
+    check_labels(data, where)
+    return data
+
+
+def ignore_label(data: DatasetSplits) -> int | None:
+    """The label that marks pixels to skip, when the dataset declares one (VOC: 255), else None."""
+    value = data.info.get("ignore_index")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def check_labels(data: DatasetSplits, where: str) -> None:
+    """Every label of an in-memory split (and the class labels of any split) is a class index in
+    ``[0, num_classes)`` or the dataset's declared ignore label; LabelRangeError otherwise.
+
+    Without the check a label of 10 or -1 failed deep in training with an IndexError that named
+    neither file nor dataset, and 255 was silently skipped as if it were VOC's ignore label.
+    """
+    ignore = ignore_label(data)
+    for split in ("train", "val", "test"):
+        source = getattr(data, split)
+        if not isinstance(source, ImageSet) and getattr(source, "segmentation", False):
+            continue  # file-backed masks decode per batch: reading them all here costs too much
+        labels = source.labels
+        if labels.numel() == 0:
+            continue
+        bad = (labels < 0) | (labels >= data.num_classes)
+        if ignore is not None:
+            bad &= labels != ignore
+        if bool(bad.any()):
+            values = sorted({int(v) for v in labels[bad].unique()[:5].tolist()})
+            allowed = f"0..{data.num_classes - 1}" + (
+                f" or the ignore label {ignore}" if ignore is not None else ""
+            )
+            hint = (
+                ""
+                if ignore is not None or 255 not in values
+                else "; 255 is an ignore label only for a dataset that declares it "
+                "(DatasetSplits info={'ignore_index': 255}, as VOC does)"
+            )
+            raise LabelRangeError(
+                f"{where}: the {split} split has {int(bad.sum())} label(s) outside the "
+                f"{data.num_classes} classes, e.g. {values}; valid: {allowed}{hint}"
+            )
 
 
 def dataset_loader(name: str) -> Loader:
