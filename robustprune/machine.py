@@ -22,6 +22,14 @@ from typing import Any
 
 ENVIRONMENT_VARIABLE = "ROBUSTPRUNE_MACHINE_CLASS"
 _MAX_LABEL = 100
+KERNEL_VARIABLES = (
+    "ATEN_CPU_CAPABILITY",
+    "ONEDNN_MAX_CPU_ISA",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+)
+"""Environment variables that make torch pick other CPU kernels (and so other numbers) on the
+same machine; those that are set are part of the machine class."""
 
 
 @functools.cache
@@ -87,6 +95,9 @@ def detected_machine_class(device: Any = "cpu") -> dict[str, Any]:
         info["isa"] = family
         info["capability"] = get_capability() if get_capability is not None else None
         info["vendor"] = vendor
+        forced = {name: os.environ[name] for name in KERNEL_VARIABLES if os.environ.get(name)}
+        if forced:
+            info["kernels"] = forced
     else:
         info["platform"] = platform.platform()
     info["label"] = machine_label(info)
@@ -116,12 +127,15 @@ def machine_class(device: Any = "cpu") -> dict[str, Any]:
 
 def machine_key(device: Any = "cpu") -> dict[str, Any]:
     """The part of parent and prune-step keys that names the machine class: the detected class,
-    or only the declared label when ``ROBUSTPRUNE_MACHINE_CLASS`` is set."""
+    or only the declared label when ``ROBUSTPRUNE_MACHINE_CLASS`` is set; with the process's
+    torch thread count either way (it changes how sums are split, so the numbers)."""
+    import torch
+
     declared = _declared()
     if declared is not None:
-        return {"declared": declared}
+        return {"declared": declared, "threads": torch.get_num_threads()}
     info = detected_machine_class(device)
-    return {k: v for k, v in info.items() if k != "label"}
+    return {**{k: v for k, v in info.items() if k != "label"}, "threads": torch.get_num_threads()}
 
 
 def class_of(environment: dict[str, Any] | None) -> str | None:

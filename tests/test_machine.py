@@ -29,7 +29,24 @@ def test_this_machine_has_a_class_with_a_label() -> None:
     found = machine.machine_class("cpu")
     assert found["device"] == "cpu" and found["torch"] and found["isa"]
     assert found["label"].startswith(f"cpu {found['isa']} ")
-    assert machine.machine_key("cpu") == {k: v for k, v in found.items() if k != "label"}
+    key = machine.machine_key("cpu")
+    assert key == {**{k: v for k, v in found.items() if k != "label"}, "threads": key["threads"]}
+
+
+def test_forced_kernels_and_thread_counts_are_other_classes(monkeypatch) -> None:
+    import torch
+
+    plain = machine.machine_key("cpu")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert machine.machine_key("cpu")["kernels"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads + 1)
+        assert machine.machine_key("cpu") != plain
+    finally:
+        torch.set_num_threads(threads)
+    assert machine.machine_key("cpu") == plain
 
 
 def test_leaderboards_carry_their_records_machine_class_and_plugins() -> None:
