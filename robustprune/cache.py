@@ -16,8 +16,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from filelock import FileLock
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from robustprune.paths import default_cache_root
+from robustprune.paths import default_cache_root, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -361,14 +359,6 @@ def _check_tensors(payload: bytes, sidecar: dict[str, Any], name: str) -> Tensor
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so a reader sees either the old file, or all of the new one."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` so a reader sees either the old file, or all of the new one
+    (with the permissions the umask gives: ``paths.write_atomic``)."""
+    write_atomic(path, data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -38,3 +39,37 @@ def name_problem(name: str) -> str | None:
     if name != name.strip():
         return "starts or ends with whitespace"
     return None
+
+
+def current_umask() -> int:
+    """This process's umask (read from /proc where possible: setting it to ask is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` so a reader sees either the old file or all of the new one.
+
+    The file gets the permissions the umask gives any new file (``0o666 & ~umask``): the
+    temporary file ``mkstemp`` makes is private (0600), so a lab-shared cache, leaderboard or
+    history folder would otherwise be unreadable to colleagues.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(handle, 0o666 & ~current_umask())
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data.encode("utf-8") if isinstance(data, str) else data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -8,7 +8,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib import metadata
@@ -23,6 +22,7 @@ from robustprune.leaderboard.schema import (
     validate_leaderboard,
 )
 from robustprune.leaderboard.tables import render_csv, render_markdown
+from robustprune.paths import write_atomic
 
 
 def environment_info(**extra: Any) -> dict[str, Any]:
@@ -142,14 +142,7 @@ def load_leaderboard(path: str | Path) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text)  # honours the umask (mkstemp alone makes 0600 files)
 
 
 def dumps(leaderboard: dict[str, Any]) -> str:
