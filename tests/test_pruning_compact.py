@@ -10,8 +10,8 @@ from torch import nn
 
 from robustprune.models import create, list_models
 from robustprune.pruning import compact, default_registry, kept_count, parameter_count
-from robustprune.pruning.masks import Masks, apply_masks, weight_name
-from robustprune.pruning.structure import PRODUCER, channel_structure
+from robustprune.pruning.masks import Masks, apply_masks, prunable_weights, weight_name
+from robustprune.pruning.structure import CONSUMER, PRODUCER, channel_structure
 
 LARGE = {"resnet18": 64, "resnet101": 64, "deeplabv3_resnet50": 64}
 """ImageNet-size and segmentation models, built at a small input (pixels); the rest at 16."""
@@ -74,6 +74,36 @@ def structured_masks(model: nn.Module, example: torch.Tensor, seed: int = 0) -> 
     return structure.propagate(masks)
 
 
+def per_channel_parameters_cut(model: nn.Module, masks: Masks, example: torch.Tensor) -> int:
+    """Entries of biases and BN vectors (never masked) whose channel the masks leave unread or
+    unproduced: what ``compact`` drops beyond the masked weights."""
+    structure = channel_structure(model, example)
+    modules = dict(model.named_modules())
+    parameters = dict(model.named_parameters())
+    cut = 0
+    for group in structure.groups:
+        if group.reaches_output:
+            continue
+        produced = torch.zeros(group.width, dtype=torch.bool)
+        consumed = torch.zeros(group.width, dtype=torch.bool)
+        for member in group.members:
+            name = weight_name(member.module)
+            mask = masks.get(name, torch.ones_like(parameters.get(name, example), dtype=torch.bool))
+            if member.role == PRODUCER:
+                produced[member.channel] |= mask.reshape(mask.shape[0], -1).any(1)[member.index]
+            elif member.role == CONSUMER:
+                columns = mask.transpose(0, 1).reshape(mask.shape[1], -1).any(1)
+                consumed[member.channel] |= columns[member.index]
+        dead = ~(produced & consumed)
+        for member in group.members:
+            if member.role == CONSUMER:
+                continue
+            for parameter in modules[member.module].parameters(recurse=False):
+                if parameter.dim() == 1:
+                    cut += int(dead[member.channel].sum())
+    return cut
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -85,7 +115,9 @@ def test_fully_structured_masks_compact_to_the_kept_parameter_count(name: str) -
     model, example = build(name)
     masks = structured_masks(model, example)
     small = compact(model, masks, example)
-    assert parameter_count(small) == kept_count(model, masks) < parameter_count(model)
+    cut = per_channel_parameters_cut(model, masks, example)
+    assert cut > 0  # BN and biases of removed channels are not masked, compact drops them
+    assert parameter_count(small) == kept_count(model, masks) - cut < parameter_count(model)
     masked = apply_masks(copy.deepcopy(model), masks)
     assert max_difference(masked, small, size_of(name)) <= TOLERANCE
     assert parameter_count(model) == sum(p.numel() for p in model.parameters())  # not modified
@@ -115,14 +147,18 @@ def test_structured_methods_compact_to_the_same_function(name: str, method: str,
     small = compact(model, masks, sample[0][0][:2])
     masked = apply_masks(copy.deepcopy(model), masks)
     assert max_difference(masked, small, 32) <= TOLERANCE
-    # smaller, and nothing the masked network still uses was cut: every nonzero stays
+    # smaller, and nothing the masked network still uses was cut: every nonzero weight stays
+    # (BN and biases of removed channels are not masked: they count as kept, compact drops them)
     assert parameter_count(small) < parameter_count(model)
-    assert parameter_count(small) >= kept_count(model, masks)
-    assert count_nonzero(small) == count_nonzero(masked)
+    assert nonzero_weights(small) == nonzero_weights(masked)
 
 
 def count_nonzero(model: nn.Module) -> int:
     return sum(int(parameter.ne(0).sum()) for parameter in model.parameters())
+
+
+def nonzero_weights(model: nn.Module) -> int:
+    return sum(int(weight.ne(0).sum()) for weight in prunable_weights(model).values())
 
 
 def chain(width: int = 16) -> nn.Sequential:
@@ -148,7 +184,9 @@ def test_structured_methods_on_a_chain_compact_to_exactly_the_kept_count(method:
     sample = [(torch.randn(64, 3, 8, 8), torch.zeros(64, dtype=torch.long))]
     masks = default_registry().create(method).prune(model, 0.5, sample)
     small = compact(model, masks, sample[0][0][:2])
-    assert parameter_count(small) == kept_count(model, masks)
+    removed = [int((~masks[f"{n}.weight"].reshape(16, -1).any(1)).sum()) for n in ("0", "3")]
+    # each removed filter's bias and BN scale and shift count as kept; compact drops them
+    assert parameter_count(small) == kept_count(model, masks) - 3 * sum(removed)
     assert small[0].out_channels < 16 and small[3].in_channels == small[0].out_channels
     assert max_difference(apply_masks(copy.deepcopy(model), masks), small, 8) <= TOLERANCE
 

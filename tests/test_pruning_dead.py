@@ -12,6 +12,7 @@ from robustprune.pruning import (
     apply_masks,
     default_registry,
     parameter_count,
+    prunable_weights,
     validate_masks,
 )
 from robustprune.pruning.dead import DeadStructure
@@ -32,18 +33,32 @@ def digits_like(arch: str, seed: int = 0) -> tuple[nn.Module, list]:
     return model, [(inputs, torch.zeros(96, dtype=torch.long))]
 
 
-def dead_but_kept(model: nn.Module, masks: dict, sample: list) -> tuple[int, int]:
-    """(kept entries whose gradient over S is identically zero, kept consumer weights that read
-    an input-independent channel) of the masked network. A layer's last kept weight is exempt:
-    the contract empties no layer, so a layer dead on S keeps one entry (dead.py)."""
+def dead_but_kept(
+    model: nn.Module, masks: dict, sample: list, structured: bool = False
+) -> tuple[int, int]:
+    """(kept units whose gradient over S is identically zero, kept consumer weights that read
+    an input-independent channel) of the masked network. Units are single entries of any
+    parameter, or with ``structured`` whole output filters of prunable layers (torchprune's
+    FilterNet rule). A layer's last kept filter is exempt: the contract empties no layer, so
+    a layer dead on S keeps one kernel slice (dead.py)."""
     gradients, constant = DeadStructure(model, sample).probe(masks)
     parameters = dict(model.named_parameters())
-    last_entry = {name for name, mask in masks.items() if int(mask.sum()) == 1}
+    last_entry = {
+        name
+        for name, mask in masks.items()
+        if int(mask.reshape(mask.shape[0], -1).any(dim=1).sum()) == 1
+    }
     zero_gradient = 0
     for name, gradient in gradients.items():
         kept = masks.get(name, torch.ones_like(gradient, dtype=torch.bool))
-        if name not in last_entry:
+        if name in last_entry:
+            continue
+        if not structured:
             zero_gradient += int((kept & (gradient == 0)).sum())
+        elif name in prunable_weights(model):
+            rows = gradient.shape[0]
+            silent = gradient.reshape(rows, -1).eq(0).all(dim=1)
+            zero_gradient += int((kept.reshape(rows, -1).any(dim=1) & silent).sum())
     constant_reads = 0
     for layer, channels in constant.items():
         name = weight_name(layer)
@@ -62,7 +77,8 @@ def check_step(arch: str, method: str, ratios: tuple[float, ...]) -> None:
         masks = combine_masks(pruner.prune(model, ratio, sample), previous)
         achieved = validate_masks(method, model, masks, ratio, parent_count)
         assert achieved == pytest.approx(ratio, abs=0.005)
-        assert dead_but_kept(model, masks, sample) == (0, 0), (arch, method, ratio)
+        structured = pruner.structured
+        assert dead_but_kept(model, masks, sample, structured) == (0, 0), (arch, method, ratio)
         for name, mask in previous.items():  # iterative masks stay nested
             assert not (masks[name] & ~mask).any(), (arch, method, ratio, name)
         apply_masks(model, masks)
@@ -113,18 +129,17 @@ def test_a_residual_stream_is_one_group_across_the_adds():
     stream = next(group for group in structure.groups if group.root == "stem")
     assert {m.module for m in stream.role(PRODUCER)} == {"stem", "a2", "b2"}
     assert {m.module for m in stream.role(CONSUMER)} == {"a1", "b1", "fc"}
-    assert structure.private_affines["a2"] == ("a_bn",)
 
 
-def test_a_stream_channel_without_producers_is_zero_and_unread():
+def test_a_stream_channel_without_producers_is_unread_and_keeps_its_bn():
     model = TwoBlockResNet().eval()
     structure = channel_structure(model, torch.randn(2, 1, 6, 6))
     masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in model.named_parameters()}
     for producer in ("stem", "a2", "b2"):
         masks[f"{producer}.weight"][2] = False  # every producer of stream channel 2
     propagated = structure.propagate(masks)
-    for affine in ("stem_bn", "a_bn", "b_bn"):
-        assert not propagated[f"{affine}.weight"][2] and not propagated[f"{affine}.bias"][2]
+    for affine in ("stem_bn", "a_bn", "b_bn"):  # a constant now: BN stays, as in torchprune
+        assert propagated[f"{affine}.weight"].all() and propagated[f"{affine}.bias"].all()
     for consumer in ("a1", "b1", "fc"):
         assert not propagated[f"{consumer}.weight"][:, 2].any(), consumer
     assert propagated["a1.weight"][:, 1].all()  # other channels untouched
@@ -139,12 +154,14 @@ def test_a_stream_channel_nobody_reads_takes_every_producer_along():
     propagated = structure.propagate(masks)
     for producer in ("stem", "a2", "b2"):
         assert not propagated[f"{producer}.weight"][4].any(), producer
-    assert not propagated["a2.bias"][4] and not propagated["a_bn.weight"][4]
-    # one producer alone removed: the stream lives on, only that producer's private BN goes
+    assert propagated["a2.bias"][4] and propagated["a_bn.weight"][4]  # never masked
+    # one producer alone removed: the stream lives on, every consumer still reads it
     masks = {"a2.weight": torch.ones_like(model.a2.weight, dtype=torch.bool)}
     masks["a2.weight"][0] = False
     propagated = structure.propagate(masks)
-    assert not propagated["a_bn.weight"][0] and propagated["b1.weight"][:, 0].all()
+    for consumer in ("a1", "b1", "fc"):
+        assert propagated.get(f"{consumer}.weight", torch.ones(1, dtype=torch.bool)).all()
+    assert "a_bn.weight" not in propagated
 
 
 def test_concatenated_channels_map_to_their_consumers_slices():
@@ -160,7 +177,7 @@ def test_concatenated_channels_map_to_their_consumers_slices():
     masks["dense1.0.conv2.weight"][5] = False
     propagated = structure.propagate(masks)
     assert not propagated["dense1.1.conv1.weight"][:, 29].any()  # 24 + 5
-    assert not propagated["dense1.1.bn1.weight"][29] and not propagated["trans1.bn.bias"][29]
+    assert "dense1.1.bn1.weight" not in propagated and "trans1.bn.bias" not in propagated
     assert propagated["dense1.1.conv1.weight"][:, 28].all()
 
 

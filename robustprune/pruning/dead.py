@@ -1,14 +1,20 @@
-"""Dead structure, found from data after every prune step (the reference implementation's rule).
+"""Dead structure, found from data after every prune step, per method family as the reference
+implementation (torchprune) does it.
 
-After masking, some kept parameters can no longer change the output on the sample set S:
-- an entry whose gradient over S is identically zero (it reads a ReLU that is dead on S, or
-  writes into a channel that nothing downstream reads, through adds and concatenations too);
-- a consumer's input slice of a channel that does not depend on the input (every sample of S
-  gives it the same value at every position: its producers are all removed, or it is a ReLU
-  that never fires).
-Both count as removed, and removing them can make more structure dead, so the rules run to a
-fixed point. The methods then search their knob again, so the freed budget goes to live
-structure (``budget.fit_live`` over masks that went through ``DeadStructure.remove``).
+After masking, some kept parameters can no longer change the output on the sample set S. One
+forward and backward pass over S of the masked network gives every parameter's gradient and,
+per prunable layer, which input channels do not depend on the input (every sample of S gives
+them the same value at every position: their producers are all removed, or a ReLU never fires).
+- Weight methods (WT, SiPP; torchprune's ``WeightNet``): every entry of every parameter whose
+  gradient is identically zero goes, and the consumer slices of constant input channels.
+- Filter methods (FT, PFP and any pruner built with a ``ChannelStructure``; torchprune's
+  ``FilterNet``): only whole units go. An output filter of a prunable layer whose gradient over
+  S is all zero, and a layer's input channel that is constant over S; then structured
+  propagation over the channel groups. Never a single weight inside a kept filter and kept
+  channel, and never a bias or BN entry, so the masks stay exactly filter/channel structured.
+Removing dead structure can make more structure dead, so the rules run to a fixed point. The
+methods then search their knob again, so the freed budget goes to live structure
+(``budget.fit_live`` over masks that went through ``DeadStructure.remove``).
 
 The gradient is that of a fixed random projection of the outputs, not of the loss: a sample
 classified with a saturated softmax would give an exactly zero loss gradient and hide live
@@ -32,10 +38,10 @@ MAX_ROUNDS = 20
 class DeadStructure:
     """Removes dead structure from keep-masks of ``model``, judged on ``sample``.
 
-    Every method removes the same things: single entries whose gradient is zero (a whole
-    filter, when none of its entries matters) and the consumer slices of input-independent
-    channels. With a ``structure`` (FT, PFP), structured propagation runs after each round, so
-    a removed filter still takes its BN and bias along. Without a sample nothing is found.
+    Without a ``structure`` (weight methods) single entries of any parameter whose gradient is
+    zero go; with one (filter methods) only whole output filters of prunable layers whose
+    gradient is zero, followed by structured propagation. Both remove the consumer slices of
+    input-independent channels. Without a sample nothing is found.
     """
 
     def __init__(
@@ -56,7 +62,7 @@ class DeadStructure:
             gradients, constant = self.probe(current)
             updated = self._apply(current, gradients, constant)
             updated = self._propagate(updated)
-            _keep_every_layer(updated, current, self.layers)
+            _keep_every_layer(updated, current, self.layers, self.structure is not None)
             if kept_entries(updated) == kept_entries(current):
                 return updated
             current = updated
@@ -124,8 +130,15 @@ class DeadStructure:
         self, masks: Masks, gradients: dict[str, Tensor], constant: dict[str, Tensor]
     ) -> Masks:
         result = {name: mask.clone() for name, mask in masks.items()}
-        for name, gradient in gradients.items():
-            result[name] = _and(result.get(name), gradient != 0)
+        if self.structure is None:
+            for name, gradient in gradients.items():
+                result[name] = _and(result.get(name), gradient != 0)
+        else:
+            for layer in self.layers:
+                gradient = gradients[weight_name(layer)]
+                live_filters = gradient.reshape(gradient.shape[0], -1).ne(0).any(dim=1)
+                live = live_filters.view(-1, *([1] * (gradient.dim() - 1))).expand_as(gradient)
+                result[weight_name(layer)] = _and(result.get(weight_name(layer)), live)
         for layer, constant_inputs in constant.items():
             if not bool(constant_inputs.any()):
                 continue
@@ -164,11 +177,14 @@ def _and(mask: Tensor | None, live: Tensor) -> Tensor:
     return live.clone() if mask is None else mask & live.to(mask.device)
 
 
-def _keep_every_layer(updated: Masks, previous: Masks, layers: dict[str, nn.Module]) -> None:
+def _keep_every_layer(
+    updated: Masks, previous: Masks, layers: dict[str, nn.Module], structured: bool
+) -> None:
     """A layer that would lose every weight keeps one (the contract empties no layer): its
     largest-magnitude entry kept before this round, else its largest-magnitude entry still
-    nonzero in the model, never one an earlier step removed. The choice is stable, so the
-    fixed point is still reached."""
+    nonzero in the model, never one an earlier step removed. ``structured`` keeps that entry's
+    whole kernel slice (one filter reading one channel), so the mask stays filter/channel
+    structured. The choice is stable, so the fixed point is still reached."""
     for layer, module in layers.items():
         name = weight_name(layer)
         if name not in updated or bool(updated[name].any()):
@@ -179,4 +195,7 @@ def _keep_every_layer(updated: Masks, previous: Masks, layers: dict[str, nn.Modu
             magnitude = magnitude + before.to(magnitude.dtype) * (1.0 + float(magnitude.max()))
         keep = torch.zeros_like(updated[name])
         keep.view(-1)[int(torch.argmax(magnitude))] = True
+        if structured and keep.dim() > 2:
+            position = keep.nonzero()[0]
+            keep[position[0], position[1]] = True
         updated[name] = keep

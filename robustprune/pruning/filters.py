@@ -16,9 +16,13 @@ from robustprune.pruning.structure import channel_structure, example_input
 class FilterThresholding(Pruner):
     """Remove the lowest-l1 output filters of every layer but the output layers, at one fraction.
 
-    Filters leave in order of the fraction at which each layer would lose its next filter, so
-    the fraction moves one filter at a time and the achieved ratio can be root-found closely on
-    the network that is left once structured propagation and dead structure (dead.py) are done.
+    As torchprune (method/uni_filter/uni_filter_allocator.py:41, with the current nonzero
+    filters counted in method/base/base_allocator.py:92-93), a layer with n nonzero filters
+    keeps max(1, round(keep * n)) of them at keep fraction ``keep``; filters that are already
+    zero stay removed. Filters leave in order of the fraction at which each layer would lose
+    its next one, so the fraction moves one filter at a time and the achieved ratio can be
+    root-found closely on the network that is left once structured propagation and dead
+    structure (dead.py) are done.
     """
 
     name = "FT"
@@ -32,15 +36,16 @@ class FilterThresholding(Pruner):
         removal_orders = {
             name: filter_removal_order(structure.modules[name].weight) for name in layers
         }
+        zero_filters = {name: zero_filter_count(structure.modules[name].weight) for name in layers}
         events = sorted(
-            ((position + 1) / len(order), index, name)
+            (removal_fraction(removed, len(order) - zero_filters[name]), index, name)
             for index, (name, order) in enumerate(removal_orders.items())
-            for position in range(len(order) - 1)  # every layer keeps at least one filter
+            for removed in range(1, len(order) - zero_filters[name])  # keep one filter
         )
         existing = current_masks(model)  # entries zeroed by earlier steps stay removed
 
         def make_masks(removed_events: float) -> Masks:
-            counts = dict.fromkeys(layers, 0)
+            counts = dict(zero_filters)
             for _fraction, _index, name in events[: int(removed_events)]:
                 counts[name] += 1
             masks = {}
@@ -63,6 +68,17 @@ class FilterThresholding(Pruner):
             integer=True,
             tolerance=STRUCTURED_TOLERANCE,
         )
+
+
+def removal_fraction(removed: int, nonzero: int) -> float:
+    """The fraction of its ``nonzero`` filters at which a layer loses its ``removed``-th one:
+    round((1 - fraction) * nonzero) drops to nonzero - removed just above it."""
+    return (removed - 0.5) / nonzero
+
+
+def zero_filter_count(weight: torch.Tensor) -> int:
+    """Output filters of ``weight`` that are already entirely zero (removed by earlier steps)."""
+    return int((~weight.detach().reshape(weight.shape[0], -1).ne(0).any(dim=1)).sum())
 
 
 def filter_removal_order(weight: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """PFP: provable filter pruning of input channels, per-layer budgets coupled through one epsilon.
 
-For layer l with channel sensitivities s_j (sensitivity.py), P_l output patches and K_l kernel
-entries per filter: alpha_l = 2c ln(8 (P_l + 1) K_l / delta), coef_l = alpha_l sum_j s_j,
+For layer l with channel sensitivities s_j (sensitivity.py), P_l output patches and K_l the
+kernel area (k^2 for a k x k conv, 1 for a Linear; torchprune's ``weight[0, 0].numel()``,
+method/sipp/sipp_allocator.py:69): alpha_l = 2c ln(8 (P_l + 1) K_l / delta), coef_l = alpha_l sum_j s_j,
 m_l(eps) = ceil(3 (6 + 2 eps) coef_l / eps^2), kept_l = clamp(ceil(sum_j 1 - (1 - s_j / sum s)^m_l),
 1, channels_l). One eps for all layers is root-found so the network meets the budget; each layer
 keeps its top kept_l channels by s_j. The constants c and delta are the sample-size rule's
@@ -34,12 +35,12 @@ class ChannelBudget:
 
     scores: Tensor  # s_j per input channel, float64, >= 0
     patches: int  # P_l, output patches per input
-    kernel_numel: int  # K_l, entries of one filter
+    kernel_area: int  # K_l, entries of one filter's kernel per input channel (k^2)
 
     @property
     def coefficient(self) -> float:
         """coef_l = alpha_l * sum_j s_j with alpha_l = 2c ln(8 (P_l + 1) K_l / delta)."""
-        alpha = 2 * C_CONSTANT * math.log(8 * (self.patches + 1) * self.kernel_numel / DELTA)
+        alpha = 2 * C_CONSTANT * math.log(8 * (self.patches + 1) * self.kernel_area / DELTA)
         return alpha * float(self.scores.sum())
 
     def kept(self, epsilon: float) -> int:
@@ -76,7 +77,7 @@ class ProvableFilterPruning(Pruner):
             scores = result.scores.to(torch.float64).view(-1, factor).amax(dim=1)
             dead = ~weight.transpose(0, 1).reshape(scores.numel(), -1).ne(0).any(dim=1)
             scores[dead] = 0.0
-            budgets[name] = ChannelBudget(scores, result.patches, weight[0].numel())
+            budgets[name] = ChannelBudget(scores, result.patches, weight[0, 0].numel())
             ranking = scores.clone()
             ranking[dead] = -1.0  # already removed channels go first
             orders[name] = torch.sort(ranking, descending=True, stable=True).indices

@@ -18,6 +18,9 @@ Sample = list[tuple[Tensor, Tensor]]
 """The sample set S as a pruner receives it: normalized ``(inputs, targets)`` batches on the
 model's device."""
 
+S_SHARE_OF_VAL = 0.5
+"""At most this share of the val split goes into S (torchprune, experiment/util/data.py:176-178:
+``min(size_s, ceil(0.5 * len(valid)))``); the rest stays a validation set."""
 C_CONSTANT = 3.0
 """The constant c of the sample-size rule and of PFP's alpha_l."""
 DELTA = 1e-16
@@ -52,11 +55,14 @@ def sample_size(
     delta: float = DELTA,
 ) -> int:
     """|S| = ceil(c ln(8 eta* / (delta / eta))), eta = total and eta* = largest per-layer output
-    activations per sample over prunable layers; capped by ``available`` (the val split's size)."""
+    activations per sample over prunable layers; capped, as torchprune does, at half of
+    ``available`` (the val split's size), rounded up (``S_SHARE_OF_VAL``)."""
     counts = output_activations(model, input_shape)
     total, largest = sum(counts), max(counts)
     size = math.ceil(c * math.log(8 * largest / (delta / total)))
-    return size if available is None else max(1, min(size, available))
+    if available is None:
+        return size
+    return max(1, min(size, math.ceil(S_SHARE_OF_VAL * available)))
 
 
 def draw_sample(

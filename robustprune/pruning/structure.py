@@ -7,13 +7,14 @@ shift, depthwise convs: *affines*) and the input slices of every layer that read
 (*consumers*). Each group has ``width`` channels, and every member maps its own indices onto
 them (a concatenation shifts them; a flatten before a Linear repeats each channel H*W times).
 
-Propagation closes a set of keep-masks under structured removal, to a fixed point:
-- a removed output filter takes its bias and its *private* affines along (the BN between the
-  filter and the next add, concatenation or layer);
-- a group channel whose producers are all removed is exactly zero: every affine entry and every
-  consumer slice of it goes;
-- a group channel that every consumer dropped takes all its producers (and affines) along,
-  unless the channel reaches the network's output.
+Propagation closes a set of weight keep-masks under structured removal, to a fixed point:
+- a group channel whose producers are all removed no longer depends on the input (what is left
+  is its biases and BN shifts, a constant): every consumer slice of it goes;
+- a group channel that every consumer dropped takes all its producers' filters along, unless
+  the channel reaches the network's output.
+Only weights of prunable layers are masked. Biases and BN scale/shift of removed channels stay,
+as in the reference (torchprune masks layer weights only, method/base/base_net.py): they are
+retrained and count as kept in the prune ratio; ``compact`` drops them physically.
 
 The same graph serves ``compact`` (physical removal, compact.py). Torch-Pruning traces the
 network with an example input, so the structure needs one (the sample set's first batch).
@@ -68,15 +69,9 @@ class ChannelGroup:
 class ChannelStructure:
     """The channel groups of one model and the propagation of structured removals over them."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        groups: list[ChannelGroup],
-        private_affines: dict[str, tuple[str, ...]],
-    ) -> None:
+    def __init__(self, model: nn.Module, groups: list[ChannelGroup]) -> None:
         self.modules = prunable_modules(model)
         self.groups = groups
-        self.private_affines = private_affines
         self.output_layers = frozenset(
             member.module
             for group in groups
@@ -84,14 +79,6 @@ class ChannelStructure:
             for member in group.role(PRODUCER)
         )
         self._parameters = dict(model.named_parameters())
-        self._own = {
-            name: [
-                f"{name}.{own}" if name else own
-                for own, parameter in module.named_parameters(recurse=False)
-                if parameter is not None and parameter.dim() >= 1
-            ]
-            for name, module in model.named_modules()
-        }
         self._input_factors = _input_factors(self.modules, groups)
 
     def input_factor(self, consumer: str) -> int:
@@ -99,11 +86,11 @@ class ChannelStructure:
         return self._input_factors.get(consumer, 1)
 
     def propagate(self, masks: Masks) -> Masks:
-        """``masks`` closed under structured removal (a new dict; bias, BN masks are added)."""
+        """``masks`` closed under structured removal (a new dict; only prunable layers' weight
+        masks change or are added, biases and BN are never masked)."""
         result = {name: mask.clone() for name, mask in masks.items()}
         before = kept_entries(result)
         while True:
-            self._remove_private_affines(result)
             for group in self.groups:
                 self._propagate_group(group, result)
             after = kept_entries(result)
@@ -115,24 +102,6 @@ class ChannelStructure:
         if name not in masks:
             masks[name] = torch.ones_like(self._parameters[name], dtype=torch.bool)
         return masks[name]
-
-    def _own_parameters(self, module: str) -> list[str]:
-        """Qualified names of ``module``'s own per-channel parameters (computed once)."""
-        return self._own[module]
-
-    def _remove_private_affines(self, masks: Masks) -> None:
-        for producer, affines in self.private_affines.items():
-            weight = self._mask(weight_name(producer), masks)
-            removed = ~weight.reshape(weight.shape[0], -1).any(dim=1)
-            if not bool(removed.any()):
-                continue
-            bias = f"{producer}.bias"
-            if bias in self._parameters:
-                self._mask(bias, masks)[removed] = False
-            for affine in affines:
-                for name in self._own_parameters(affine):
-                    if self._parameters[name].shape[0] == removed.numel():
-                        self._mask(name, masks)[removed] = False
 
     def _propagate_group(self, group: ChannelGroup, masks: Masks) -> None:
         produced = torch.zeros(group.width, dtype=torch.bool)
@@ -153,17 +122,16 @@ class ChannelStructure:
         if not bool(dead.any()):
             return
         for member in group.members:
+            if member.role == AFFINE:
+                continue  # BN and depthwise parameters stay (they are retrained)
             gone = member.index[dead[member.channel]]
             if gone.numel() == 0:
                 continue
+            weight = self._mask(weight_name(member.module), masks)
             if member.role == CONSUMER:
-                weight = self._mask(weight_name(member.module), masks)
                 weight[:, gone.to(weight.device)] = False
-                continue
-            for name in self._own_parameters(member.module):
-                if self._parameters[name].shape[0] > int(gone.max()):
-                    mask = self._mask(name, masks)
-                    mask[gone.to(mask.device)] = False
+            else:
+                weight[gone.to(weight.device)] = False
 
 
 def kill_input_channels(weight_mask: Tensor, dead: Tensor, factor: int = 1) -> None:
@@ -229,11 +197,7 @@ def channel_structure(model: nn.Module, example: Tensor) -> ChannelStructure:
         producers = [member.module for member in members if member.role == PRODUCER]
         reaches = any(_reaches_output(graph.module2node[modules[p]], modules) for p in producers)
         groups.append(ChannelGroup(name, width, tuple(members), reaches))
-    private = {
-        name: _private_affines(graph.module2node[module], modules, names)
-        for name, module in modules.items()
-    }
-    return ChannelStructure(model, groups, private)
+    return ChannelStructure(model, groups)
 
 
 def _dependency_graph(model: nn.Module, example: Tensor, torch_pruning):
@@ -278,28 +242,6 @@ def _input_factors(modules: dict[str, nn.Module], groups: list[ChannelGroup]) ->
                 if factor > 1:
                     factors[member.module] = factor
     return factors
-
-
-def _private_affines(node, modules: dict[str, nn.Module], names: dict) -> tuple[str, ...]:
-    """Per-channel modules between a producer and the next join (add, cat) or layer."""
-    affines = []
-    stack, seen = [node], set()
-    while stack:
-        current = stack.pop()
-        for user in current.outputs:
-            if id(user) in seen:
-                continue
-            seen.add(id(user))
-            module = user.module
-            if len(user.inputs) > 1 or (isinstance(module, nn.Module) and is_prunable(module)):
-                continue  # a join or the next layer: the channel is no longer private
-            if isinstance(module, nn.Module) and any(
-                True for _ in module.parameters(recurse=False)
-            ):
-                if module in names:
-                    affines.append(names[module])
-            stack.append(user)
-    return tuple(affines)
 
 
 def _reaches_output(node, modules: dict[str, nn.Module]) -> bool:
