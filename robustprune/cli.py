@@ -16,6 +16,7 @@ import argparse
 import fnmatch
 import importlib
 import importlib.metadata
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from robustprune.leaderboard import (
     render_markdown,
     render_text,
 )
+from robustprune.paths import name_problem
 
 
 def _with_broken(names: list[str], broken: dict[str, str]) -> list[str]:
@@ -180,8 +182,23 @@ def run_compare(baseline: Path, current: Path, gates: Sequence[Gate]) -> int:
 
 
 def run_history(suite: str | None, directory: Path | None, paths: bool) -> int:
-
+    given = directory is not None
     directory = directory or default_history_dir()
+    if suite is not None and (problem := name_problem(suite)) is not None:
+        raise CommandError(f"suite name {suite!r} {problem}")
+    if directory.exists() and not directory.is_dir():
+        hint = (
+            "--history takes the directory that pytest --rp-autosave stores runs in (see "
+            "--rp-history), not a file"
+            if given
+            else "$ROBUSTPRUNE_HISTORY must name a directory"
+        )
+        raise CommandError(f"the run history {directory} is a file; {hint}")
+    if given and not directory.exists():
+        raise CommandError(
+            f"the run history {directory} does not exist; give the directory pytest "
+            "--rp-autosave --rp-history DIR stored runs in"
+        )
     runs = list_runs(directory, suite)
     if not runs:
         which = f"of suite {suite!r} " if suite else ""
@@ -220,18 +237,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit:  # --help, or a usage error already printed by argparse
         return exit.code if isinstance(exit.code, int) else 2
     try:
-        if args.command == "list":
-            return run_list(args.what, args.include)
-        if args.command == "render":
-            return run_render(args.leaderboard, args.format)
-        if args.command == "compare":
-            return run_compare(args.baseline, args.current, args.fail)
-        if args.command == "history":
-            return run_history(args.suite, args.history, args.paths)
-        return run_report(args.leaderboard, args.out_dir)
+        status = _run(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is noticed here, not at exit
+        return status
     except (CommandError, LeaderboardError) as error:
         print(f"robustprune {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `robustprune list shifts | head -1`: the reader has had enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so flushing at exit raises nothing either
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        return run_list(args.what, args.include)
+    if args.command == "render":
+        return run_render(args.leaderboard, args.format)
+    if args.command == "compare":
+        return run_compare(args.baseline, args.current, args.fail)
+    if args.command == "history":
+        return run_history(args.suite, args.history, args.paths)
+    return run_report(args.leaderboard, args.out_dir)
 
 
 if __name__ == "__main__":
