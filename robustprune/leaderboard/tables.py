@@ -13,6 +13,18 @@ from typing import Any
 
 from tabulate import tabulate
 
+from robustprune.distributions import NOMINAL
+from robustprune.leaderboard.per_seed import (
+    below_grid,
+    census,
+    format_seed_value,
+    format_speedup,
+    mean_bound,
+    percent,
+    seed_summary,
+    shifts_at_grid_ends,
+    speedup,
+)
 from robustprune.leaderboard.schema import (
     COLUMN_TITLES,
     KEY_FIELDS,
@@ -78,25 +90,105 @@ def interval_kind(records: list[dict[str, Any]]) -> str:
     return "; ".join(sorted(kinds)) or "mean ± std over seeds"
 
 
+def _deltas(records: list[dict[str, Any]]) -> str:
+    """``"δ = 3.0 points"``: the records' delta (top-1 accuracy points) for a table title."""
+    deltas = sorted({float(r["delta"]) for r in records if r.get("delta") is not None})
+    return "δ = " + " / ".join(f"{100 * d:g}" for d in deltas) + " points" if deltas else ""
+
+
+def summary_cell(record: dict[str, Any], metric: str) -> str:
+    """A summary cell: :func:`format_stat`, marked where the mean is a bound (grid ends), the
+    FLOP reduction labelled theoretical or real, the speedup without unpruned seeds."""
+    stat = record["summary"].get(metric)
+    if metric == "speedup_at_pp" and isinstance(record.get("latency"), dict):
+        return format_speedup(speedup(record))
+    text = format_stat(stat, metric)
+    if stat is None:
+        return text
+    if metric == "flop_reduction_at_pp":
+        return f"{text} {'real' if record.get('structured') else 'theor.'}"
+    bound = below_grid(record, metric)
+    if bound is not None:  # every seed at 0: below the grid's first point, not a measured 0
+        return (
+            f"<{percent(bound)}" + text[text.index(" ") :] if " " in text else f"<{percent(bound)}"
+        )
+    return (mean_bound(record, metric) or "") + text
+
+
 def group_tables(leaderboard: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """One ``(title, headers, rows)`` per (suite, dataset, arch); rows are methods, sorted."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for record in leaderboard["records"]:
-        groups.setdefault(record_key(record)[:3], []).append(record)
     tables = []
-    for (suite, dataset, arch), records in sorted(groups.items()):
+    for (suite, dataset, arch), records in _groups(leaderboard):
         metrics = shown_metrics(records)
         headers = ["method", *(metric_header(metric) for metric in metrics), "excluded shifts"]
         rows = [
             [
                 record["method"],
-                *(format_stat(record["summary"].get(m), m) for m in metrics),
+                *(summary_cell(record, m) for m in metrics),
                 excluded_shifts(record),
             ]
-            for record in sorted(records, key=lambda record: record["method"])
+            for record in records
         ]
-        title = f"suite {suite} · dataset {dataset} · arch {arch} · {interval_kind(records)}"
+        title = (
+            f"suite {suite} · dataset {dataset} · arch {arch} · {_deltas(records)} · "
+            f"{interval_kind(records)}"
+        )
         tables.append((title, headers, rows))
+    return tables
+
+
+def _groups(
+    leaderboard: dict[str, Any],
+) -> list[tuple[tuple[str, str, str], list[dict[str, Any]]]]:
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in leaderboard["records"]:
+        groups.setdefault(record_key(record)[:3], []).append(record)
+    return [
+        (key, sorted(records, key=lambda record: record["method"]))
+        for key, records in sorted(groups.items())
+    ]
+
+
+SEED_METRICS = ("nominal_pp", "shifted_pp_mean", "shifted_pp_min", "gap")
+
+
+def seed_tables(leaderboard: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Per (suite, dataset, arch): one row per method and seed, the values behind the means.
+
+    Grid ends show as ``≥96.7`` / ``<30.0`` (per-shift counts in "shift PPs at grid ends"); a
+    gap is marked ``≥``/``≤``/``~`` where its nominal or shifted PP is censored; a speedup is
+    ``—`` for a seed whose network was not pruned.
+    """
+    tables = []
+    for (suite, dataset, arch), records in _groups(leaderboard):
+        has_speedup = any("speedup_at_pp" in r["summary"] for r in records)
+        headers = [
+            "method", "seed", *(metric_header(m) for m in SEED_METRICS),
+            "shift PPs at grid ends", "FLOP red. at PP %",
+        ] + (["speedup at PP ×"] if has_speedup else [])  # fmt: skip
+        rows = []
+        for record in records:
+            per_seed = seed_summary(record)
+            flops = ((record.get("flop_reduction_at_pp") or {}).get(NOMINAL) or {}).get("values")
+            timed = speedup(record)
+            for index, seed in enumerate(record.get("seeds") or []):
+                row = [record["method"], str(seed)]
+                for metric in SEED_METRICS:
+                    values = per_seed.get(metric) or []
+                    item = values[index] if index < len(values) else None
+                    if metric == "gap" and item is not None:
+                        row.append((item.censored or "") + percent(item.value))
+                    else:
+                        row.append(format_seed_value(item))
+                row.append(shifts_at_grid_ends(record, index))
+                row.append(percent(flops[index]) if flops and index < len(flops) else "—")
+                if has_speedup:
+                    value = timed.seeds[index] if timed and index < len(timed.seeds) else None
+                    row.append("—" if value is None else f"{value:.2f}")
+                rows.append(row)
+        tables.append(
+            (f"suite {suite} · dataset {dataset} · arch {arch} · per seed", headers, rows)
+        )
     return tables
 
 
@@ -112,35 +204,86 @@ def degenerate_notes(leaderboard: dict[str, Any]) -> list[str]:
     ]
 
 
+def legend_lines(leaderboard: dict[str, Any]) -> list[str]:
+    """What the tables' abbreviations and marks mean, one line each (under every table)."""
+    records = leaderboard["records"]
+    lines = [
+        "PP = prune potential: the largest prune ratio on the grid (% of weights removed) whose "
+        "top-1 error stays within δ of the parent's (δ in accuracy points, in each title). "
+        "gap = nominal PP − mean shifted PP (points). Lower is better for gap and slope.",
+        "Grid ends: ≥96.7 = the grid's last point still passed (the PP may be higher); "
+        "<30.0 = PP 0, the grid's first point already lost more than δ. A mean over such seeds "
+        "is a bound: ≥ the true value is at least the one shown, ≤ at most, ~ either way "
+        "(nominal and shifted PP both censored).",
+        "FLOP red.: real = multiply-adds the compacted network no longer needs (structured "
+        "methods); theor. = those of the zeroed weights, which dense layers still compute "
+        "(unstructured methods).",
+    ]
+    counts = census(records)
+    if counts["nominal top"][1]:
+        lines.append(
+            "Censored per-seed PPs here: nominal "
+            f"{counts['nominal top'][0]} of {counts['nominal top'][1]} at the grid's last point, "
+            f"{counts['nominal bottom'][0]} at 0; shifted {counts['shifted top'][0]} of "
+            f"{counts['shifted top'][1]} at the last point, {counts['shifted bottom'][0]} at 0."
+        )
+    if any("speedup_at_pp" in r["summary"] for r in records):
+        lines.append(
+            "speedup at PP ×: parent / compacted network latency at the largest batch, measured "
+            "on the machine that ran the case; mean over the seeds that pruned (± timing noise: half the spread "
+            "of the parent's own latency between seeds, scaled to the speedup); — where the "
+            "network was not pruned (PP 0)."
+        )
+    resolutions = sorted(
+        {d.rsplit("@", 1)[1] for r in records for d in r.get("distributions") or [] if "@" in d}
+    )
+    for size in resolutions:
+        lines.append(
+            f"@{size} in a shift's name: the corruption is applied at {size}×{size} pixels "
+            "(upsampled, corrupted, block-averaged back to the data's resolution)."
+        )
+    return [*lines, UNCERTAINTY_NOTE]
+
+
+def _text_table(title: str, headers: list[str], rows: list[list[str]], fmt: str) -> str:
+    return f"{title}\n{tabulate(rows, headers, tablefmt=fmt, disable_numparse=True)}"
+
+
 def render_text(leaderboard: dict[str, Any]) -> str:
-    """Plain-text tables for a terminal, one per (suite, dataset, arch), then the notes."""
+    """Plain-text tables for a terminal, one per (suite, dataset, arch) with its per-seed detail,
+    then the legend and the notes."""
     parts = [
-        f"{title}\n{tabulate(rows, headers, tablefmt='simple', disable_numparse=True)}"
-        for title, headers, rows in group_tables(leaderboard)
+        _text_table(*summary, "simple") + "\n\n" + _text_table(*seeds, "simple")
+        for summary, seeds in zip(group_tables(leaderboard), seed_tables(leaderboard), strict=True)
     ]
     if not parts:
         return "(no records)\n"
-    notes = [UNCERTAINTY_NOTE, *degenerate_notes(leaderboard)]
+    notes = [*legend_lines(leaderboard), *degenerate_notes(leaderboard)]
     return "\n\n".join(parts) + "\n" + "\n".join(notes) + "\n"
 
 
 def render_markdown(leaderboard: dict[str, Any]) -> str:
-    """A Markdown document: a heading and a pipe table per (suite, dataset, arch)."""
+    """A Markdown document: a heading, per (suite, dataset, arch) a pipe table and its per-seed
+    detail, then the legend."""
     lines = ["# robustprune leaderboard", ""]
     environment = leaderboard.get("environment", {})
     described = ", ".join(f"{name} {value}" for name, value in environment.items() if value)
     lines += [f"Created {leaderboard['created']}" + (f"; {described}." if described else "."), ""]
-    lines += [
-        "PP = prune potential (largest prune ratio within δ of the parent's error); "
-        "gap = nominal PP − mean shifted PP; lower is better for gap and slope. "
-        + UNCERTAINTY_NOTE
-        + " Excluded shifts: the parent is not clearly above chance there (its accuracy "
-        "interval reaches chance + δ), so they are left out of shifted PP mean/min and the gap.",
-        "",
-    ]
-    for title, headers, rows in group_tables(leaderboard):
+    for (title, headers, rows), (_, seed_headers, seed_rows) in zip(
+        group_tables(leaderboard), seed_tables(leaderboard), strict=True
+    ):
         table = tabulate(rows, headers, tablefmt="github", disable_numparse=True)
-        lines += [f"## {title}", "", table, ""]
+        detail = tabulate(seed_rows, seed_headers, tablefmt="github", disable_numparse=True)
+        lines += [f"## {title}", "", table, "", "Per seed:", "", detail, ""]
+    if leaderboard["records"]:
+        lines += [
+            "## Legend",
+            "",
+            *(f"- {line}" for line in legend_lines(leaderboard)),
+            "- Excluded shifts: the parent is not clearly above chance there (its accuracy "
+            "interval reaches chance + δ), so they are left out of shifted PP mean/min and the gap.",
+            "",
+        ]
     notes = degenerate_notes(leaderboard)
     if notes:
         lines += ["## Excluded shifts", "", *(f"- {note}" for note in notes), ""]
