@@ -292,14 +292,24 @@ def render_markdown(leaderboard: dict[str, Any]) -> str:
 
 def render_csv(leaderboard: dict[str, Any]) -> str:
     """One row per record: the key, then per metric ``_mean``, ``_std``, ``_ci_low``,
-    ``_ci_high`` as raw fractions (empty when absent), then ``excluded_shifts`` (``;``-separated)."""
+    ``_ci_high`` as raw fractions (empty when absent), then ``excluded_shifts`` (``;``-separated),
+    then for nominal PP, shifted PP mean/min and gap ``_seeds`` (per-seed fractions,
+    ``;``-separated) and ``_bound`` (``≥``/``≤``/``~`` where the mean is a bound, ``<`` where
+    every seed is below the grid's first point, else empty), and ``flop_reduction_kind``
+    (``real`` for structured methods, ``theoretical`` for unstructured ones)."""
     records = leaderboard["records"]
     metrics = shown_metrics(records)
     parts = ("mean", "std", "ci_low", "ci_high")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
-        [*KEY_FIELDS, *(f"{m}_{part}" for m in metrics for part in parts), "excluded_shifts"]
+        [
+            *KEY_FIELDS,
+            *(f"{m}_{part}" for m in metrics for part in parts),
+            "excluded_shifts",
+            *(f"{m}_{part}" for m in SEED_METRICS for part in ("seeds", "bound")),
+            "flop_reduction_kind",
+        ]
     )
     for record in records:
         values = []
@@ -314,5 +324,12 @@ def render_csv(leaderboard: dict[str, Any]) -> str:
                 repr(stat["std"]),
                 *(repr(v) if v != "" else "" for v in ci),
             ]
-        writer.writerow([*record_key(record), *values, ";".join(record.get("degenerate") or {})])
+        per_seed = seed_summary(record)
+        for metric in SEED_METRICS:
+            values.append(";".join(repr(item.value) for item in per_seed.get(metric, [])))
+            below = below_grid(record, metric) is not None
+            values.append("<" if below else mean_bound(record, metric) or "")
+        values.append("real" if record.get("structured") else "theoretical")
+        writer.writerow([*record_key(record), *values[: 4 * len(metrics)],
+                         ";".join(record.get("degenerate") or {}), *values[4 * len(metrics) :]])  # fmt: skip
     return buffer.getvalue()
