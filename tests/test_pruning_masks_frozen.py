@@ -1,0 +1,66 @@
+"""Speed-ups of a prune step must not move its masks: the masks of every built-in method on a
+fixed seeded network and sample, two iterative steps, hash to what the step computed before
+the knob search stopped paying a pass over S per candidate (recorded at commit b3c2c21, the
+last commit before that change).
+
+A change that is meant to move masks (a new rule, a new tie-break) updates ``EXPECTED`` and
+says why in its commit; a torch or BLAS upgrade can move them too (sensitivities are float
+sums), then re-record on the old code first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import torch
+
+from robustprune.models import create
+from robustprune.pruning import apply_masks, default_registry
+from robustprune.pruning.masks import Masks, combine_masks
+
+EXPECTED = {
+    "WT": "41b0365ab00180b2da738296535e0b5a047291d8d04a46ce32396d424ac5222f",
+    "SiPP": "52cefb32b4e7dda5f5bcd3abd8d9262285e97ce86c8307d7b33b1b48aa59f05d",
+    "FT": "8b85d7301395b087f9278c1f2e19c75fe01478bfdb750e939619e45e3b4252ee",
+    "PFP": "ae80946d69c48e44ae8a32b15d47b3dffc675c948eea1fb66cfca07700d4731d",
+}
+RATIOS = (0.5, 0.8)
+
+
+def masks_digest(steps: list[Masks]) -> str:
+    """sha256 over every step's masks, by sorted parameter name, as raw bool bytes."""
+    digest = hashlib.sha256()
+    for masks in steps:
+        for name in sorted(masks):
+            digest.update(name.encode())
+            digest.update(masks[name].contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def iterative_masks(method: str) -> list[Masks]:
+    """Masks of ``method`` at each ratio of RATIOS, each step pruning the previous result."""
+    torch.manual_seed(0)
+    model = create("resnet20", num_classes=10, in_channels=3, input_size=16).eval()
+    generator = torch.Generator().manual_seed(1)
+    sample = [(torch.randn(64, 3, 16, 16, generator=generator), torch.zeros(64, dtype=torch.long))]
+    pruner = default_registry().create(method)
+    steps: list[Masks] = []
+    previous: Masks = {}
+    for ratio in RATIOS:
+        masks = combine_masks(pruner.prune(model, ratio, sample), previous)
+        apply_masks(model, masks)
+        steps.append(masks)
+        previous = masks
+    return steps
+
+
+@pytest.mark.parametrize("method", sorted(EXPECTED))
+def test_masks_are_unchanged_by_speed_ups(method: str) -> None:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # float sums in one fixed order
+    try:
+        digest = masks_digest(iterative_masks(method))
+    finally:
+        torch.set_num_threads(threads)
+    assert digest == EXPECTED[method], f"{method} masks moved: {digest}"
