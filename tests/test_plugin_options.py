@@ -56,6 +56,7 @@ def test_defaults(dump: Any, tmp_path: Path) -> None:
         "compare_note": None,
         "ray": None,
         "ray_store": "driver",
+        "case_timeout": None,
     }
 
 

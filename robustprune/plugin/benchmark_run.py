@@ -164,10 +164,12 @@ class BenchmarkRun:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Any:
-        """``os._exit`` inside a case fails that case instead of ending the run (faults.py)."""
-        from robustprune.plugin.faults import exit_fails_the_case
+        """``os._exit`` inside a case, or running past ``--rp-case-timeout``, fails that case
+        instead of ending or hanging the run (faults.py)."""
+        from robustprune.plugin.faults import case_deadline, exit_fails_the_case
 
-        with exit_fails_the_case(item.nodeid):
+        timeout = get_options(item.config).case_timeout
+        with exit_fails_the_case(item.nodeid), case_deadline(item.nodeid, timeout):
             return (yield)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class RunOptions:
     """``--rp-ray``: ``auto``, ``local`` or a Ray address; None runs the work in pytest itself."""
     ray_store: str = "driver"
     """``--rp-ray-store``: ``driver`` (tasks ship artifacts to the driver) or ``shared``."""
+    case_timeout: float | None = None
+    """``--rp-case-timeout``: seconds one case may run before it fails, or None for no limit."""
 
 
 def _seeds(text: str) -> tuple[int, ...]:
@@ -56,6 +59,16 @@ def _seeds(text: str) -> tuple[int, ...]:
         return parse_seeds(text)
     except SuiteError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, e.g. 3600, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _gate(text: str) -> Gate:
@@ -118,9 +131,14 @@ def add_options(parser: pytest.Parser) -> None:
         "'local' starts one here, else a Ray address such as 127.0.0.1:6379 (docs/ray.md)",
     )  # fmt: skip
     group.addoption(
-        "--rp-ray-store", choices=RAY_STORES, default="driver",
+        "--rp-ray-store", choices=RAY_STORES, default=None,
         help="with --rp-ray: 'driver' (default) ships each task's artifacts back to the driver's "
         "--rp-cache; 'shared' lets tasks open --rp-cache themselves (a shared filesystem)",
+    )  # fmt: skip
+    group.addoption(
+        "--rp-case-timeout", metavar="SECONDS", type=_seconds, default=None,
+        help="fail a case that runs longer than SECONDS (everything it runs, parents it is the "
+        "first to need included); the other cases go on (default: no limit)",
     )  # fmt: skip
 
 
@@ -156,7 +174,8 @@ def parse_options(config: pytest.Config) -> RunOptions:
         history=history,
         compare_note=note,
         ray=ray,
-        ray_store=config.getoption("rp_ray_store"),
+        ray_store=config.getoption("rp_ray_store") or RAY_STORES[0],
+        case_timeout=config.getoption("rp_case_timeout"),
     )
 
 
@@ -164,6 +183,12 @@ def check_ray_options(config: pytest.Config) -> str | None:
     """``--rp-ray``'s value; a UsageError with ``-n N`` (N > 0) or when Ray is not installed."""
     address = config.getoption("rp_ray")
     if address is None:
+        store = config.getoption("rp_ray_store")
+        if store is not None:
+            raise pytest.UsageError(
+                f"--rp-ray-store {store} only applies with --rp-ray (auto, local or a Ray "
+                "address); add --rp-ray, or drop --rp-ray-store"
+            )
         return None
     if not address.strip():
         raise pytest.UsageError(
