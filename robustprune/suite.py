@@ -368,6 +368,7 @@ def validate_suite(suite: Suite, registered_methods: list[str]) -> None:
             raise SuiteError(
                 f"{where}: unknown architecture {arch!r}; valid: {models} or timm:<name>"
             )
+    _check_timm_archs([arch for arch in suite.archs if arch.startswith("timm:")], where)
     for recipe in {*suite.train_recipes.values(), *suite.retrain_recipes.values()}:
         try:
             get_recipe(recipe)
@@ -402,6 +403,22 @@ def validate_suite(suite: Suite, registered_methods: list[str]) -> None:
             raise SuiteError(
                 f"{where}: {label} names {outside}{hint}, which the suite does not run; "
                 f"its methods: {methods}"
+            )
+
+
+def _check_timm_archs(archs: list[str], where: str) -> None:
+    """Every ``timm:<name>`` names a timm model (timm is imported only when one is listed)."""
+    if not archs:
+        return
+    import timm  # ~2.7 s, so only for suites with timm:<name> architectures
+
+    for arch in archs:
+        name = arch.removeprefix("timm:")
+        if not timm.is_model(name):
+            raise SuiteError(
+                f"{where}: unknown timm model {name!r} in architecture {arch!r}"
+                f"{did_you_mean(name, timm.list_models())}; valid: timm:<name> for a name "
+                "in timm.list_models(), or one of `robustprune list models`"
             )
 
 

@@ -92,3 +92,14 @@ def test_suite_file_with_a_utf8_bom_loads(tmp_path: Path) -> None:
 def test_empty_suite_name_lists_the_shipped_suites(value: str) -> None:
     with pytest.raises(SuiteError, match=r"the suite name is empty; valid suites: \[.*'digits'"):
         load_suite(value)
+
+
+def test_unknown_timm_model_is_a_suite_error_before_anything_runs(tmp_path: Path) -> None:
+    text = MINIMAL.replace('archs = ["resnet20"]', 'archs = ["resnet20", "timm:resnet_18"]')
+    with pytest.raises(
+        SuiteError, match=r"unknown timm model 'resnet_18' in architecture"
+    ) as error:
+        validate_suite(load_suite(write(tmp_path, text)), METHODS)
+    assert "did you mean 'resnet18'" in str(error.value)
+    ok = MINIMAL.replace('archs = ["resnet20"]', 'archs = ["timm:resnet18"]')
+    validate_suite(load_suite(write(tmp_path, ok)), METHODS)
