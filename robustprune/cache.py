@@ -302,6 +302,15 @@ class ArtifactStore:
     def _delete(self, kind: str, key: str) -> None:
         tensor_path, sidecar_path, _ = self._paths(kind, key)
         for path in (sidecar_path, tensor_path):
+            if path.is_dir() and not path.is_symlink():  # damage: an empty one goes, else ask
+                try:
+                    path.rmdir()
+                except OSError:
+                    raise CorruptArtifactError(
+                        f"the artifact store {self.root} holds a directory {path} where "
+                        f"{kind} artifact {key[:12]}'s file belongs, and it is not empty; move "
+                        "it away (nothing in it is robustprune's) and rerun"
+                    ) from None
             path.unlink(missing_ok=True)
 
     def _remove_orphans(self, kind: str, key: str) -> None:
