@@ -30,28 +30,49 @@ def duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def case_line(done: int, total: int, case: str, outcome: str, took: float, elapsed: float) -> str:
-    """``3/16 digits-resnet20-WT passed in 42s; elapsed 2m 06s, ETA 10m 30s``.
-
-    The ETA assumes the remaining cases take the mean time of those done so far.
-    """
+def case_line(
+    done: int, total: int, case: str, outcome: str, took: float, elapsed: float,
+    eta: float | None = None,
+) -> str:  # fmt: skip
+    """``3/16 digits-resnet20-WT passed in 42s; elapsed 2m 06s, ETA 10m 30s`` (no ETA once all
+    are done, or when ``eta`` is None)."""
     line = f"{done}/{total} {case} {outcome} in {duration(took)}; elapsed {duration(elapsed)}"
-    if done < total:
-        line += f", ETA {duration(elapsed / done * (total - done))}"
+    if done < total and eta is not None:
+        line += f", ETA {duration(eta)}"
     return line
 
 
-class CaseClock:
-    """Controller-side plugin: counts collected cases and reports each as it finishes."""
+def remaining_time(mean_case: float, running_ages: list[float], queued: int, workers: int) -> float:
+    """Seconds until the last case ends: cases already running need what is left of a mean
+    case (``mean_case - age``, at least 0), queued ones a whole mean case each, spread over
+    ``workers`` processes; never less than the longest remainder of a running case."""
+    left = [max(mean_case - age, 0.0) for age in running_ages]
+    spread = (sum(left) + queued * mean_case) / max(workers, 1)
+    return max([spread, *left])
 
-    def __init__(self, write: Callable[[str], None], clock: Callable[[], float] = time.monotonic):
+
+class CaseClock:
+    """Controller-side plugin: counts collected cases and reports each as it finishes.
+
+    The ETA counts the cases already running (started on some worker, not finished) by how
+    long they have run, so the last cases of a run do not each get a whole mean case time.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+        workers: int = 1,
+    ) -> None:
         self.write = write
         self.clock = clock
+        self.workers = max(workers, 1)
         self.start = clock()
         self.total = 0
         self.done = 0
         self._started: dict[str, float] = {}
         self._outcome: dict[str, str] = {}
+        self._took: list[float] = []
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.total = self.total or len(session.items)
@@ -59,6 +80,9 @@ class CaseClock:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.total = max(self.total, len(ids))
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        self._started.setdefault(nodeid, self.clock())
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         now = self.clock()
@@ -75,12 +99,17 @@ class CaseClock:
         case = report.nodeid.rsplit("[", 1)[-1].rstrip("]")
         outcome = self._outcome.pop(report.nodeid, "passed")
         took = now - self._started.pop(report.nodeid, now)
+        self._took.append(took)
         total = max(self.total, self.done)
-        self.write(case_line(self.done, total, case, outcome, took, now - self.start))
+        running = [now - started for started in self._started.values()]
+        queued = max(total - self.done - len(running), 0)
+        eta = remaining_time(sum(self._took) / len(self._took), running, queued, self.workers)
+        self.write(case_line(self.done, total, case, outcome, took, now - self.start, eta))
 
 
 def start_case_clock(config: pytest.Config) -> None:
-    """Report each benchmark case on the controller's terminal (called by the benchmark conftest)."""
+    """Report each benchmark case on the controller's terminal, after the run header
+    (robustprune.plugin.header; called as the session starts)."""
     if (
         hasattr(config, "workerinput")
         or config.get_verbosity() < -1
@@ -97,4 +126,13 @@ def start_case_clock(config: pytest.Config) -> None:
         reporter.write_line(f"[robustprune] {line}")
         reporter._tw.flush()
 
-    config.pluginmanager.register(CaseClock(write), "robustprune-case-clock")
+    from robustprune.plugin.controller import worker_count
+    from robustprune.plugin.header import RunHeader, header_lines
+
+    if config.get_verbosity() < 0:  # -q hides pytest's header, and ours with it
+        for line in header_lines(config):
+            reporter.write_line(line)
+    else:
+        config.pluginmanager.register(RunHeader(config), "robustprune-run-header")
+    clock = CaseClock(write, workers=worker_count(config))
+    config.pluginmanager.register(clock, "robustprune-case-clock")
