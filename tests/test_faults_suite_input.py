@@ -103,3 +103,12 @@ def test_unknown_timm_model_is_a_suite_error_before_anything_runs(tmp_path: Path
     assert "did you mean 'resnet18'" in str(error.value)
     ok = MINIMAL.replace('archs = ["resnet20"]', 'archs = ["timm:resnet18"]')
     validate_suite(load_suite(write(tmp_path, ok)), METHODS)
+
+
+@pytest.mark.parametrize("resolution", ["100000", "2", "1025"])
+def test_corruption_resolution_out_of_bounds_is_a_suite_error(
+    tmp_path: Path, resolution: str
+) -> None:
+    text = MINIMAL.replace('"noise:uniform:0.3"', f'"corruption:frost:3@{resolution}"')
+    with pytest.raises(SuiteError, match=rf"resolution @{resolution} is outside 4..1024 px"):
+        validate_suite(load_suite(write(tmp_path, text)), METHODS)

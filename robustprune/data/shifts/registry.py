@@ -23,6 +23,9 @@ from robustprune.extensions import Extensions, broken_note
 
 REFERENCE_SIZE = 32  # spatial parameters are CIFAR-10-C's, defined for 32×32 images
 MIN_SIZE = 4  # smallest image side (pixels) the corruptions accept
+MAX_RESOLUTION = 1024
+"""Largest ``@<px>`` a corruption may be applied at: every test image is held at that side
+(``@100000`` asked for terabytes, and failed only after the parents were trained)."""
 SHIFT_KINDS = ("corruption", "noise", "dataset")
 POISSON_TABLE_MAX_RATE = 1e5  # larger Poisson rates fall back to torch.poisson
 
@@ -430,7 +433,7 @@ def format_eps(eps: float) -> str:
 def _valid_forms() -> str:
     datasets = ", ".join(sorted(_DATASET_SHIFTS)) or "none registered"
     return (
-        "valid forms: corruption:<name>:<severity 1-5>[@<resolution px>] with name one of "
+        f"valid forms: corruption:<name>:<severity 1-5>[@<resolution {MIN_SIZE}..{MAX_RESOLUTION} px>] with name one of "
         f"{', '.join(list_corruptions())}; noise:uniform:<eps >= 0>; or a dataset shift "
         f"({datasets}){broken_note(plugins.broken())}"
     )
@@ -445,7 +448,12 @@ def get_shift(name: str) -> Shift:
     if parts[0] == "corruption" and len(parts) == 3 and parts[1] in _CORRUPTIONS:
         level, at, side = parts[2].partition("@")
         severity = int(level) if level.isdigit() else None
-        resolution = int(side) if side.isdigit() and int(side) >= MIN_SIZE else None
+        resolution = int(side) if side.isdigit() else None
+        if resolution is not None and not MIN_SIZE <= resolution <= MAX_RESOLUTION:
+            raise ValueError(
+                f"shift {name!r}: resolution @{side} is outside {MIN_SIZE}..{MAX_RESOLUTION} px "
+                "(the side the corruption is applied at before the images are reduced back)"
+            )
         if severity in SEVERITIES and level == str(severity) and (not at or resolution):
             canonical = f"corruption:{parts[1]}:{severity}" + (f"@{resolution}" if at else "")
             return Shift(canonical, "corruption", parts[1], severity, resolution=resolution)
