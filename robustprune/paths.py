@@ -70,6 +70,11 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+    except OSError as error:  # "File too large" (ulimit -f), a full disk: say which file
+        Path(temporary).unlink(missing_ok=True)
+        if error.filename is not None:
+            raise
+        raise type(error)(error.errno, f"{error.strerror or error} (writing)", str(path)) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,3 +60,23 @@ def test_files_honour_the_umask_artifacts_leaderboards_history(tmp_path: Path, u
     }
     run = save_run(single, tmp_path / "history", tmp_path, ["pytest"])
     assert {oct(mode(p)) for p in run.path.iterdir()} == {oct(expected)}
+
+
+def test_a_write_past_ulimit_f_names_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    """``ulimit -f`` gives "File too large" with no file name; the error names the target."""
+    target = tmp_path / "leaderboard.json"
+    code = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from robustprune.paths import write_atomic\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (10, 10))\n"
+        "try:\n"
+        "    write_atomic(Path(sys.argv[1]), 'x' * 100)\n"
+        "except OSError as error:\n"
+        "    print(error.filename, '|', error)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(target)], capture_output=True, text=True, timeout=60
+    )
+    assert run.stdout.startswith(f"{target} |") and "File too large" in run.stdout, run
+    assert list(tmp_path.iterdir()) == []
