@@ -14,6 +14,7 @@ the cases that depend on it, with the remote traceback; the others run on.
 from __future__ import annotations
 
 import queue
+import socket
 import threading
 from typing import Any
 
@@ -40,7 +41,39 @@ def register(config: pytest.Config) -> None:
     options = get_options(config)
     if options.ray is None or config.pluginmanager.has_plugin(PLUGIN_NAME):
         return
+    check_reachable(options.ray)
     config.pluginmanager.register(RayRun(config, options), PLUGIN_NAME)
+
+
+REACH_TIMEOUT_S = 5.0
+"""How long ``--rp-ray HOST:PORT`` may take to accept a TCP connection before the run stops."""
+
+
+def host_and_port(address: str) -> tuple[str, int] | None:
+    """``("10.0.0.1", 6379)`` from ``10.0.0.1:6379``, ``ray://host:10001`` or ``[::1]:6379``;
+    None for ``auto``, ``local`` or anything without a numeric port."""
+    text = address.removeprefix("ray://")
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str) -> None:
+    """A UsageError within seconds when ``--rp-ray HOST:PORT`` accepts no connection (ray.init
+    itself retried for about 150 s, then failed with an INTERNALERROR)."""
+    target = host_and_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=REACH_TIMEOUT_S):
+            pass
+    except OSError as error:
+        raise pytest.UsageError(
+            f"--rp-ray {address}: nothing accepts connections at {target[0]} port {target[1]} "
+            f"({error.strerror or error}); start the cluster there (ray start --head "
+            "--port ...), check the address, or use --rp-ray local"
+        ) from None
 
 
 class RayRun:
@@ -72,7 +105,7 @@ class RayRun:
             kwargs["address"] = address
         try:
             ray.init(**kwargs)
-        except (ConnectionError, RuntimeError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 - whatever ray.init raises: one line, no INTERNALERROR
             raise pytest.UsageError(
                 f"--rp-ray {address}: cannot reach a Ray cluster: {error}"
             ) from None
