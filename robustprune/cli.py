@@ -6,6 +6,7 @@
     robustprune compare BASELINE.json CURRENT.json [--fail METRIC:TOL ...]
     robustprune report leaderboard.json OUT_DIR
     robustprune history [SUITE] [--history DIR] [--paths]
+    robustprune suite show NAME | robustprune suite copy NAME [DEST]
 
 Exit status: 0 success, 1 a regression (compare), 2 bad usage or an unreadable file.
 """
@@ -145,6 +146,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--paths", action="store_true", help="print each run's leaderboard.json path instead"
     )
 
+    suite = commands.add_parser(
+        "suite",
+        help="print a shipped suite, or copy it to edit and run as --rp-suite FILE",
+        description="Shipped suites are the names `robustprune list suites` prints.",
+    )
+    suite_actions = suite.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = suite_actions.add_parser("show", help="print the suite's TOML file")
+    show.add_argument("name", metavar="NAME")
+    copy = suite_actions.add_parser(
+        "copy", help="copy the suite's TOML file (never over an existing file)"
+    )
+    copy.add_argument("name", metavar="NAME")
+    copy.add_argument(
+        "dest",
+        nargs="?",
+        type=Path,
+        metavar="DEST",
+        help="file or directory (default: ./NAME.toml)",
+    )
+
     report = commands.add_parser("report", help="write figures and index.html for a leaderboard")
     report.add_argument("leaderboard", type=Path, metavar="LEADERBOARD.json")
     report.add_argument("out_dir", type=Path, metavar="OUT_DIR")
@@ -209,6 +230,37 @@ def run_history(suite: str | None, directory: Path | None, paths: bool) -> int:
     return 0
 
 
+def shipped_suite(name: str) -> Path:
+    """The TOML file of shipped suite ``name``; CommandError listing the shipped ones."""
+    suites = importlib.import_module("robustprune.suite")
+    names = suites.list_suites()
+    if name not in names:
+        raise CommandError(f"no shipped suite {name!r}; shipped suites: {', '.join(names)}")
+    return suites.SUITES_DIR / f"{name}.toml"
+
+
+def run_suite(action: str, name: str, dest: Path | None) -> int:
+    source = shipped_suite(name)
+    if action == "show":
+        sys.stdout.write(source.read_text(encoding="utf-8"))
+        return 0
+    target = dest or Path(f"{name}.toml")
+    if target.is_dir():
+        target = target / source.name
+    if target.exists():
+        raise CommandError(f"{target} exists; nothing was copied (give another DEST)")
+    try:
+        with target.open("x", encoding="utf-8") as stream:
+            stream.write(source.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CommandError(f"cannot write {target}: {error.strerror or error}") from None
+    print(
+        f"wrote {target}; give it a new 'name' before changing settings (runs are compared by "
+        f"name), then: pytest --pyargs robustprune.benchmarks --rp-suite {target}"
+    )
+    return 0
+
+
 def run_report(path: Path, out_dir: Path) -> int:
     leaderboard = load_leaderboard(path)
     try:
@@ -258,6 +310,8 @@ def _run(args: argparse.Namespace) -> int:
         return run_compare(args.baseline, args.current, args.fail)
     if args.command == "history":
         return run_history(args.suite, args.history, args.paths)
+    if args.command == "suite":
+        return run_suite(args.action, args.name, getattr(args, "dest", None))
     return run_report(args.leaderboard, args.out_dir)
 
 

@@ -48,3 +48,33 @@ def test_history_suite_name_with_a_separator_is_refused(
 ) -> None:
     assert main(["history", "../elsewhere", "--history", str(tmp_path)]) == 2
     assert "suite name '../elsewhere' contains '/'" in capsys.readouterr().err
+
+
+def test_suite_show_prints_a_shipped_suite(capsys: pytest.CaptureFixture[str]) -> None:
+    from robustprune.suite import SUITES_DIR
+
+    assert main(["suite", "show", "digits"]) == 0
+    assert capsys.readouterr().out == (SUITES_DIR / "digits.toml").read_text()
+
+
+def test_suite_copy_writes_a_loadable_copy_and_never_overwrites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robustprune.suite import load_suite
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["suite", "copy", "digits"]) == 0
+    assert "--rp-suite digits.toml" in capsys.readouterr().out
+    assert load_suite(tmp_path / "digits.toml").name == "digits"
+    (tmp_path / "digits.toml").write_text("# mine")
+    assert main(["suite", "copy", "digits"]) == 2
+    assert "exists; nothing was copied" in capsys.readouterr().err
+    assert (tmp_path / "digits.toml").read_text() == "# mine"
+    (tmp_path / "into").mkdir()
+    assert main(["suite", "copy", "digits", "into"]) == 0
+    assert (tmp_path / "into" / "digits.toml").is_file()
+
+
+def test_suite_show_unknown_lists_the_shipped_suites(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["suite", "show", "digitz"]) == 2
+    assert "no shipped suite 'digitz'; shipped suites: cifar10" in capsys.readouterr().err
