@@ -307,12 +307,20 @@ def images_digest(source: Any) -> str:
 
 
 def _images_digest(source: Any) -> str:
-    images, labels = getattr(source, "images", None), getattr(source, "labels", None)
-    if images is not None and labels is not None and hasattr(images, "detach"):
-        return tensor_digest(images, labels)
-    files = getattr(source, "files", None) or getattr(source, "paths", None)
-    listing = [str(f) for f in files] if files is not None else None
-    return _sha(json.dumps([type(source).__qualname__, len(source), listing], default=str))
+    images = getattr(source, "images", None)
+    if images is not None and hasattr(images, "detach"):  # an ImageSet: tensors in memory
+        return tensor_digest(images, source.labels)
+    # decoded from files per batch: the file lists, labels held in memory, decoding settings
+    parts: list[Any] = [type(source).__qualname__, len(source)]
+    attributes = vars(source) if hasattr(source, "__dict__") else {}
+    for name, value in sorted(attributes.items()):
+        if isinstance(value, list | tuple):
+            parts.append([name, [str(item) for item in value]])
+        elif isinstance(value, str | int | float | bool) and name != "workers":
+            parts.append([name, value])
+        elif hasattr(value, "detach"):
+            parts.append([name, tensor_digest(value)])
+    return _sha(json.dumps(parts, default=str))
 
 
 def data_digest(data: Any) -> str:

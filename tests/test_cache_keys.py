@@ -299,3 +299,15 @@ def test_a_bad_machine_class_label_is_named(monkeypatch) -> None:
     monkeypatch.setenv(machine.ENVIRONMENT_VARIABLE, "a\nb")
     with pytest.raises(ValueError, match="ROBUSTPRUNE_MACHINE_CLASS='a\\\\nb': a machine class"):
         machine.machine_key("cpu")
+
+
+def test_data_digests_follow_what_the_loader_returned() -> None:
+    from robustprune.data.imagenet import FolderImageSet
+
+    data, changed = tiny_data(), tiny_data()
+    assert identity.data_digest(data) == identity.data_digest(changed)
+    changed.test.images[0, 0, 0, 0] += 0.5
+    identity._IMAGE_DIGESTS.clear()  # digests are memoized per set object; this one was edited
+    assert identity.data_digest(data) != identity.data_digest(changed)
+    files = [FolderImageSet(names, [0, 1]) for names in (["a.jpg", "b.jpg"], ["a.jpg", "c.jpg"])]
+    assert identity.images_digest(files[0]) != identity.images_digest(files[1])
