@@ -148,18 +148,20 @@ def _errorbars(axes: Any) -> list[tuple[list[float], list[float], list[tuple[flo
 
 
 def test_prune_potential_markers_match_the_record_means(leaderboard: dict[str, Any]) -> None:
+    """In %, as the tables show them (the finding: tables used %, figures fractions)."""
     records = _group(leaderboard, "vgg16_bn")
     figure = figures.prune_potential_bars(records)
     series = _errorbars(figure.axes[0])
     assert [ys for _, ys, _ in series] == [
-        pytest.approx([r["prune_potential"][d]["mean"] for d in r["distributions"]])
+        pytest.approx([100 * r["prune_potential"][d]["mean"] for d in r["distributions"]])
         for r in records
     ]
+    assert figure.axes[0].get_ylabel() == "prune potential (%)"
     assert figure.get_size_inches()[0] <= 7.0  # at most a page wide
 
 
-def test_intervals_are_clipped_to_0_1(leaderboard: dict[str, Any]) -> None:
-    """A seed spread or interval reaching past 1 (or below 0) is drawn only up to 1 (0)."""
+def test_intervals_are_clipped_to_0_100(leaderboard: dict[str, Any]) -> None:
+    """A seed spread or interval reaching past 100 % (or below 0) is drawn only up to 100 (0)."""
     records = copy.deepcopy(_group(leaderboard, "resnet20"))
     records[0]["prune_potential"]["nominal"]["ci"] = [0.7, 1.3]
     records[1]["prune_potential"]["nominal"]["ci"] = [-0.2, 0.9]
@@ -167,7 +169,7 @@ def test_intervals_are_clipped_to_0_1(leaderboard: dict[str, Any]) -> None:
     for draw in (figures.prune_potential_bars, figures.potential_gap):
         for _, _, segments in _errorbars(draw(records).axes[0]):
             for low, high in segments:
-                assert 0.0 <= low <= high <= 1.0
+                assert 0.0 <= low <= high <= 100.0
 
 
 def test_the_gap_figure_shows_nominal_shifted_and_gap_intervals(
@@ -178,10 +180,11 @@ def test_the_gap_figure_shows_nominal_shifted_and_gap_intervals(
     left, right = figure.axes
     pairs = _errorbars(left)
     assert [ys[0] for _, ys, _ in pairs[:2]] == pytest.approx(
-        [records[0]["summary"]["nominal_pp"]["mean"], records[0]["summary"]["shifted_pp_mean"]["mean"]]
+        [100 * records[0]["summary"]["nominal_pp"]["mean"],
+         100 * records[0]["summary"]["shifted_pp_mean"]["mean"]]
     )  # fmt: skip
     gap = right.containers[0].lines[2][0].get_segments()[0]
-    assert [gap[0][0], gap[1][0]] == pytest.approx(records[0]["summary"]["gap"]["ci"])
+    assert [gap[0][0], gap[1][0]] == pytest.approx([100 * v for v in records[0]["summary"]["gap"]["ci"]])
 
 
 def test_palette_is_colour_blind_safe_with_markers(leaderboard: dict[str, Any]) -> None:

@@ -96,10 +96,13 @@ def _methods(leaderboard: dict[str, Any], arch: str) -> list[str]:
 def test_every_table_has_one_row_per_method(index: Path, leaderboard: dict[str, Any]) -> None:
     tables = _tables(index.read_text(encoding="utf-8"))
     kinds = [t["attrs"]["class"].split()[1] for t in tables]
-    assert kinds == ["leaderboard", "potential", "timings"] * 2
+    assert kinds == ["leaderboard", "potential", "seeds", "timings"] * 2
     for table in tables:
         rows = [row[0][0] for row in table["rows"]]
-        assert rows == _methods(leaderboard, table["attrs"]["data-arch"])
+        methods = _methods(leaderboard, table["attrs"]["data-arch"])
+        if "seeds" in table["attrs"]["class"]:  # one row per method and seed
+            methods = [m for m in methods for _seed in range(2)]
+        assert rows == methods
 
 
 def test_summary_cells_carry_the_record_numbers(index: Path, leaderboard: dict[str, Any]) -> None:
@@ -373,11 +376,19 @@ def test_report_in_headless_chromium(
     # one row per method in every table, in record order
     tables = page.evaluate(
         "Array.from(document.querySelectorAll('table.sortable')).map(t =>"
-        " [t.dataset.arch, Array.from(t.tBodies[0].rows).map(r => r.cells[0].textContent)])"
+        " [t.dataset.arch, t.classList.contains('seeds'),"
+        " Array.from(t.tBodies[0].rows).map(r => r.cells[0].textContent)])"
     )
-    assert len(tables) == 6
-    for arch, methods in tables:
-        assert methods == _methods(leaderboard, arch)
+    assert len(tables) == 8
+    for arch, per_seed, methods in tables:
+        expected = _methods(leaderboard, arch)
+        assert methods == ([m for m in expected for _seed in range(2)] if per_seed else expected)
+
+    # the leaderboard table fits a 1400 px window (the finding: it overflowed)
+    widths = page.evaluate(
+        "Array.from(document.querySelectorAll('table.leaderboard')).map(t => t.scrollWidth)"
+    )
+    assert max(widths) <= 1400 - 32, widths
 
     # clicking a header sorts rows by that column numerically; clicking again reverses
     table = "section[data-arch='resnet20'] table.leaderboard"

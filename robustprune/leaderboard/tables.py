@@ -99,7 +99,7 @@ def _deltas(records: list[dict[str, Any]]) -> str:
 def summary_cell(record: dict[str, Any], metric: str) -> str:
     """A summary cell: :func:`format_stat`, marked where the mean is a bound (grid ends), the
     FLOP reduction labelled theoretical or real, the speedup without unpruned seeds."""
-    stat = record["summary"].get(metric)
+    stat = (record.get("summary") or {}).get(metric)
     if metric == "speedup_at_pp" and isinstance(record.get("latency"), dict):
         return format_speedup(speedup(record))
     text = format_stat(stat, metric)
@@ -152,43 +152,51 @@ def _groups(
 SEED_METRICS = ("nominal_pp", "shifted_pp_mean", "shifted_pp_min", "gap")
 
 
-def seed_tables(leaderboard: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Per (suite, dataset, arch): one row per method and seed, the values behind the means.
+def seed_headers(has_speedup: bool) -> list[str]:
+    """Columns of the per-seed tables (the speedup only where some record measured it)."""
+    return [
+        "method", "seed", *(metric_header(m) for m in SEED_METRICS),
+        "shift PPs at grid ends", "FLOP red. at PP %",
+    ] + (["speedup at PP ×"] if has_speedup else [])  # fmt: skip
+
+
+def seed_rows(record: dict[str, Any], has_speedup: bool) -> list[list[str]]:
+    """One row per seed of ``record``: the values behind its summary's means.
 
     Grid ends show as ``≥96.7`` / ``<30.0`` (per-shift counts in "shift PPs at grid ends"); a
     gap is marked ``≥``/``≤``/``~`` where its nominal or shifted PP is censored; a speedup is
     ``—`` for a seed whose network was not pruned.
     """
+    per_seed = seed_summary(record)
+    flops = ((record.get("flop_reduction_at_pp") or {}).get(NOMINAL) or {}).get("values")
+    timed = speedup(record)
+    rows = []
+    for index, seed in enumerate(record.get("seeds") or []):
+        row = [record["method"], str(seed)]
+        for metric in SEED_METRICS:
+            values = per_seed.get(metric) or []
+            item = values[index] if index < len(values) else None
+            if metric == "gap" and item is not None:
+                row.append((item.censored or "") + percent(item.value))
+            else:
+                row.append(format_seed_value(item))
+        row.append(shifts_at_grid_ends(record, index))
+        row.append(percent(flops[index]) if flops and index < len(flops) else "—")
+        if has_speedup:
+            value = timed.seeds[index] if timed and index < len(timed.seeds) else None
+            row.append("—" if value is None else f"{value:.2f}")
+        rows.append(row)
+    return rows
+
+
+def seed_tables(leaderboard: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Per (suite, dataset, arch): one row per method and seed (:func:`seed_rows`)."""
     tables = []
     for (suite, dataset, arch), records in _groups(leaderboard):
-        has_speedup = any("speedup_at_pp" in r["summary"] for r in records)
-        headers = [
-            "method", "seed", *(metric_header(m) for m in SEED_METRICS),
-            "shift PPs at grid ends", "FLOP red. at PP %",
-        ] + (["speedup at PP ×"] if has_speedup else [])  # fmt: skip
-        rows = []
-        for record in records:
-            per_seed = seed_summary(record)
-            flops = ((record.get("flop_reduction_at_pp") or {}).get(NOMINAL) or {}).get("values")
-            timed = speedup(record)
-            for index, seed in enumerate(record.get("seeds") or []):
-                row = [record["method"], str(seed)]
-                for metric in SEED_METRICS:
-                    values = per_seed.get(metric) or []
-                    item = values[index] if index < len(values) else None
-                    if metric == "gap" and item is not None:
-                        row.append((item.censored or "") + percent(item.value))
-                    else:
-                        row.append(format_seed_value(item))
-                row.append(shifts_at_grid_ends(record, index))
-                row.append(percent(flops[index]) if flops and index < len(flops) else "—")
-                if has_speedup:
-                    value = timed.seeds[index] if timed and index < len(timed.seeds) else None
-                    row.append("—" if value is None else f"{value:.2f}")
-                rows.append(row)
-        tables.append(
-            (f"suite {suite} · dataset {dataset} · arch {arch} · per seed", headers, rows)
-        )
+        has_speedup = any("speedup_at_pp" in (r.get("summary") or {}) for r in records)
+        rows = [row for record in records for row in seed_rows(record, has_speedup)]
+        title = f"suite {suite} · dataset {dataset} · arch {arch} · per seed"
+        tables.append((title, seed_headers(has_speedup), rows))
     return tables
 
 
@@ -227,7 +235,7 @@ def legend_lines(leaderboard: dict[str, Any]) -> list[str]:
             f"{counts['nominal bottom'][0]} at 0; shifted {counts['shifted top'][0]} of "
             f"{counts['shifted top'][1]} at the last point, {counts['shifted bottom'][0]} at 0."
         )
-    if any("speedup_at_pp" in r["summary"] for r in records):
+    if any("speedup_at_pp" in (r.get("summary") or {}) for r in records):
         lines.append(
             "speedup at PP ×: parent / compacted network latency at the largest batch, measured "
             "on the machine that ran the case; mean over the seeds that pruned (± timing noise: half the spread "

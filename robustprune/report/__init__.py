@@ -37,24 +37,27 @@ GROUP_FIGURES: dict[str, tuple[Callable[[Sequence[Record]], Figure | None], str]
     ),
     "potential": (
         figures.prune_potential_bars,
-        "Prune potential per method and distribution with 95% bootstrap intervals (clipped to "
-        "[0, 1]); † marks shifts where the parent is at chance (excluded from the summary).",
+        "Prune potential (%) per method and distribution with 95% bootstrap intervals (clipped "
+        "to [0, 100]); small markers: seeds (▲ at the grid's last point, ▼ PP 0, below its "
+        "first); † marks shifts where the parent is at chance (excluded from the summary).",
     ),
     "gap": (
         figures.potential_gap,
-        "Nominal vs mean shifted prune potential per method, and their gap, with 95% bootstrap "
-        "intervals; a gap interval above 0 is a measured loss under shift.",
+        "Nominal vs mean shifted prune potential (%) per method, and their gap (points), with "
+        "95% bootstrap intervals and per-seed markers; a gap interval above 0 is a measured "
+        "loss under shift.",
     ),
     "excess_error": (
         figures.excess_error,
-        "Excess error vs prune ratio; dotted: the fitted slope line.",
+        "Excess error (points) vs prune ratio (%); dotted: the fitted slope line.",
     ),
 }
-# kind -> (figure function over one record, caption)
-RECORD_FIGURES: dict[str, tuple[Callable[[Record], Figure | None], str]] = {
+# kind -> (figure function over one record and its section's records, caption)
+RECORD_FIGURES: dict[str, tuple[Callable[[Record, Sequence[Record]], Figure | None], str]] = {
     "similarity": (
         figures.noise_similarity,
-        "Similarity to the parent under uniform input noise; dashed: separately trained parent.",
+        "Similarity to the parent under uniform input noise; dashed: separately trained parent; "
+        "the same y-range for every method of this network.",
     ),
     "cross_confidence": (
         figures.cross_confidence,
@@ -149,7 +152,7 @@ def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) 
             method = figures_slug(str(record.get("method", "?")))
             for kind, (draw, caption) in RECORD_FIGURES.items():
                 saved = _save(
-                    draw(record),
+                    draw(record, section.records),
                     target,
                     f"{section.anchor}-{method}-{kind}",
                     kind,

@@ -3,9 +3,11 @@
 Every function takes leaderboard records (plain dicts, see docs/records.md) and returns a
 `matplotlib.figure.Figure`, or None when the records lack the data the figure needs. Figures are
 built without pyplot on an Agg canvas, at most a page wide (7 in), in a colour-blind-safe palette
-with a marker per method; `save_figure` writes each as PNG and SVG. Intervals are the records'
-bootstrap intervals where they have them, else the min–max over seeds, always clipped to [0, 1]
-for prune potentials.
+with a marker per method; `save_figure` writes each as PNG and SVG. Ratios, accuracies and prune
+potentials are drawn in % (as the tables show them). Intervals are the records' bootstrap
+intervals where they have them, else the min–max over seeds, always clipped to [0, 100] % for
+prune potentials. Per-seed prune potentials are small markers next to each mean: ▲ for a seed
+at the grid's last point (its PP is at least that), ▼ for PP 0 (below the grid's first point).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from robustprune.distributions import NOMINAL
+from robustprune.leaderboard.per_seed import seed_potentials, seed_summary
 from robustprune.report.style import (
     PAGE_WIDTH,
     distribution_label,
@@ -107,7 +110,8 @@ def _change_curve(record: Record, distribution: str) -> tuple[list[float], ...]:
 
 
 def _interval(entry: dict[str, Any]) -> tuple[float, float, float] | None:
-    """(mean, low, high) of a statistic, the interval clipped to [0, 1]; None without a mean."""
+    """(mean, low, high) of a fraction statistic in %, the interval clipped to [0, 100]; None
+    without a mean."""
     if not finite(entry.get("mean")):
         return None
     value = float(entry["mean"])
@@ -118,7 +122,31 @@ def _interval(entry: dict[str, Any]) -> tuple[float, float, float] | None:
         low, high = min(entry["values"]), max(entry["values"])
     else:
         low = high = value
-    return value, min(max(low, 0.0), value), max(min(high, 1.0), value)
+    low, high = min(max(low, 0.0), value), max(min(high, 1.0), value)
+    return 100 * value, 100 * low, 100 * high
+
+
+SEED_MARKERS = {None: "o", "top": "^", "bottom": "v"}
+"""Per-seed marker by censoring: measured, at the grid's last point (▲), PP 0 (▼)."""
+SEED_NOTE = "small markers: seeds, ▲ at the grid's last point, ▼ PP 0 (below its first)"
+
+
+def _seed_markers(axes: Axes, xs: list[float], items: list[Any], color: str, *,
+                  horizontal: bool = False) -> None:  # fmt: skip
+    """Per-seed values (SeedValue, fractions) as small hollow markers at ``xs``, in %."""
+    for x, item in zip(xs, items, strict=True):
+        point = (100 * item.value, x) if horizontal else (x, 100 * item.value)
+        marker = SEED_MARKERS.get(item.censored if item.censored in ("top", "bottom") else None)
+        axes.plot(*point, marker=marker, markersize=3, markerfacecolor="white",
+                  markeredgecolor=color, markeredgewidth=0.8, linestyle="none", zorder=6,
+                  clip_on=False, label="_seed")  # fmt: skip
+
+
+def _seed_legend(axes: Axes) -> None:
+    for censored, label in ((None, "seed"), ("top", "seed at grid end (≥)"),
+                            ("bottom", "seed with PP 0 (<)")):  # fmt: skip
+        axes.plot([], [], marker=SEED_MARKERS[censored], markersize=3, markerfacecolor="white",
+                  markeredgecolor="0.3", linestyle="none", label=label)  # fmt: skip
 
 
 def _legend(figure: Figure, axes: Axes, columns: int | None = None) -> None:
@@ -165,6 +193,7 @@ def accuracy_curves(records: Sequence[Record]) -> Figure | None:
             if not xs:
                 continue
             style = styles[method]
+            xs = [100 * x for x in xs]
             axes.fill_between(xs, [100 * v for v in lows], [100 * v for v in highs],
                               color=style.color, alpha=0.18, linewidth=0)  # fmt: skip
             axes.plot(xs, [100 * v for v in means], label=method, **style.line())
@@ -183,15 +212,14 @@ def accuracy_curves(records: Sequence[Record]) -> Figure | None:
             axes.set_facecolor("#f4f4f4")
         else:
             axes.set_title(title)
-        axes.set_xlim(0, 1)
+        axes.set_xlim(0, 100)
         axes.set_ylim(low_limit, high_limit)
-        axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
-        axes.set_xticklabels(["0", ".25", ".5", ".75", "1"])
+        axes.set_xticks([0, 25, 50, 75, 100])
         axes.grid(alpha=0.25, linewidth=0.5)
         if index % columns == 0:
             axes.set_ylabel("Δ accuracy (points)")
         if index + columns >= len(distributions):
-            axes.set_xlabel("prune ratio")
+            axes.set_xlabel("prune ratio (%)")
             axes.tick_params(labelbottom=True)
     for index in range(len(distributions), rows * columns):
         grid[index // columns][index % columns].set_visible(False)
@@ -235,6 +263,8 @@ def prune_potential_bars(records: Sequence[Record]) -> Figure | None:
             ys.append(value)
             lows.append(value - low)
             highs.append(high - value)
+            seeds = seed_potentials(record, distribution)
+            _seed_markers(axes, [xs[-1] + width * 0.3] * len(seeds), seeds, style.color)
         axes.errorbar(
             xs, ys, yerr=[lows, highs], marker=style.marker, color=style.color, linestyle="none",
             markersize=4.5, elinewidth=1.0, capsize=2, label=method,
@@ -251,14 +281,15 @@ def prune_potential_bars(records: Sequence[Record]) -> Figure | None:
         if distribution in degenerate:
             label.set_color("0.5")
     axes.set_xlim(-0.6, len(distributions) - 0.4)
-    axes.set_ylim(-0.02, 1.02)
-    axes.set_ylabel("prune potential")
+    axes.set_ylim(-2, 102)
+    axes.set_ylabel("prune potential (%)")
     axes.grid(axis="y", alpha=0.3, linewidth=0.5)
+    _seed_legend(axes)
     _legend(figure, axes)
     note = "; † parent at chance, excluded from the summary" if degenerate else ""
     figure.suptitle(
-        f"{group_title(records)}: prune potential per distribution (bands/bars: {interval_note(records)}"
-        f"{note})", fontsize=8,
+        f"{group_title(records)}: prune potential per distribution (bars: {interval_note(records)}"
+        f"{note}; {SEED_NOTE})", fontsize=8,
     )  # fmt: skip
     return figure
 
@@ -278,13 +309,13 @@ def potential_gap(records: Sequence[Record]) -> Figure | None:
         if nominal is None or shifted is None:
             continue
         gap = summary.get("gap") or {}
-        rows.append((str(record.get("method")), nominal, shifted, gap))
+        rows.append((str(record.get("method")), nominal, shifted, gap, seed_summary(record)))
     if not rows:
         return None
     styles = method_styles(records)
     figure = new_figure(PAGE_WIDTH, 2.4)
     left, right = figure.subplots(1, 2, width_ratios=(3, 2))
-    for i, (method, nominal, shifted, gap) in enumerate(rows):
+    for i, (method, nominal, shifted, gap, seeds) in enumerate(rows):
         style = styles[method]
         for offset, (value, low, high), filled in ((-0.15, nominal, True), (0.15, shifted, False)):
             left.errorbar(
@@ -292,14 +323,19 @@ def potential_gap(records: Sequence[Record]) -> Figure | None:
                 color=style.color, markerfacecolor=style.color if filled else "white",
                 markersize=5, capsize=2, elinewidth=1.0, linestyle="none",
             )  # fmt: skip
+        for offset, metric in ((-0.05, "nominal_pp"), (0.25, "shifted_pp_mean")):
+            items = seeds.get(metric) or []
+            _seed_markers(left, [i + offset] * len(items), items, style.color)
         if finite(gap.get("mean")):
-            value = float(gap["mean"])
-            ci = gap.get("ci") if gap.get("ci") else [value, value]
+            value = 100 * float(gap["mean"])
+            ci = [100 * v for v in gap["ci"]] if gap.get("ci") else [value, value]
             right.errorbar(
                 [value], [i], xerr=[[value - min(ci[0], value)], [max(ci[1], value) - value]],
                 marker=style.marker, color=style.color, markersize=5, capsize=2,
                 elinewidth=1.0, linestyle="none",
             )  # fmt: skip
+            gaps = seeds.get("gap") or []  # plain circles: a gap's bound is in the tables
+            _seed_markers(right, [i + 0.22] * len(gaps), gaps, style.color, horizontal=True)
     left.plot([], [], marker="o", color="0.3", linestyle="none", label=distribution_label(NOMINAL))
     left.plot([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="none",
               label="shifted (mean)")  # fmt: skip
@@ -307,17 +343,17 @@ def potential_gap(records: Sequence[Record]) -> Figure | None:
     left.set_xticks(range(len(rows)))
     left.set_xticklabels([row[0] for row in rows])
     left.set_xlim(-0.6, len(rows) - 0.4)
-    left.set_ylim(-0.02, 1.02)
-    left.set_ylabel("prune potential")
+    left.set_ylim(-2, 102)
+    left.set_ylabel("prune potential (%)")
     left.grid(axis="y", alpha=0.3, linewidth=0.5)
     right.axvline(0, color="0.3", linewidth=0.8)
     right.set_yticks(range(len(rows)))
     right.set_yticklabels([row[0] for row in rows])
     right.set_ylim(len(rows) - 0.5, -0.5)
-    right.set_xlabel("gap = nominal − shifted PP")
+    right.set_xlabel("gap = nominal − shifted PP (points)")
     right.grid(axis="x", alpha=0.3, linewidth=0.5)
     figure.suptitle(f"{group_title(records)}: nominal vs shifted prune potential "
-                    f"(bands/bars: {interval_note(records)})", fontsize=8)  # fmt: skip
+                    f"(bars: {interval_note(records)}; {SEED_NOTE})", fontsize=8)  # fmt: skip
     return figure
 
 
@@ -343,8 +379,8 @@ def excess_error(records: Sequence[Record]) -> Figure | None:
         if not ratios or not rows:
             continue
         style = styles[str(record.get("method"))]
-        columns = list(zip(*rows, strict=True))
-        xs = [0.0, *ratios]
+        columns = [[100 * v for v in column] for column in zip(*rows, strict=True)]
+        xs = [0.0, *(100 * r for r in ratios)]
         axes.plot(xs, [0.0, *(mean(c) for c in columns)], label=str(record.get("method")),
                   **style.line())  # fmt: skip
         if len(rows) > 1:
@@ -352,17 +388,17 @@ def excess_error(records: Sequence[Record]) -> Figure | None:
                               [0.0, *(max(c) for c in columns)], color=style.color, alpha=0.15,
                               linewidth=0)  # fmt: skip
         slope = (data.get("slope") or {}).get("mean")
-        if finite(slope):
-            axes.plot([0, max(ratios)], [0, float(slope) * max(ratios)], color=style.color,
-                      linestyle=":", linewidth=1.0)  # fmt: skip
+        if finite(slope):  # points per % pruned: the slope itself, both axes scaled by 100
+            axes.plot([0, 100 * max(ratios)], [0, 100 * float(slope) * max(ratios)],
+                      color=style.color, linestyle=":", linewidth=1.0)  # fmt: skip
         drawn = True
     if not drawn:
         return None
     axes.axhline(0, color="0.3", linewidth=0.7)
     axes.plot([], [], color="0.3", linestyle=":", label="slope fit")
-    axes.set_xlabel("prune ratio")
-    axes.set_ylabel("excess error")
-    axes.set_xlim(0, 1)
+    axes.set_xlabel("prune ratio (%)")
+    axes.set_ylabel("excess error (points)")
+    axes.set_xlim(0, 100)
     axes.grid(alpha=0.25, linewidth=0.5)
     _legend(figure, axes, columns=3)
     figure.suptitle(f"{group_title(records)}: excess error (band: seed min–max)", fontsize=8)
@@ -385,13 +421,40 @@ def _similarity_series(similarity: dict[str, Any], metric: str, ratio: Any) -> l
     return None
 
 
+SIMILARITY_METRICS = {"agreement": 100.0, "softmax_l2": 1.0}
+"""Similarity curves and their scale: agreement in %, the softmax ℓ2 distance as it is."""
+
+
+def similarity_limits(records: Sequence[Record]) -> dict[str, tuple[float, float]]:
+    """One y-range per similarity metric over ``records`` (e.g. every method of one network),
+    so their figures compare at a glance; padded by 5 % of the span."""
+    limits = {}
+    for metric, scale in SIMILARITY_METRICS.items():
+        values = [
+            scale * float(v)
+            for record in records
+            if isinstance(record.get("similarity"), dict)
+            for series in [
+                *((record["similarity"].get(metric) or {}).values()),
+                (record["similarity"].get("reference") or {}).get(metric) or [],
+            ]
+            for v in series
+            if finite(v)
+        ]
+        if values:
+            pad = 0.05 * (max(values) - min(values) or 1.0)
+            limits[metric] = (min(values) - pad, max(values) + pad)
+    return limits
+
+
 @styled
-def noise_similarity(record: Record) -> Figure | None:
-    """Label agreement and softmax ℓ2 distance to the parent vs noise ε, per prune ratio.
+def noise_similarity(record: Record, peers: Sequence[Record] = ()) -> Figure | None:
+    """Label agreement (%) and softmax ℓ2 distance to the parent vs noise ε, per prune ratio.
 
     The separately trained parent (another seed) is the black reference line: a pruned net
-    below it in distance is closer to its parent than an independently trained twin is.
-    Returns None when the record's "similarity" is null or malformed.
+    below it in distance is closer to its parent than an independently trained twin is. With
+    ``peers`` (the other methods' records of the same network) every figure gets the same
+    y-range per metric. Returns None when the record's "similarity" is null or malformed.
     """
     similarity = record.get("similarity")
     if not isinstance(similarity, dict):
@@ -404,10 +467,12 @@ def noise_similarity(record: Record) -> Figure | None:
     agreement_axes, distance_axes = figure.subplots(1, 2)
     colormap = matplotlib.colormaps["viridis"]
     drawn = False
+    limits = similarity_limits([record, *peers])
     for metric, axes, label in (
-        ("agreement", agreement_axes, "label agreement with parent"),
+        ("agreement", agreement_axes, "label agreement with parent (%)"),
         ("softmax_l2", distance_axes, "softmax ℓ2 distance to parent"),
     ):
+        scale = SIMILARITY_METRICS[metric]
         for index, ratio in enumerate(ratios):
             values = _similarity_series(similarity, metric, ratio)
             if values is None or len(values) != len(eps):
@@ -415,7 +480,7 @@ def noise_similarity(record: Record) -> Figure | None:
             color = colormap(index / max(len(ratios) - 1, 1) * 0.9)
             axes.plot(
                 eps,
-                values,
+                [scale * v for v in values],
                 color=color,
                 marker="o",
                 markersize=2.5,
@@ -426,7 +491,7 @@ def noise_similarity(record: Record) -> Figure | None:
         if reference is not None and len(reference) == len(eps):
             axes.plot(
                 eps,
-                reference,
+                [scale * v for v in reference],
                 color="black",
                 linestyle="--",
                 linewidth=1.5,
@@ -434,6 +499,8 @@ def noise_similarity(record: Record) -> Figure | None:
             )
         axes.set_xlabel("noise ε (normalized inputs)")
         axes.set_ylabel(label)
+        if metric in limits:
+            axes.set_ylim(*limits[metric])
         axes.grid(alpha=0.3)
     if not drawn:
         return None
@@ -445,7 +512,7 @@ def noise_similarity(record: Record) -> Figure | None:
 
 
 @styled
-def cross_confidence(record: Record) -> Figure | None:
+def cross_confidence(record: Record, peers: Sequence[Record] = ()) -> Figure | None:
     """Heat map of the record's optional "features" cross-confidence matrix.
 
     Cell (i, j) is model i's confidence toward the true class on the pixel subset (Sufficient
@@ -465,17 +532,18 @@ def cross_confidence(record: Record) -> Figure | None:
     size = min(PAGE_WIDTH - 1.6, 1.4 + 0.6 * len(models))
     figure = new_figure(size + 1.6, size)
     axes = figure.subplots()
-    image = axes.imshow(matrix, cmap="magma", vmin=0, vmax=1)
+    matrix = [[100 * float(value) for value in row] for row in matrix]
+    image = axes.imshow(matrix, cmap="magma", vmin=0, vmax=100)  # one scale for every method
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
             axes.text(
                 j,
                 i,
-                f"{value:.2f}",
+                f"{value:.0f}",
                 ha="center",
                 va="center",
                 fontsize="small",
-                color="white" if value < 0.6 else "black",
+                color="white" if value < 60 else "black",
             )
     axes.set_xticks(range(len(models)))
     axes.set_xticklabels(models, rotation=30, ha="right", fontsize="small")
@@ -483,7 +551,7 @@ def cross_confidence(record: Record) -> Figure | None:
     axes.set_yticklabels(models, fontsize="small")
     axes.set_xlabel("pixel subset chosen by")
     axes.set_ylabel("confidence of")
-    figure.colorbar(image, ax=axes, label="confidence in true class")
+    figure.colorbar(image, ax=axes, label="confidence in true class (%)")
     figure.suptitle(f"{group_title([record])} {record.get('method')}: cross-confidence", fontsize=8)
     return figure
 

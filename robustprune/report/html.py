@@ -14,6 +14,8 @@ from html import escape
 from typing import Any
 
 from robustprune.distributions import NOMINAL
+from robustprune.leaderboard.per_seed import AT_LEAST, seed_potentials
+from robustprune.leaderboard.tables import legend_lines, seed_headers, seed_rows, summary_cell
 from robustprune.report.style import distribution_label, interval_note
 
 Record = dict[str, Any]
@@ -70,12 +72,14 @@ body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400p
        color: #1b1b1b; line-height: 1.4; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; margin-top: 2.5rem; }
 table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.9rem; }
-th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.6rem; text-align: right; white-space: nowrap; }
+th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.5rem; text-align: right; white-space: nowrap; }
+th { white-space: normal; max-width: 7.5em; vertical-align: bottom; }
+td .ci { display: block; font-size: 0.8em; color: #555; }
 caption { text-align: left; font-weight: 600; padding-bottom: 0.3rem; }
 .scroll { overflow-x: auto; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f1f3f5; }
-table.sortable thead th { cursor: pointer; user-select: none; white-space: nowrap; }
+table.sortable thead th { cursor: pointer; user-select: none; }
 table.sortable thead th:hover { background: #e2e6ea; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; font-size: 0.7em; }
 th[aria-sort="descending"]::after { content: " \\25BC"; font-size: 0.7em; }
@@ -85,6 +89,7 @@ figure { margin: 0; max-width: 100%; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85rem; color: #555; }
 .note { color: #555; font-size: 0.9rem; }
+ul.legend { color: #555; font-size: 0.85rem; max-width: 80em; }
 """
 
 _SORTER_JS = """
@@ -154,6 +159,16 @@ def _cell(stats: Any, kind: str) -> str:
     return f'<td data-sort="{mean!r}">{escape(text)}</td>'
 
 
+def _split_cell(text: str, mean: Any) -> str:
+    """A cell whose text is ``"mean [low, high] …"``: the mean on top, the rest (interval,
+    noise, kind) below in smaller type, so the columns stay narrow enough to fit the page."""
+    head, _, rest = text.partition(" ")
+    if not _finite(mean) or text == "—":
+        return f'<td class="missing" data-sort="">{escape(text)}</td>'
+    below = f' <span class="ci">{escape(rest)}</span>' if rest else ""
+    return f'<td data-sort="{mean!r}">{escape(head)}{below}</td>'
+
+
 def _text_cell(value: Any) -> str:
     return f"<td>{escape(str(value))}</td>"
 
@@ -190,7 +205,12 @@ def summary_table(section: Section) -> str:
             _text_cell("yes" if record.get("structured") else "no"),
             _text_cell("yes" if record.get("data_informed") else "no"),
         ]
-        cells += [_cell(summary.get(key), kind) for key, _, kind in columns]
+        cells += [
+            _split_cell(summary_cell(record, key), (summary.get(key) or {}).get("mean"))
+            if key in summary or key == "speedup_at_pp"
+            else _cell(None, kind)
+            for key, _, kind in columns
+        ]
         flagged = record.get("degenerate") or {}
         cells.append(
             f'<td title="{escape("; ".join(f"{k}: {v}" for k, v in flagged.items()))}">'
@@ -201,9 +221,9 @@ def summary_table(section: Section) -> str:
     headers.append("excluded shifts")
     return _table(
         "leaderboard",
-        f"Leaderboard (mean [{interval_note(section.records)}]; PP = prune potential; excluded "
-        "shifts: the parent is not clearly above chance there, so they are left out of shifted "
-        "PP mean/min and the gap)",
+        f"Leaderboard (mean [{interval_note(section.records)}]; PP = prune potential; ≥ / ≤ / ~: "
+        "the mean is a bound, some seed's PP is at a grid end; excluded shifts: the parent is "
+        "not clearly above chance there, so they are left out of shifted PP mean/min and the gap)",
         headers,
         rows,
         _section_attributes(section),
@@ -222,7 +242,11 @@ def potential_table(section: Section) -> str:
     for record in section.records:
         potential = record.get("prune_potential") or {}
         cells = [_text_cell(record.get("method", "?"))]
-        cells += [_cell(potential.get(d), "ratio") for d in distributions]
+        for distribution in distributions:
+            cell = _cell(potential.get(distribution), "ratio")
+            if any(item.censored for item in seed_potentials(record, distribution)):
+                cell = cell.replace(">", f">{AT_LEAST}", 1)  # a seed at a grid end: a bound
+            cells.append(cell)
         rows.append(f"<tr>{''.join(cells)}</tr>")
     flagged = {d for r in section.records for d in r.get("degenerate") or {}}
     headers = ["method"] + [
@@ -234,6 +258,25 @@ def potential_table(section: Section) -> str:
         + ("; † parent at chance, excluded from the summary)" if flagged else ")"),
         headers,
         rows,
+        _section_attributes(section),
+    )
+
+
+def seeds_table(section: Section) -> str:
+    """One row per method and seed: the values behind the summary's means, grid ends marked."""
+    has_speedup = any("speedup_at_pp" in (r.get("summary") or {}) for r in section.records)
+    body = [
+        "<tr>" + "".join(_text_cell(value) for value in row) + "</tr>"
+        for record in section.records  # in record order, like the other tables
+        for row in seed_rows(record, has_speedup)
+    ]
+    headers = seed_headers(has_speedup)
+    return _table(
+        "seeds",
+        "Per seed (%; ≥96.7: the grid's last point, <30.0: PP 0, below its first point; "
+        "speedup — where the network was not pruned)",
+        headers,
+        body,
         _section_attributes(section),
     )
 
@@ -307,12 +350,16 @@ def render_index(leaderboard: dict[str, Any], sections: Sequence[Section], json_
         f'<li><a href="#{s.anchor}">{escape(s.title)}</a> ({len(s.records)} methods)</li>'
         for s in sections
     )
+    legend = "".join(
+        f"<li>{escape(line)}</li>"
+        for line in legend_lines({"records": leaderboard.get("records") or []})
+    )
     body = []
     for section in sections:
         body.append(
             f'<section id="{section.anchor}"{_section_attributes(section)}>'
             f"<h2>{escape(section.title)}</h2>"
-            f"{summary_table(section)}{potential_table(section)}"
+            f"{summary_table(section)}{potential_table(section)}{seeds_table(section)}"
             f"<h3>Figures</h3>{_figures(section)}"
             f"<h3>Timings</h3>{timings_table(section)}</section>"
         )
@@ -331,6 +378,7 @@ def render_index(leaderboard: dict[str, Any], sections: Sequence[Section], json_
 {len(leaderboard.get("records") or [])} records. Data: <a href="{escape(json_name)}">{escape(json_name)}</a>.
 Click a table header to sort by that column (again to reverse).</p>
 </header>
+<ul class="legend">{legend}</ul>
 <nav><ul>{toc}</ul></nav>
 <main>{"".join(body) if body else "<p>The leaderboard has no records.</p>"}</main>
 <footer>
