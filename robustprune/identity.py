@@ -19,6 +19,7 @@ the tensors a loader returned (:func:`data_digest`). The machine class lives in
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -200,16 +201,21 @@ def _distribution(module_name: str) -> tuple[str | None, str | None]:
         for entry_point in importlib.metadata.entry_points(group=group):
             if entry_point.module.split(".")[0] == top and entry_point.dist is not None:
                 return entry_point.dist.metadata["Name"], entry_point.dist.version
-    try:
-        names = importlib.metadata.packages_distributions().get(top) or []
-    except Exception:  # noqa: BLE001 - a broken installation must not stop a run
-        names = []
-    for name in names:
+    for name in _packages_distributions().get(top, []):
         try:
             return name, importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             continue
     return None, None
+
+
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    """Top-level package -> distributions shipping it (scanned once per process)."""
+    try:
+        return dict(importlib.metadata.packages_distributions())
+    except Exception:  # noqa: BLE001 - a broken installation must not stop a run
+        return {}
 
 
 def is_builtin(obj: Any) -> bool:
