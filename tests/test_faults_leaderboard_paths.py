@@ -54,3 +54,16 @@ def test_leaderboard_inside_the_report_directory_is_a_startup_error(
     result = run(pytester, f"--rp-report={report}", f"--rp-leaderboard={report / 'board'}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--rp-leaderboard*is inside --rp-report*"])
+
+
+def test_leaderboard_under_a_file_or_read_only_directory_is_a_startup_error(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("mine")
+    result = run(pytester, f"--rp-leaderboard={blocker / 'out'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*cannot be created or written: {blocker} is a file*"])
+    fresh = tmp_path / "new" / "out"
+    assert run(pytester, f"--rp-leaderboard={fresh}").ret == 0
+    assert not fresh.exists()  # nothing recorded, nothing created

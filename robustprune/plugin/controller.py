@@ -78,15 +78,13 @@ def check_leaderboard_dir(leaderboard: Path, baseline: Path | None) -> None:
             "--rp-compare reads; write this run's leaderboard elsewhere, e.g. "
             f"--rp-leaderboard {leaderboard / 'new'}"
         )
-    try:
-        leaderboard.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
+    existing = next(path for path in (leaderboard, *leaderboard.parents) if path.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):  # created only when written
+        why = "is a file" if not existing.is_dir() else "is not writable"
         raise pytest.UsageError(
-            f"--rp-leaderboard: the directory {leaderboard} cannot be created "
-            f"({error.strerror or error}); choose another"
-        ) from None
-    if not os.access(leaderboard, os.W_OK):
-        raise pytest.UsageError(f"--rp-leaderboard: {leaderboard} is not writable; choose another")
+            f"--rp-leaderboard: the directory {leaderboard} cannot be created or written: "
+            f"{existing} {why}; choose another"
+        )
 
 
 def check_history_dir(history: Path) -> None:
