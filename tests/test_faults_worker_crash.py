@@ -126,3 +126,37 @@ def test_os_exit_0_in_a_pruner_fails_its_case_not_the_run_with_exit_0(
     assert "mydigits-tinynet-Crash] called os._exit(0)" in output
     [record] = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["records"]
     assert record["method"] == "WT"
+
+
+MANY_CRASHES_CONFTEST = CRASH_CONFTEST.replace(
+    """def pytest_robustprune_pruners(registry):
+    registry.register(Crash, origin="conftest.py")""",
+    """def pytest_robustprune_pruners(registry):
+    for number in range(5):
+        registry.register(type(f"Crash{number}", (Crash,), {"name": f"Crash{number}"}), origin="conftest.py")""",
+)
+
+
+@pytest.mark.slow
+def test_more_crashing_cases_than_xdists_restart_budget_still_finish_the_run(
+    pytester: pytest.Pytester,
+    tmp_path: Path,
+    worked_example: Path,  # noqa: F811
+) -> None:
+    """xdist stops after 4 crashes per worker by default; a benchmark run allows one per case."""
+    crashes = ", ".join(f'"Crash{number}"' for number in range(5))
+    suite = doc_block("# mydigits/mydigits.toml").replace(
+        'methods = ["WT"]', f'methods = [{crashes}, "WT"]'
+    )
+    (pytester.path / "crashes.toml").write_text(suite)
+    (pytester.path / "conftest.py").write_text(MANY_CRASHES_CONFTEST)
+    result = pytester.runpytest_subprocess(
+        "benchmarks/", "--rp-suite", "crashes.toml", "--rp-data", str(worked_example), "-n", "1",
+        "--rp-cache", str(tmp_path / "cache"), "--rp-leaderboard", str(tmp_path / "out"),
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    output = result.stdout.str() + result.stderr.str()
+    assert "maximum crashed workers" not in output, output
+    result.assert_outcomes(passed=1, failed=5)
+    [record] = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["records"]
+    assert record["method"] == "WT"

@@ -128,6 +128,12 @@ class BenchmarkRun:
             return
         if not _explicit_dist(config.invocation_params.args) and config.getoption("dist") == "load":
             config.option.dist = "loadgroup"  # cases of one architecture share its parents
+        if getattr(config.option, "maxworkerrestart", None) is None:
+            # each case can crash its worker at most once (scheduling.py), so every case may;
+            # xdist's default (4 per worker) guards only against crashing collections
+            cases = len(load_run_suite(config).cases(method_names(config)))
+            workers = int(config.getoption("numprocesses") or 0)
+            config.option.maxworkerrestart = str(4 * workers + cases)
         self.progress_path = new_progress_path(get_options(config).cache)
         os.environ[PROGRESS_ENV] = str(self.progress_path)  # inherited by the workers
 
