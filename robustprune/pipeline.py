@@ -100,8 +100,14 @@ def prune_curve(
     size = sample_size or sample_size_rule(parent, input_shape, available=len(data.val))
     sample = draw_sample(data, size, seed, device)
 
-    # what computed the steps: the loop, the training engine and the machine class
-    code = {"pipeline": builtin_digest(__name__), "engine": builtin_digest(train.__module__)}
+    # what computed the steps: the loop, its sample and mask handling, the training engine,
+    # and (below) the machine class
+    code = {
+        "pipeline": builtin_digest(__name__),
+        "sample": builtin_digest(draw_sample.__module__),
+        "masks": builtin_digest(combine_masks.__module__),
+        "engine": builtin_digest(train.__module__),
+    }
     machine = machine_key(device)
     points: list[CurvePoint] = []
     current, current_masks = parent, {}
