@@ -1,17 +1,22 @@
-"""Wall time of one SiPP and one PFP pruning step as a multiple of one forward+backward over S.
+"""Wall time of one pruning step per method as a multiple of one forward+backward over S.
 
     python benchmarks/bench_pruning.py [--arch resnet20] [--size 32] [--sample 256] [--device cpu]
+    python benchmarks/bench_pruning.py --methods WT,SiPP,FT,PFP --repeats 3
     python benchmarks/bench_pruning.py --dataset digits --arch vgg11_bn [--methods PFP]
 
 Random weights (the cost does not depend on training). Without ``--dataset`` the sample set S
 is one batch of ``--sample`` random CIFAR-sized images; with it, S is drawn from that dataset's
 val split at the size rule of ``robustprune.pruning.sample_size`` (what the suites use), and
-the input shape is the dataset's. Prints one line per method.
+the input shape is the dataset's. Prints one line per method: the median step time of
+``--repeats`` runs and its split into phases (of the median run): scores (SiPP's and PFP's
+sensitivities), trace (the channel groups of FT and PFP), dead structure (passes over S, with
+their count) and search (the rest: the knob search's masks, propagation and ratios).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import time
 
@@ -20,6 +25,59 @@ import torch.nn.functional as F
 
 from robustprune.models import create
 from robustprune.pruning import default_registry, draw_sample, sample_size
+
+PHASES = {
+    "scores": [
+        ("robustprune.pruning.sipp", "weight_sensitivities"),
+        ("robustprune.pruning.pfp", "channel_sensitivities"),
+    ],
+    "trace": [
+        ("robustprune.pruning.filters", "channel_structure"),
+        ("robustprune.pruning.pfp", "channel_structure"),
+    ],
+    "dead structure": [("robustprune.pruning.dead", "DeadStructure.probe")],
+}
+"""Phase -> the functions whose time it is (module, attribute path), wrapped while measuring."""
+
+
+class PhaseClock:
+    """Seconds and calls per phase of ``PHASES``, by wrapping the phase functions in place."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._originals: list[tuple[object, str, object]] = []
+
+    def __enter__(self) -> PhaseClock:
+        for phase, targets in PHASES.items():
+            for module_name, path in targets:
+                owner = importlib.import_module(module_name)
+                *parents, attribute = path.split(".")
+                for parent in parents:
+                    owner = getattr(owner, parent)
+                original = getattr(owner, attribute)
+                self._originals.append((owner, attribute, original))
+                setattr(owner, attribute, self._timed(phase, original))
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        for owner, attribute, original in reversed(self._originals):
+            setattr(owner, attribute, original)
+
+    def reset(self) -> None:
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+        self.calls = dict.fromkeys(PHASES, 0)
+
+    def _timed(self, phase: str, function):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - started
+                self.calls[phase] = self.calls.get(phase, 0) + 1
+
+        return timed
 
 
 def _synchronize(device: torch.device) -> None:
@@ -95,11 +153,24 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.methods.split(","):
         pruner = registry.create(name)
         pruner.prune(model, args.ratio, sample)  # warm-up
-        seconds = _best_of(
-            args.repeats, device, lambda p=pruner: p.prune(model, args.ratio, sample)
+        runs = []
+        with PhaseClock() as clock:
+            for _ in range(args.repeats):
+                clock.reset()
+                seconds = _best_of(1, device, lambda p=pruner: p.prune(model, args.ratio, sample))
+                runs.append((seconds, dict(clock.seconds), dict(clock.calls)))
+        runs.sort(key=lambda run: run[0])
+        seconds, phases, calls = runs[len(runs) // 2]
+        phases["search"] = seconds - sum(phases.values())
+        split = ", ".join(
+            f"{phase} {phases[phase] / reference:.2f}x"
+            + (f" ({calls[phase]} passes)" if phase == "dead structure" else "")
+            for phase in ("scores", "trace", "search", "dead structure")
         )
         print(
-            f"{name:5s} step: {seconds * 1e3:8.1f} ms = {seconds / reference:5.2f} x forward+backward"
+            f"{name:5s} step: {seconds * 1e3:8.1f} ms = {seconds / reference:5.2f} x "
+            f"forward+backward (median of {args.repeats}; {split})",
+            flush=True,
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from robustprune.pruning.dead import DeadStructure
+from robustprune.pruning.dead import MAX_ROUNDS, DeadStructure
 from robustprune.pruning.masks import GlobalThreshold, Masks, parameter_count, prune_ratio
 from robustprune.pruning.sample import Sample
 
@@ -28,7 +28,7 @@ AIMING_ROUNDS = 4
 
 def fit_live(
     make_masks: Callable[[float], Masks],
-    remove_dead: Callable[[Masks], Masks],
+    remove_dead: Callable[[Masks, int], Masks],
     achieved: Callable[[Masks], float],
     low: float,
     high: float,
@@ -38,12 +38,38 @@ def fit_live(
 ) -> Masks:
     """Masks whose achieved ratio is closest to ``target``, searching a knob in [low, high]
     (higher removes more); each candidate goes through the cheap ``make_masks`` and then the
-    expensive ``remove_dead`` (one pass over S per round). Stops within ``tolerance``.
+    expensive ``remove_dead(masks, rounds)`` (one pass over S per round, at most ``rounds``,
+    until nothing changes). Stops within ``tolerance``.
 
     Dead structure only adds to what a knob removes, so the knob is first aimed with the cheap
     masks alone, then re-aimed by the overshoot that dead-structure removal added (a few passes
     over S instead of one per bisection step); a bisection on the live masks finishes the job.
+    Candidates are judged after one round of dead-structure removal; a last pass checks that
+    the chosen masks hold no more dead structure (one more round would change nothing), and
+    only if they do is the search repeated with every candidate taken to its fixed point. So
+    the result is the fixed-point search's whenever the candidates it looked at settle in one
+    round (the common case), at one pass over S per candidate plus one.
     """
+    masks = _fit_live(make_masks, remove_dead, achieved, low, high, target, integer, tolerance, 1)
+    if achieved(remove_dead(masks, MAX_ROUNDS)) == achieved(masks):  # nested: nothing moved
+        return masks
+    return _fit_live(
+        make_masks, remove_dead, achieved, low, high, target, integer, tolerance, MAX_ROUNDS
+    )
+
+
+def _fit_live(
+    make_masks: Callable[[float], Masks],
+    remove_dead: Callable[[Masks, int], Masks],
+    achieved: Callable[[Masks], float],
+    low: float,
+    high: float,
+    target: float,
+    integer: bool,
+    tolerance: float,
+    rounds: int,
+) -> Masks:
+    """The knob search of ``fit_live`` with candidates taken through ``rounds`` rounds."""
     cheap: dict[float, Masks] = {}
     live: dict[float, Masks] = {}
 
@@ -54,7 +80,7 @@ def fit_live(
 
     def make_live(knob: float) -> Masks:
         if knob not in live:
-            live[knob] = remove_dead(make_cheap(knob))
+            live[knob] = remove_dead(make_cheap(knob), rounds)
         return live[knob]
 
     aim, best, best_error = target, None, float("inf")

@@ -53,12 +53,13 @@ class DeadStructure:
         self.layers = prunable_modules(model)
         self._projections: dict[tuple[int, ...], Tensor] = {}
 
-    def remove(self, masks: Masks) -> Masks:
-        """``masks`` with every dead parameter removed too (a new dict)."""
+    def remove(self, masks: Masks, rounds: int = MAX_ROUNDS) -> Masks:
+        """``masks`` with every dead parameter removed too (a new dict): rounds of one pass over
+        S each until nothing changes, at most ``rounds`` (with 1, what one pass finds, unchecked)."""
         current = self._propagate({name: mask.clone() for name, mask in masks.items()})
         if not self.sample:
             return current
-        for _ in range(MAX_ROUNDS):
+        for _ in range(rounds):
             gradients, constant = self.probe(current)
             updated = self._apply(current, gradients, constant)
             updated = self._propagate(updated)

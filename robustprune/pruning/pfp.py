@@ -112,12 +112,13 @@ class ProvableFilterPruning(Pruner):
                 ratios[id(masks)] = achieved_ratio(masks)
             return ratios[id(masks)]
 
-        live: dict[int, Masks] = {}  # by id of a memoized mask set, which stays alive in memo
+        live: dict[tuple[int, int], Masks] = {}  # by (id of a memoized mask set, rounds)
 
-        def remove_dead(masks: Masks) -> Masks:
-            if id(masks) not in live:
-                live[id(masks)] = dead_structure.remove(masks)
-            return live[id(masks)]
+        def remove_dead(masks: Masks, rounds: int) -> Masks:
+            key = (id(masks), rounds)
+            if key not in live:
+                live[key] = dead_structure.remove(masks, rounds)
+            return live[key]
 
         floor = per_layer_kept(budgets, math.exp(LOG_EPS_RANGE[0]))
         if ratio_of(masks_for(floor)) <= prune_ratio:
