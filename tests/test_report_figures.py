@@ -184,7 +184,9 @@ def test_the_gap_figure_shows_nominal_shifted_and_gap_intervals(
          100 * records[0]["summary"]["shifted_pp_mean"]["mean"]]
     )  # fmt: skip
     gap = right.containers[0].lines[2][0].get_segments()[0]
-    assert [gap[0][0], gap[1][0]] == pytest.approx([100 * v for v in records[0]["summary"]["gap"]["ci"]])
+    assert [gap[0][0], gap[1][0]] == pytest.approx(
+        [100 * v for v in records[0]["summary"]["gap"]["ci"]]
+    )
 
 
 def test_palette_is_colour_blind_safe_with_markers(leaderboard: dict[str, Any]) -> None:
@@ -295,3 +297,90 @@ def test_unknown_schema_and_missing_file_are_named(tmp_path: Path) -> None:
         write_report(tmp_path / "nowhere.json", tmp_path)
     with pytest.raises(ValueError, match="'records' must be a list"):
         write_report({"schema": 1, "records": {"WT": {}}}, tmp_path)
+
+
+# --- issue 19 item 7 / issue 21 item 9: per-seed markers, %, one y-range per metric ----------
+
+
+def _seed_points(axes: Any) -> list[tuple[float, float, str]]:
+    """(x, y, marker) of every per-seed marker drawn on ``axes``."""
+    return [
+        (float(line.get_xdata()[0]), float(line.get_ydata()[0]), line.get_marker())
+        for line in axes.get_lines()
+        if line.get_label() == "_seed"
+    ]
+
+
+def test_potential_figure_shows_every_seed_with_grid_ends_marked(
+    leaderboard: dict[str, Any],
+) -> None:
+    """The finding: per-seed values were shown nowhere, and grid-end PPs looked measured."""
+    records = copy.deepcopy(_group(leaderboard, "resnet20"))
+    wt = records[0]
+    last = wt["curve"][0][-1]["prune_ratio"]
+    wt["prune_potential"]["nominal"]["values"][0] = last  # seed 0 passed the grid's last point
+    wt["prune_potential"]["corruption:gaussian_noise:3"]["values"][1] = 0.0  # seed 1: PP 0
+    points = _seed_points(figures.prune_potential_bars(records).axes[0])
+    per_record = len(wt["distributions"]) * len(wt["seeds"])
+    assert len(points) == per_record * len(records)  # every seed of every method
+    wt_points = points[:per_record]
+    assert (pytest.approx(100 * last), "^") in [(y, m) for _, y, m in wt_points]
+    assert (0.0, "v") in [(y, m) for _, y, m in wt_points]
+    measured = sorted(y for _, y, m in wt_points if m == "o")
+    expected = sorted(
+        100 * v
+        for d in wt["distributions"]
+        for v in wt["prune_potential"][d]["values"]
+        if 0 < v < last
+    )
+    assert measured == pytest.approx(expected)
+
+
+def test_gap_figure_shows_every_seed(leaderboard: dict[str, Any]) -> None:
+    records = _group(leaderboard, "vgg16_bn")
+    left, right = figures.potential_gap(records).axes
+    nominal = sorted(100 * v for r in records for v in r["prune_potential"]["nominal"]["values"])
+    left_values = sorted(y for _, y, _ in _seed_points(left))
+    assert len(left_values) == 2 * len(nominal)  # nominal and shifted mean per seed
+    assert all(any(y == pytest.approx(v) for y in left_values) for v in nominal)
+    gaps = [x for x, _, _ in _seed_points(right)]
+    assert len(gaps) == len(nominal)
+    mean_gap = 100 * records[0]["summary"]["gap"]["mean"]
+    assert sum(gaps[:2]) / 2 == pytest.approx(mean_gap, abs=0.01)  # the seeds behind the mean
+
+
+def test_figures_use_percent_like_the_tables(leaderboard: dict[str, Any]) -> None:
+    """The finding: tables used % and figures fractions."""
+    records = _group(leaderboard, "resnet20")
+    accuracy = figures.accuracy_curves(records).axes[0]
+    assert accuracy.get_xlim() == (0, 100)
+    excess = figures.excess_error(records).axes[0]
+    assert excess.get_xlabel() == "prune ratio (%)" and excess.get_xlim() == (0, 100)
+    assert "points" in excess.get_ylabel()
+    for draw in (figures.prune_potential_bars, figures.potential_gap):
+        axes = draw(records).axes[0]
+        assert axes.get_ylabel() == "prune potential (%)" and axes.get_ylim()[1] > 100
+    similarity = figures.noise_similarity(next(r for r in records if r["similarity"]))
+    agreement = similarity.axes[0]
+    assert agreement.get_ylabel().endswith("(%)")
+    assert min(min(line.get_ydata()) for line in agreement.get_lines()) > 1  # not fractions
+    record = next(r for r in records if "features" in r)
+    heat = figures.cross_confidence(record).axes[0]
+    assert heat.texts[0].get_text() == f"{100 * record['features']['cross_confidence'][0][0]:.0f}"
+
+
+def test_similarity_figures_of_one_network_share_one_y_range(
+    leaderboard: dict[str, Any],
+) -> None:
+    """The finding: per-method similarity figures used different y-ranges."""
+    records = copy.deepcopy([r for r in _group(leaderboard, "resnet20") if r["similarity"]])
+    assert len(records) >= 2
+    for ratio, values in records[1]["similarity"]["softmax_l2"].items():  # a far wider spread
+        records[1]["similarity"]["softmax_l2"][ratio] = [3 * v for v in values]
+    ranges = [
+        [axes.get_ylim() for axes in figures.noise_similarity(record, records).axes]
+        for record in records
+    ]
+    assert all(r == ranges[0] for r in ranges), ranges
+    alone = [axes.get_ylim() for axes in figures.noise_similarity(records[0]).axes]
+    assert alone[1] != ranges[0][1]  # without its peers the first would have its own range

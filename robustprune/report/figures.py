@@ -128,7 +128,6 @@ def _interval(entry: dict[str, Any]) -> tuple[float, float, float] | None:
 
 SEED_MARKERS = {None: "o", "top": "^", "bottom": "v"}
 """Per-seed marker by censoring: measured, at the grid's last point (▲), PP 0 (▼)."""
-SEED_NOTE = "small markers: seeds, ▲ at the grid's last point, ▼ PP 0 (below its first)"
 
 
 def _seed_markers(axes: Axes, xs: list[float], items: list[Any], color: str, *,
@@ -143,8 +142,8 @@ def _seed_markers(axes: Axes, xs: list[float], items: list[Any], color: str, *,
 
 
 def _seed_legend(axes: Axes) -> None:
-    for censored, label in ((None, "seed"), ("top", "seed at grid end (≥)"),
-                            ("bottom", "seed with PP 0 (<)")):  # fmt: skip
+    for censored, label in ((None, "seed"), ("top", "seed, a lower bound (PP at a grid end)"),
+                            ("bottom", "seed, PP 0 (below the grid)")):  # fmt: skip
         axes.plot([], [], marker=SEED_MARKERS[censored], markersize=3, markerfacecolor="white",
                   markeredgecolor="0.3", linestyle="none", label=label)  # fmt: skip
 
@@ -285,11 +284,11 @@ def prune_potential_bars(records: Sequence[Record]) -> Figure | None:
     axes.set_ylabel("prune potential (%)")
     axes.grid(axis="y", alpha=0.3, linewidth=0.5)
     _seed_legend(axes)
-    _legend(figure, axes)
+    _legend(figure, axes, columns=4)
     note = "; † parent at chance, excluded from the summary" if degenerate else ""
     figure.suptitle(
         f"{group_title(records)}: prune potential per distribution (bars: {interval_note(records)}"
-        f"{note}; {SEED_NOTE})", fontsize=8,
+        f"{note})", fontsize=8,
     )  # fmt: skip
     return figure
 
@@ -339,7 +338,8 @@ def potential_gap(records: Sequence[Record]) -> Figure | None:
     left.plot([], [], marker="o", color="0.3", linestyle="none", label=distribution_label(NOMINAL))
     left.plot([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="none",
               label="shifted (mean)")  # fmt: skip
-    left.legend(loc="upper right", frameon=False)
+    _seed_legend(left)
+    _legend(figure, left, columns=5)
     left.set_xticks(range(len(rows)))
     left.set_xticklabels([row[0] for row in rows])
     left.set_xlim(-0.6, len(rows) - 0.4)
@@ -353,7 +353,7 @@ def potential_gap(records: Sequence[Record]) -> Figure | None:
     right.set_xlabel("gap = nominal − shifted PP (points)")
     right.grid(axis="x", alpha=0.3, linewidth=0.5)
     figure.suptitle(f"{group_title(records)}: nominal vs shifted prune potential "
-                    f"(bars: {interval_note(records)}; {SEED_NOTE})", fontsize=8)  # fmt: skip
+                    f"(bars: {interval_note(records)})", fontsize=8)  # fmt: skip
     return figure
 
 

@@ -72,9 +72,10 @@ body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1400p
        color: #1b1b1b; line-height: 1.4; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ccc; margin-top: 2.5rem; }
 table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.9rem; }
-th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.5rem; text-align: right; white-space: nowrap; }
-th { white-space: normal; max-width: 7.5em; vertical-align: bottom; }
+th, td { border: 1px solid #d0d0d0; padding: 0.25rem 0.4rem; text-align: right; white-space: nowrap; }
+th { white-space: normal; max-width: 6.5em; vertical-align: bottom; }
 td .ci { display: block; font-size: 0.8em; color: #555; }
+td.wrap { white-space: normal; max-width: 12em; }
 caption { text-align: left; font-weight: 600; padding-bottom: 0.3rem; }
 .scroll { overflow-x: auto; }
 th:first-child, td:first-child { text-align: left; }
@@ -213,7 +214,7 @@ def summary_table(section: Section) -> str:
         ]
         flagged = record.get("degenerate") or {}
         cells.append(
-            f'<td title="{escape("; ".join(f"{k}: {v}" for k, v in flagged.items()))}">'
+            f'<td class="wrap" title="{escape("; ".join(f"{k}: {v}" for k, v in flagged.items()))}">'
             f"{escape(', '.join(distribution_label(k) for k in flagged) or '—')}</td>"
         )
         rows.append(f"<tr>{''.join(cells)}</tr>")
