@@ -64,7 +64,8 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(handle, 0o666 & ~current_umask())
+        if hasattr(os, "fchmod"):  # POSIX; elsewhere the file keeps what mkstemp gave it
+            os.fchmod(handle, 0o666 & ~current_umask())
         with os.fdopen(handle, "wb") as stream:
             stream.write(data.encode("utf-8") if isinstance(data, str) else data)
             stream.flush()
