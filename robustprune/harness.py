@@ -152,13 +152,12 @@ class CaseRunner:
             "class": code_identity(type(model)),
         }
 
-    def plugins(self, method: str) -> list[dict[str, Any]]:
-        """The plugins one case of ``method`` runs (pruner, models, dataset, shifts): kind, name,
-        module, distribution, version and source digest of each; built-ins are not listed."""
+    def plugins(self, arch: str, method: str) -> list[dict[str, Any]]:
+        """The plugins the case (``arch``, ``method``) runs (pruner, model, dataset, shifts): kind,
+        name, module, distribution, version and source digest of each; built-ins are not listed."""
         found = [provenance("pruner", method, self.registry.get(method))]
-        for arch in self.suite.archs:
-            if not arch.startswith(TIMM_PREFIX):
-                found.append(provenance("model", arch, model_info(arch).constructor))
+        if not arch.startswith(TIMM_PREFIX):
+            found.append(provenance("model", arch, model_info(arch).constructor))
         found.append(provenance("dataset", self.suite.dataset, dataset_loader(self.suite.dataset)))
         for name in self.suite.shifts:
             shift = get_shift(name)
@@ -556,7 +555,7 @@ class CaseRunner:
                 device=str(self.device),
                 threads=torch.get_num_threads(),
                 machine_class=machine_class(self.device),
-                plugins=self.plugins(case.method),
+                plugins=self.plugins(case.arch, case.method),
             ),
         )
 
