@@ -101,6 +101,12 @@ def activate(config: pytest.Config) -> None:
     )  # raises pytest.UsageError naming the bad value and the valid ones
     if not is_worker(config):
         check_cache_dir(get_options(config).cache)
+        data = get_options(config).data
+        if data is not None and data.exists() and not data.is_dir():
+            raise pytest.UsageError(
+                f"--rp-data {data} is a file; it names the root directory of on-disk datasets "
+                "(docs/datasets.md), e.g. ~/data holding cifar-10-batches-py/"
+            )
         controller = config.pluginmanager.get_plugin("robustprune-controller")
         if controller is not None:
             controller.check_baseline_settings(suite)  # a baseline of other settings: now

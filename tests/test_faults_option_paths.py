@@ -1,5 +1,6 @@
-"""``--rp-leaderboard`` is checked before anything runs: it never overwrites the baseline that
-``--rp-compare`` reads, is never a file, and never lies inside ``--rp-report``."""
+"""Options that name files or directories are checked before anything runs: ``--rp-leaderboard``
+never overwrites the baseline ``--rp-compare`` reads, is never a file and never lies inside
+``--rp-report``; ``--rp-data`` is never a file."""
 
 from __future__ import annotations
 
@@ -67,3 +68,19 @@ def test_leaderboard_under_a_file_or_read_only_directory_is_a_startup_error(
     fresh = tmp_path / "new" / "out"
     assert run(pytester, f"--rp-leaderboard={fresh}").ret == 0
     assert not fresh.exists()  # nothing recorded, nothing created
+
+
+def test_data_root_naming_a_file_is_a_startup_error(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    from test_plugin_extensions import copy_benchmarks
+
+    copy_benchmarks(pytester)
+    data = tmp_path / "data.tar"
+    data.write_text("not a directory")
+    result = pytester.runpytest_subprocess(
+        "benchmarks/", f"--rp-data={data}", "--rp-cache", str(tmp_path / "cache"),
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--rp-data {data} is a file*"])
