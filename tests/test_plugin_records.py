@@ -84,7 +84,7 @@ def test_terminal_summary_shows_one_table_per_arch(bench: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(
         [
             "*= robustprune leaderboard (5 record(s)) =*",
-            "suite digits · dataset digits · arch resnet20 · mean [[]95% CI: bootstrap over *]",
+            "suite digits · dataset digits · arch resnet20 · δ = 0.5 points · mean [[]95% CI: *]",
             "method*nominal PP %*shifted PP mean %*shifted PP min %*gap %*excess-err. slope*",
             "*",
             "FT *52.5 [[]50.0, 55.0[]]*",
