@@ -27,8 +27,10 @@ PP_METRICS = ("nominal_pp", "shifted_pp_mean", "shifted_pp_min")
 class SeedValue:
     """One seed's value (a fraction) and, for a prune potential at a grid end, the bound.
 
-    ``censored`` is ``"top"`` (at the grid's last point: the true PP is >= ``value``),
-    ``"bottom"`` (0: the true PP is below ``bound``, the grid's first point) or None.
+    ``censored`` is ``"top"`` (at the grid's last point, or a mean over censored PPs: the true
+    value is >= ``value``), ``"bottom"`` (0: the true PP is below ``bound``, the grid's first
+    point) or None. A gap's carries its direction instead: ``≥``, ``≤`` or ``~``
+    (:func:`gap_bound`).
     """
 
     value: float
@@ -100,8 +102,9 @@ def seed_summary(record: dict[str, Any]) -> dict[str, list[SeedValue]]:
 
     A shifted mean over a censored shift PP is marked ``"top"`` (the true value is at least the
     one shown: a PP at either grid end is a lower bound on what the grid hides, 0 at the bottom
-    included), or ``"bottom"`` when every shift is at 0; the min keeps its own shift's mark. The gap's mark is the gap's own direction, see :func:`gap_bound`.
-    Metrics the record cannot give per seed are left out.
+    included), or ``"bottom"`` when every shift is at 0; the min keeps its own shift's mark.
+    The gap's mark is its direction (:func:`gap_bound`). Metrics the record cannot give per
+    seed are left out.
     """
     nominal = seed_potentials(record, NOMINAL)
     shifts = {d: seed_potentials(record, d) for d in summary_shifts(record)}
