@@ -1,9 +1,9 @@
 """The ``robustprune`` command line: list registries, render and compare leaderboards, reports.
 
     robustprune --version
-    robustprune list models|datasets|pruners|shifts|recipes|suites [--include PATTERN]
+    robustprune list models|datasets|pruners|shifts|recipes|suites|baselines [--include PATTERN]
     robustprune render leaderboard.json [--format text|md|csv]
-    robustprune compare BASELINE.json CURRENT.json [--fail METRIC:TOL ...]
+    robustprune compare BASELINE.json|NAME CURRENT.json [--fail METRIC:TOL ...]
     robustprune report leaderboard.json OUT_DIR
     robustprune history [SUITE] [--history DIR] [--paths]
     robustprune suite show NAME | robustprune suite copy NAME [DEST]
@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from robustprune.baselines import BaselineError, list_baselines, resolve_baseline
 from robustprune.history import default_history_dir, describe, list_runs
 from robustprune.leaderboard import (
     ALL_METRICS,
@@ -72,6 +73,7 @@ LISTINGS: dict[str, Callable[[], list[str]]] = {
     "shifts": _lister("shifts"),
     "recipes": _lister("recipes"),
     "suites": _list_suites,
+    "baselines": list_baselines,
 }
 RENDERERS = {"text": render_text, "md": render_markdown, "csv": render_csv}
 
@@ -107,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser(
-        "list", help="list registered models, datasets, pruners, shifts, recipes or suites"
+        "list",
+        help="list registered models, datasets, pruners, shifts, recipes, or the shipped suites "
+        "and baselines",
     )
     listing.add_argument("what", choices=sorted(LISTINGS))
     listing.add_argument("--include", metavar="PATTERN", help="only names matching this glob")
@@ -125,7 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
         "metric exits 1; with --fail only those whose lower bound exceeds the tolerance do, and "
         "a gate that finds no case in common with the baseline fails.",
     )
-    comparing.add_argument("baseline", type=Path, metavar="BASELINE.json")
+    comparing.add_argument(
+        "baseline", metavar="BASELINE.json|NAME",
+        help="a leaderboard file, or a shipped baseline by name (robustprune list baselines)",
+    )  # fmt: skip
     comparing.add_argument("current", type=Path, metavar="CURRENT.json")
     comparing.add_argument(
         "--fail", metavar="METRIC:TOL", type=_gate, action="append", default=[],
@@ -190,8 +197,11 @@ def run_render(path: Path, fmt: str) -> int:
     return 0
 
 
-def run_compare(baseline: Path, current: Path, gates: Sequence[Gate]) -> int:
-    old = load_leaderboard(baseline)
+def run_compare(baseline: str, current: Path, gates: Sequence[Gate]) -> int:
+    try:
+        old = load_leaderboard(resolve_baseline(baseline))
+    except BaselineError as error:
+        raise CommandError(str(error)) from None
     try:
         check_gates(gates, old)
     except GateError as error:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from robustprune.baselines import shipped_baseline
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "bench_claims.py"
 
@@ -39,7 +41,7 @@ def test_pooled_interval_covers_the_pooled_mean(claims) -> None:
 
 
 def test_script_prints_a_table_per_method(tmp_path: Path) -> None:
-    board = ROOT / "benchmarks" / "baselines" / "digits.json"
+    board = shipped_baseline("digits")
     result = subprocess.run(
         [sys.executable, str(SCRIPT), str(board), "--methods", "WT"],
         capture_output=True, text=True, check=True,
@@ -50,7 +52,7 @@ def test_script_prints_a_table_per_method(tmp_path: Path) -> None:
 
 
 def test_unknown_method_is_named(tmp_path: Path) -> None:
-    board = ROOT / "benchmarks" / "baselines" / "digits.json"
+    board = shipped_baseline("digits")
     result = subprocess.run(
         [sys.executable, str(SCRIPT), str(board), "--methods", "XX"], capture_output=True, text=True
     )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from robustprune.baselines import shipped_baseline
 from robustprune.leaderboard import (
     ALL_METRICS,
     LOWER_IS_BETTER,
@@ -25,7 +25,7 @@ from robustprune.leaderboard import (
 )
 from robustprune.suite import load_suite
 
-BASELINE = Path(__file__).parents[1] / "benchmarks" / "baselines" / "digits.json"
+BASELINE = shipped_baseline("digits")
 
 
 def board(*records: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from robustprune.baselines import shipped_baseline
 from robustprune.report import write_report
 from robustprune.report.html import Section, render_index
 
@@ -131,7 +132,7 @@ def test_text_from_records_is_escaped(leaderboard: dict[str, Any]) -> None:
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
 
 
-BASELINE = Path(__file__).resolve().parent.parent / "benchmarks" / "baselines" / "digits.json"
+BASELINE = shipped_baseline("digits")
 
 
 def estimated_table_widths(html: str) -> list[float]:

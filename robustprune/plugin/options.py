@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from robustprune.baselines import BaselineError, resolve_baseline
 from robustprune.history import LATEST, default_history_dir, latest_run
 from robustprune.leaderboard import Gate, parse_gate
 from robustprune.paths import default_cache_root
@@ -98,10 +99,11 @@ def add_options(parser: pytest.Parser) -> None:
         help="write leaderboard.json, leaderboard.md and leaderboard.csv into DIR",
     )  # fmt: skip
     group.addoption(
-        "--rp-compare", metavar="BASELINE.json|RUN_DIR|latest", nargs="?", const=LATEST,
+        "--rp-compare", metavar="BASELINE.json|RUN_DIR|NAME|latest", nargs="?", const=LATEST,
         default=None,
         help="compare this run's leaderboard with a baseline leaderboard file, a stored run's "
-        "directory, or (no value, or 'latest') the last stored run of the same suite",
+        "directory, a shipped baseline by name (e.g. digits; robustprune list baselines), or "
+        "(no value, or 'latest') the last stored run of the same suite",
     )  # fmt: skip
     group.addoption(
         "--rp-autosave", action="store_true", default=False,
@@ -224,9 +226,9 @@ def resolve_compare(
 ) -> tuple[Path | None, str | None]:
     """The ``--rp-compare`` baseline file, and a note when ``latest`` finds no stored run.
 
-    ``value`` is a leaderboard file, a stored run's directory, or ``latest``. With no stored
-    run a gated run is a usage error (a gate must not pass on nothing); otherwise the run goes
-    on with a note.
+    ``value`` is a leaderboard file, a stored run's directory, a shipped baseline's name
+    (``digits``, see robustprune.baselines) or ``latest``. With no stored run a gated run is a
+    usage error (a gate must not pass on nothing); otherwise the run goes on with a note.
     """
     if value is None:
         return None, None
@@ -242,7 +244,10 @@ def resolve_compare(
                 "with --rp-autosave (without --rp-compare-fail), or give a baseline file"
             )
         return None, f"{message}; nothing compared (store runs with --rp-autosave)"
-    baseline = Path(value).expanduser()
+    try:
+        baseline = resolve_baseline(value)
+    except BaselineError as error:
+        raise pytest.UsageError(f"--rp-compare: {error}") from None
     if baseline.is_dir():
         if not (baseline / "leaderboard.json").is_file():
             raise pytest.UsageError(
