@@ -7,6 +7,7 @@
     robustprune report leaderboard.json OUT_DIR
     robustprune history [SUITE] [--history DIR] [--paths]
     robustprune suite show NAME | robustprune suite copy NAME [DEST]
+    robustprune bench epoch-times [ARGS]
 
 Exit status: 0 success, 1 a regression (compare), 2 bad usage or an unreadable file.
 """
@@ -24,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from robustprune.baselines import BaselineError, list_baselines, resolve_baseline
+from robustprune.bench import BENCHES
 from robustprune.history import default_history_dir, describe, list_runs
 from robustprune.leaderboard import (
     ALL_METRICS,
@@ -173,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="file or directory (default: ./NAME.toml)",
     )
 
+    bench = commands.add_parser(
+        "bench",
+        help="run a shipped benchmark script (epoch-times: what a suite costs on this device)",
+        description="The rest of the command line goes to the script: "
+        "robustprune bench epoch-times --help lists its options.",
+    )
+    bench.add_argument("name", choices=sorted(BENCHES), metavar="NAME", help=", ".join(BENCHES))
+    bench.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+
     report = commands.add_parser("report", help="write figures and index.html for a leaderboard")
     report.add_argument("leaderboard", type=Path, metavar="LEADERBOARD.json")
     report.add_argument("out_dir", type=Path, metavar="OUT_DIR")
@@ -271,6 +282,13 @@ def run_suite(action: str, name: str, dest: Path | None) -> int:
     return 0
 
 
+def run_bench(name: str, args: Sequence[str]) -> int:
+    """Run shipped benchmark ``name`` with ``args`` (its own parser reads them)."""
+    module = importlib.import_module(BENCHES[name])
+    module.main(list(args), prog=f"robustprune bench {name}")
+    return 0
+
+
 def run_report(path: Path, out_dir: Path) -> int:
     leaderboard = load_leaderboard(path)
     try:
@@ -322,6 +340,8 @@ def _run(args: argparse.Namespace) -> int:
         return run_history(args.suite, args.history, args.paths)
     if args.command == "suite":
         return run_suite(args.action, args.name, getattr(args, "dest", None))
+    if args.command == "bench":
+        return run_bench(args.name, args.args)
     return run_report(args.leaderboard, args.out_dir)
 
 

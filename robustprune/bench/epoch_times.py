@@ -17,10 +17,12 @@ Not counted: pruner scoring on the sample set S, FLOP counts, latency of the com
 and data loading/decoding (ImageNet, VOC decode JPEGs on the CPU). Each (parent, curve) is
 one process's serial work; a cluster divides the wall time, not the device-hours.
 
-    .venv/bin/python benchmarks/bench_epoch_times.py --threads 2            # CIFAR-10 on CPU
-    .venv/bin/python benchmarks/bench_epoch_times.py --device cuda          # on a GPU
-    .venv/bin/python benchmarks/bench_epoch_times.py --suites imagenet voc2011 \\
-        --iterations 2 --max-batch 16                                        # big nets on CPU
+    robustprune bench epoch-times --threads 2             # CIFAR-10 on CPU
+    robustprune bench epoch-times --device cuda           # on a GPU
+    robustprune bench epoch-times --suites imagenet voc2011 \\
+        --iterations 2 --max-batch 16                     # big nets on CPU
+
+(also ``python -m robustprune.bench.epoch_times``; nothing but the installed package is needed).
 
 ``--max-batch`` times a smaller batch when the recipe's does not fit in memory and scales the
 time linearly to the recipe's batch; the table marks such rows (``timed batch``).
@@ -31,6 +33,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -171,8 +174,9 @@ def suite_rows(name: str, args, device: torch.device) -> tuple[list, float]:
     return rows, total_h
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    """Time the suites' networks and print the tables; ``argv`` defaults to ``sys.argv[1:]``."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     default = "cuda" if torch.cuda.is_available() else "cpu"
     parser.add_argument("--device", default=default, help=f"default: {default}")
     parser.add_argument("--suites", nargs="+", default=["cifar10"], choices=sorted(DATA))
@@ -186,7 +190,14 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--max-batch", type=int, help="time at most this batch, scale linearly")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    known = sorted({arch for name in args.suites for arch in load_suite(name).archs})
+    unknown = sorted(set(args.archs or ()) - set(known))
+    if unknown:
+        parser.error(
+            f"--archs {' '.join(unknown)}: not in suite(s) {', '.join(args.suites)}, whose "
+            f"architectures are {', '.join(known)}"
+        )
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
