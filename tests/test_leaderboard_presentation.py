@@ -149,3 +149,12 @@ def test_a_legend_explains_pp_gap_and_at32_under_terminal_and_md_tables() -> Non
         assert "gap = nominal PP − mean shifted PP" in legend
         assert "@32 in a shift's name: the corruption is applied at 32×32 pixels" in legend
     assert "@32" not in render_text(board(example_record())).split("per seed")[-1]
+
+
+def test_the_report_page_marks_grid_ends_per_distribution_too() -> None:
+    from robustprune.report.html import Section, potential_table
+
+    record = example_record(nominal_pp=(0.95, 0.8), shifted_pp=(0.0, 0.0))
+    html = potential_table(Section("digits", "digits", "resnet20", [record]))
+    assert ">≥87.5 [" in html  # nominal: seed 0 at the grid's last point
+    assert ">&lt;20.0 [" in html  # the shift: PP 0 on every seed, below the grid's first point

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
 from robustprune.distributions import NOMINAL
-from robustprune.leaderboard.per_seed import AT_LEAST, seed_potentials
+from robustprune.leaderboard.per_seed import AT_LEAST, percent, seed_potentials
 from robustprune.leaderboard.tables import legend_lines, seed_headers, seed_rows, summary_cell
 from robustprune.report.style import distribution_label, interval_note
 
@@ -245,7 +246,11 @@ def potential_table(section: Section) -> str:
         cells = [_text_cell(record.get("method", "?"))]
         for distribution in distributions:
             cell = _cell(potential.get(distribution), "ratio")
-            if any(item.censored for item in seed_potentials(record, distribution)):
+            seeds = seed_potentials(record, distribution)
+            if seeds and all(item.censored == "bottom" for item in seeds):  # PP 0 everywhere
+                below = f"&lt;{percent(max(item.bound or 0.0 for item in seeds))}"
+                cell = re.sub(r">[-0-9.]+", f">{below}", cell, count=1)
+            elif any(item.censored for item in seeds):
                 cell = cell.replace(">", f">{AT_LEAST}", 1)  # a seed at a grid end: a bound
             cells.append(cell)
         rows.append(f"<tr>{''.join(cells)}</tr>")
