@@ -120,6 +120,24 @@ def test_progress_echo_follows_verbosity(verbosity: int, echo: bool) -> None:
     assert echo_progress(config) is echo  # type: ignore[arg-type]
 
 
+def test_a_case_whose_worker_crashed_counts_as_done() -> None:
+    """xdist reports such a case once, with ``when="???"`` and no teardown; it must not stay
+    'running' (holding the count below the total and the ETA up)."""
+    now = [0.0]
+    lines: list[str] = []
+    clock = CaseClock(lines.append, clock=lambda: now[0], workers=2)
+    clock.pytest_xdist_node_collection_finished(None, ["a", "b"])
+    names = ["t.py::test[d-a-WT]", "t.py::test[d-b-WT]"]
+    for name in names:
+        clock.pytest_runtest_logstart(name, ("t.py", 1, name))
+    now[0] = 30.0
+    clock.pytest_runtest_logreport(report(names[0], "???", "failed", 0))
+    assert lines == ["1/2 d-a-WT crashed its worker in 30s; elapsed 30s, ETA 0s"]
+    now[0] = 40.0
+    clock.pytest_runtest_logreport(report(names[1], "teardown", "passed", 0))
+    assert lines[-1] == "2/2 d-b-WT passed in 40s; elapsed 40s"
+
+
 def run_pytest(*args: str) -> str:
     env = {**os.environ, "ROBUSTPRUNE_CACHE": os.environ.get("ROBUSTPRUNE_CACHE", "/tmp/rp-eta")}
     run = subprocess.run(

@@ -51,6 +51,10 @@ def remaining_time(mean_case: float, running_ages: list[float], queued: int, wor
     return max([spread, *left])
 
 
+CRASHED = "???"
+"""The ``when`` of the report pytest-xdist makes for a case whose worker died: its last one."""
+
+
 class CaseClock:
     """Controller-side plugin: counts collected cases and reports each as it finishes.
 
@@ -89,11 +93,13 @@ class CaseClock:
         self._started.setdefault(report.nodeid, now - report.duration)
         if report.when == "call":
             self._outcome[report.nodeid] = report.outcome
+        elif report.when == CRASHED:
+            self._outcome[report.nodeid] = "crashed its worker"
         elif report.failed:
             self._outcome.setdefault(report.nodeid, "error")
         elif report.skipped:
             self._outcome.setdefault(report.nodeid, "skipped")
-        if report.when != "teardown":
+        if report.when not in ("teardown", CRASHED):
             return
         self.done += 1
         case = report.nodeid.rsplit("[", 1)[-1].rstrip("]")
