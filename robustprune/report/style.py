@@ -85,6 +85,16 @@ def new_figure(width: float, height: float) -> Figure:
     return figure
 
 
+def legend_below(figure: Figure, axes: Any, columns: int | None = None) -> None:
+    """``axes``' legend entries as one legend under the whole figure (at most 7 columns)."""
+    handles, labels = axes.get_legend_handles_labels()
+    if handles:
+        figure.legend(
+            handles, labels, loc="outside lower center", ncol=columns or min(len(labels), 7),
+            frameon=False,
+        )  # fmt: skip
+
+
 def distribution_label(distribution: str) -> str:
     """'corruption:fog:3' -> 'fog (severity 3)', 'noise:uniform:0.1' -> 'uniform noise ε=0.1'."""
     parts = distribution.split(":")
