@@ -5,13 +5,15 @@ user's pruner package (docs/pruning.md's ``randprune``) and dataset/model packag
 (docs/plugin.md's ``mydigits``), into a fresh virtual environment. That environment reuses this
 one's installed dependencies (torch, ...) through a ``.pth`` file but not its robustprune: the
 tests check that ``robustprune`` is imported from the wheel. Everything then runs from an empty
-directory with ``pytest --pyargs robustprune.benchmarks``.
+directory with ``pytest --pyargs robustprune.benchmarks``, as do the shipped baseline
+(``--rp-compare digits``), ``robustprune bench epoch-times`` and the package page's checks.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,7 +89,8 @@ def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("wheel")
     source = root / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "docs/pypi.md"):  # pypi.md: the package page
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, source / name)
     shutil.copytree(
         REPO / "robustprune", source / "robustprune",
@@ -190,3 +193,74 @@ def test_a_users_suite_from_the_wheel_under_xdist_matches_the_checkout(
     assert {r["method"] for r in from_wheel} == {"WT", "Random"}
     assert from_wheel == comparable(tmp_path / "checkout" / "leaderboard.json")
     assert json.loads((tmp_path / "wheel" / "leaderboard.json").read_text())["records"]
+
+
+def test_the_wheel_ships_the_baselines_and_rp_compare_finds_them_by_name(
+    wheel_env: dict[str, Path], tmp_path: Path
+) -> None:
+    """README's gate from an empty directory: ``--rp-compare digits`` is the shipped file."""
+    python, work = wheel_env["python"], wheel_env["work"]
+    robustprune = python.parent / "robustprune"  # the console script of the wheel
+    listed = run([str(robustprune), "list", "baselines"], cwd=work, env=clean_env())
+    assert listed.stdout.split() == ["digits"]
+    shipped = Path(
+        run([str(python), "-c", "from robustprune.baselines import shipped_baseline; "
+             "print(shipped_baseline('digits'))"], cwd=work, env=clean_env()).stdout.strip()
+    )  # fmt: skip
+    assert shipped.is_file() and shipped.is_relative_to(python.parent.parent), shipped
+    shutil.copyfile(shipped, tmp_path / "current.json")
+    compared = run(
+        [str(robustprune), "compare", "digits", str(tmp_path / "current.json"),
+         "--fail", "prune_potential:0.05"],
+        cwd=work, env=clean_env(),
+    )  # fmt: skip
+    assert "0 regression(s)" in compared.stdout
+    # the baseline is resolved and loaded at startup (--co records nothing, so no gate here)
+    collected = run(
+        [str(python), "-m", "pytest", "--pyargs", "robustprune.benchmarks", "--co", "-q",
+         "-m", "smoke", "-p", "no:cacheprovider", "--rp-compare", "digits"],
+        cwd=work, env=clean_env(),
+    )  # fmt: skip
+    assert "2/20 tests collected" in collected.stdout, collected.stdout
+    unknown = subprocess.run(
+        [str(python), "-m", "pytest", "--pyargs", "robustprune.benchmarks", "--co", "-q",
+         "-p", "no:cacheprovider", "--rp-compare", "digitz"],
+        cwd=work, env=clean_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert unknown.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "'digitz' is neither a file" in unknown.stderr
+    assert "shipped baselines: digits" in unknown.stderr
+
+
+def test_the_wheel_ships_the_epoch_time_bench(wheel_env: dict[str, Path]) -> None:
+    """docs/ray.md sizes a GPU job with ``robustprune bench epoch-times``: no checkout needed."""
+    python, work = wheel_env["python"], wheel_env["work"]
+    helped = run(
+        [str(python.parent / "robustprune"), "bench", "epoch-times", "--help"],
+        cwd=work, env=clean_env(),
+    )  # fmt: skip
+    assert "usage: robustprune bench epoch-times" in helped.stdout
+    assert "--max-batch" in helped.stdout
+    refused = subprocess.run(
+        [str(python), "-m", "robustprune.bench.epoch_times", "--archs", "nonet"],
+        cwd=work, env=clean_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "--archs nonet: not in suite(s) cifar10" in refused.stderr
+    assert "resnet20" in refused.stderr
+
+
+def test_the_package_page_has_pip_first_commands_and_no_relative_links(
+    wheel_env: dict[str, Path],
+) -> None:
+    """The wheel's long description (what a package index shows) must work without a checkout."""
+    venv = wheel_env["python"].parent.parent
+    [metadata] = venv.glob("lib/python*/site-packages/robustprune-*.dist-info/METADATA")
+    description = metadata.read_text().split("\n\n", 1)[1]
+    assert description.lstrip().startswith("# robustprune")
+    assert "pip install robustprune" in description
+    assert "pytest --pyargs robustprune.benchmarks" in description
+    targets = re.findall(r"\]\(([^)]*)\)", description)
+    relative = [t for t in targets if not t.startswith(("https://", "http://", "#"))]
+    assert not relative, f"relative links are dead on a package index: {relative}"
+    assert "benchmarks/" not in description.replace("robustprune.benchmarks", "")
