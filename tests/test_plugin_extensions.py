@@ -311,6 +311,14 @@ def test_worked_example_runs_through_the_real_harness(
     [record] = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["records"]
     assert (record["dataset"], record["arch"], record["method"]) == ("mydigits", "tinynet", "WT")
     assert record["shift_sources"]["inverted"] == "loaded"  # the plugin's shifted test set
+    # the record names each plugin it ran, with its distribution and version
+    plugins = {(p["kind"], p["name"]): (p["distribution"], p["version"])
+               for p in record["environment"]["plugins"]}  # fmt: skip
+    assert plugins == {
+        ("model", "tinynet"): ("mydigits", "0.1"),
+        ("dataset", "mydigits"): ("mydigits", "0.1"),
+        ("shift", "inverted"): ("mydigits", "0.1"),
+    }
     assert "inverted" in record["distributions"]
     assert "mydigits" in output and "tinynet" in output
 
