@@ -119,12 +119,12 @@ def relabelled(path: Path, method: str, arch: str) -> dict[str, Any]:
     return {**record, "method": method}
 
 
-def same_parents(records, chosen, where, args, gates, rng) -> None:
+def same_parents(records, chosen, where, args, gates, rng, injected_rows=True) -> None:
     """Trials on the baseline's own parents (the same machine class): paired gates."""
     pairs = list(dict.fromkeys(b for b, _ in chosen))
     print(f"\nsame parents (paired), {len(pairs)} seed pairs per row")
     hits = {}
-    for fraction, kind in itertools.product(args.fractions, where):
+    for fraction, kind in itertools.product(args.fractions if injected_rows else [], where):
         for target in records:
             found = []
             for b in pairs:
@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                         default=[0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05])  # fmt: skip
     parser.add_argument("--trials", type=int, default=30, help="seed splits per cell")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--same-parents-only", action="store_true", help="skip the injected trials on other parents"
+    )
     args = parser.parse_args(argv)
 
     sets = [text.split() for text in args.gates] if args.gates else [ci_gates()]
@@ -214,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
           f"of {len(chosen)}")  # fmt: skip
 
     rows = []
-    for target, fraction, kind in itertools.product(records, args.fractions, where):
+    for target, fraction, kind in itertools.product(
+        records, [] if args.same_parents_only else args.fractions, where
+    ):
         for b, c in chosen:
             base = [subset(r, b) for r in records]
             current_full = full[id(target)]
@@ -240,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{method:6} {kind:8} {100 * fraction:5.2f}% {drops} {rates([g[4] for g in group])}")
 
     print("\ndetection by realised drop (all injected trials whose drop of METRIC lies in the bin)")
-    for metric in METRICS:
+    for metric in METRICS if rows else ():
         edges = [0.0, 0.025, 0.05, 0.075, 0.10, 0.15, 0.25, 1.01] if "pp" in metric else [
             0.0, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 1.01]  # fmt: skip
         cells = []
@@ -254,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    drop >= {100 * TARGETS[metric]:g} points: detected {rates(at_target)} "
                   f"of {len(at_target)}")  # fmt: skip
 
-    same_parents(records, chosen, where, args, gates, rng)
+    same_parents(records, chosen, where, args, gates, rng, not args.same_parents_only)
     print(f"\n({time.perf_counter() - started:.0f} s)")
     return 0
 
