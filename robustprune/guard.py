@@ -69,12 +69,7 @@ def check_unchanged(pruner_name: str, before: dict[str, torch.Tensor], model: nn
     changed = [
         name
         for name in before
-        if name in after
-        and (
-            after[name].shape != before[name].shape
-            or after[name].dtype != before[name].dtype
-            or not torch.equal(after[name].detach(), before[name])
-        )
+        if name in after and not _same(after[name].detach(), before[name].detach())
     ]
     problems = []
     for label, names in (("changed", changed), ("added", added), ("removed", removed)):
@@ -88,6 +83,15 @@ def check_unchanged(pruner_name: str, before: dict[str, torch.Tensor], model: nn
             "the model as it was: the harness applies the masks and retrains. Compute scores "
             "on copies (e.g. weight.detach().abs(), not weight.abs_())"
         )
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal shape, dtype and values, NaN equal to NaN (a diverged network is not "changed")."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if torch.equal(a, b):
+        return True
+    return a.is_floating_point() and bool(((a == b) | (a.isnan() & b.isnan())).all())
 
 
 def check_structured(pruner_name: str, masks: Masks) -> None:

@@ -106,6 +106,13 @@ def test_a_pruner_that_changes_the_network_is_refused_naming_it_and_the_tensor()
         curve(AddsParameter())
 
 
+def test_nan_in_the_given_network_is_not_a_change() -> None:
+    parent = tiny_parent()
+    with torch.no_grad():
+        parent[7].bias[1] = float("nan")  # a diverged parent: caught by training, not here
+    prune_curve(parent, tiny_data(), "WT", [0.5], NO_TRAINING, 0, "cpu", sample_size=8)
+
+
 class ClaimsStructure(Pruner):
     """WT's weight-level masks under a structured label."""
 
