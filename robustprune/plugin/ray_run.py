@@ -107,7 +107,9 @@ class RayRun:
             ray.init(**kwargs)
         except Exception as error:  # noqa: BLE001 - whatever ray.init raises: one line, no INTERNALERROR
             raise pytest.UsageError(
-                f"--rp-ray {address}: cannot reach a Ray cluster: {error}"
+                f"--rp-ray {address}: cannot reach a Ray cluster: {error} (a cluster with token "
+                "authentication needs its token here and, before Ray 2.61, RAY_AUTH_MODE=token: "
+                "docs/ray.md, 'Token authentication')"
             ) from None
         self.connected = True
         self.gpus = ray.cluster_resources().get("GPU", 0) > 0
