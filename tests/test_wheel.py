@@ -89,7 +89,7 @@ def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("wheel")
     source = root / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "docs/pypi.md"):  # pypi.md: the package page
+    for name in ("pyproject.toml", "docs/pypi.md"):  # docs/pypi.md: the readme, the package page
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, source / name)
     shutil.copytree(
