@@ -29,6 +29,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from robustprune.paths import default_cache_root, write_atomic
+from robustprune.phases import phase
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,10 @@ class ArtifactStore:
         self._delete(kind, key)
 
     def _read(self, kind: str, key: str, key_fields: dict[str, Any]) -> Artifact | None:
+        with phase("cache I/O"):
+            return self._read_files(kind, key, key_fields)
+
+    def _read_files(self, kind: str, key: str, key_fields: dict[str, Any]) -> Artifact | None:
         tensor_path, sidecar_path, _ = self._paths(kind, key)
         if not sidecar_path.exists():
             return None
@@ -273,6 +278,17 @@ class ArtifactStore:
             return True
 
     def _write(
+        self,
+        kind: str,
+        key: str,
+        key_fields: dict[str, Any],
+        tensors: Tensors,
+        meta: dict[str, Any],
+    ) -> None:
+        with phase("cache I/O"):
+            self._write_files(kind, key, key_fields, tensors, meta)
+
+    def _write_files(
         self,
         kind: str,
         key: str,

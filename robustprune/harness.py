@@ -49,6 +49,7 @@ from robustprune.metrics import (
 from robustprune.metrics.latency import BATCH_SIZES, REPEATS, WARMUP, compare_latency
 from robustprune.models import create, model_info
 from robustprune.models.registry import TIMM_PREFIX
+from robustprune.phases import phase
 from robustprune.pipeline import prune_curve
 from robustprune.pruning import compact, default_registry, parameter_count
 from robustprune.recipes import get_recipe
@@ -102,8 +103,9 @@ class CaseRunner:
     def data(self):
         """The suite's dataset on the device (raises DatasetNotFoundError when it is missing)."""
 
-        data = load_dataset(self.suite.dataset, root=self.data_root)
-        return data.to(self.device) if len(data.train) <= 100_000 else data
+        with phase("data loading", arch=""):
+            data = load_dataset(self.suite.dataset, root=self.data_root)
+            return data.to(self.device) if len(data.train) <= 100_000 else data
 
     @cached_property
     def train_set(self):
@@ -122,11 +124,13 @@ class CaseRunner:
         """Test sets by distribution name: the nominal test split, then every shift (with its source)."""
 
         sets = {NOMINAL: (self.data.test, "nominal")}
-        for name in self.suite.shifts:
-            images, source = shifted_test_set(
-                self.data, name, seed=0, root=self.data_root, store=self.store
-            )
-            sets[name] = (images.to(self.device) if hasattr(images, "images") else images, source)
+        with phase("shifted sets", arch=""):
+            for name in self.suite.shifts:
+                images, source = shifted_test_set(
+                    self.data, name, seed=0, root=self.data_root, store=self.store
+                )
+                on_device = images.to(self.device) if hasattr(images, "images") else images
+                sets[name] = (on_device, source)
         return sets
 
     @cached_property
@@ -211,19 +215,21 @@ class CaseRunner:
             )
             torch.manual_seed(seed)
             model = self.new_model(arch)
-            train(
-                model,
-                self.data,
-                recipe,
-                seed,
-                self.device,
-                train_set=self.train_set,
-                progress=lambda line: self.say(f"parent {arch} seed {seed}: {line}"),
-                context=f"parent {self.suite.dataset}/{arch} seed {seed}",
-            )
+            with phase("parent training"):
+                train(
+                    model,
+                    self.data,
+                    recipe,
+                    seed,
+                    self.device,
+                    train_set=self.train_set,
+                    progress=lambda line: self.say(f"parent {arch} seed {seed}: {line}"),
+                    context=f"parent {self.suite.dataset}/{arch} seed {seed}",
+                )
             return dict(model.state_dict()), {"arch": arch, "seed": seed}
 
-        artifact = self.store.get_or_create("parent", key, build)
+        with phase("parent (other)", arch=arch):
+            artifact = self.store.get_or_create("parent", key, build)
         if not artifact.computed:
             self.say(f"reusing cached parent {self.suite.dataset}/{arch} seed {seed}")
         model = self.new_model(arch)
@@ -241,20 +247,21 @@ class CaseRunner:
         parent = self.parent(arch, seed)
         pruner = self.registry.get(method)()
         started = time.perf_counter()
-        points = prune_curve(
-            parent.model,
-            self.data,
-            pruner,
-            list(self.suite.grid),
-            get_recipe(self.suite.retrain_recipe(arch)),
-            seed,
-            self.device,
-            store=self.store,
-            parent_key=parent.key,
-            mode=self.suite.mode,
-            progress=lambda line: self.say(f"{arch}/{method} seed {seed}: {line}"),
-            context=f"{self.suite.dataset}/{arch}/{method} seed {seed}",
-        )
+        with phase("prune step: rest", arch=arch):
+            points = prune_curve(
+                parent.model,
+                self.data,
+                pruner,
+                list(self.suite.grid),
+                get_recipe(self.suite.retrain_recipe(arch)),
+                seed,
+                self.device,
+                store=self.store,
+                parent_key=parent.key,
+                mode=self.suite.mode,
+                progress=lambda line: self.say(f"{arch}/{method} seed {seed}: {line}"),
+                context=f"{self.suite.dataset}/{arch}/{method} seed {seed}",
+            )
         computed = {point.computed for point in points}
         origin = "computed" if computed == {True} else "loaded" if computed == {False} else "mixed"
         curve = Curve(points, origin, time.perf_counter() - started)
@@ -282,7 +289,8 @@ class CaseRunner:
             )
             return {}, {"flop_reduction": value}
 
-        return self.store.get_or_create("cost", key, build).meta["flop_reduction"]
+        with phase("FLOP count"):
+            return self.store.get_or_create("cost", key, build).meta["flop_reduction"]
 
     def latency(self, parent: nn.Module, model: nn.Module, masks: dict) -> dict[str, Any]:
         """Median latency of ``parent`` vs ``model`` compacted (pruning.compact), cached.
@@ -330,7 +338,8 @@ class CaseRunner:
             }
             return {}, measured
 
-        return self.store.get_or_create("latency", key, build).meta
+        with phase("latency"):
+            return self.store.get_or_create("latency", key, build).meta
 
     def latency_at_pp(
         self, parent: nn.Module, parent_eval: Evaluation, points: list, rows: list[PointResult]
@@ -377,7 +386,8 @@ class CaseRunner:
                     "loss": outcome.loss,
                 }
 
-            artifact = self.store.get_or_create("evaluation", key, build)
+            with phase("evaluation: accuracy and loss"):
+                artifact = self.store.get_or_create("evaluation", key, build)
             results[name] = Measurement(
                 accuracy=artifact.meta["accuracy"],
                 loss=artifact.meta["loss"],
@@ -420,7 +430,8 @@ class CaseRunner:
             )
             return {}, {label: result.to_dict() for label, result in measured.items()}
 
-        measured = self.store.get_or_create("similarity", key, build).meta
+        with phase("similarity"):
+            measured = self.store.get_or_create("similarity", key, build).meta
         first = next(iter(measured.values()))
         out: dict[str, Any] = {
             "eps": first["eps"],
@@ -481,7 +492,8 @@ class CaseRunner:
                 "images": count,
             }
 
-        return self.store.get_or_create("features", key, build).meta
+        with phase("features"):
+            return self.store.get_or_create("features", key, build).meta
 
     def run(
         self,
@@ -500,49 +512,52 @@ class CaseRunner:
         if curves is None:
             curves = [self.curve(case.arch, case.method, seed) for seed in self.suite.seeds]
         seeds = []
-        for index, seed in enumerate(self.suite.seeds):
-            parent, curve = parents[index].model, curves[index]
-            points = curve.points
-            started = time.perf_counter()
-            parent_eval = self.evaluate_all(parent)
-            rows = [
-                PointResult(
-                    target_ratio=point.target_ratio,
-                    prune_ratio=point.prune_ratio,
-                    flop_reduction=self.flop_reduction(point.model, parent),
-                    evaluation=self.evaluate_all(point.model),
+        with phase("evaluation: other", arch=case.arch):
+            for index, seed in enumerate(self.suite.seeds):
+                parent, curve = parents[index].model, curves[index]
+                points = curve.points
+                started = time.perf_counter()
+                parent_eval = self.evaluate_all(parent)
+                rows = [
+                    PointResult(
+                        target_ratio=point.target_ratio,
+                        prune_ratio=point.prune_ratio,
+                        flop_reduction=self.flop_reduction(point.model, parent),
+                        evaluation=self.evaluate_all(point.model),
+                    )
+                    for point in points
+                ]
+                reference = None
+                if len(parents) > 1:  # the next seed's parent: an independently trained network
+                    reference = parents[(index + 1) % len(parents)].model
+                latency, latency_s = None, 0.0
+                if pruner_cls.structured:
+                    measuring = time.perf_counter()
+                    latency = self.latency_at_pp(parent, parent_eval, points, rows)
+                    latency_s = time.perf_counter() - measuring
+                similarity = self.similarity(parent, reference, points)
+                features = (
+                    self.features(parent, reference, points)
+                    if seed == self.suite.seeds[0]
+                    else None
                 )
-                for point in points
-            ]
-            reference = None
-            if len(parents) > 1:  # the next seed's parent: an independently trained network
-                reference = parents[(index + 1) % len(parents)].model
-            latency, latency_s = None, 0.0
-            if pruner_cls.structured:
-                measuring = time.perf_counter()
-                latency = self.latency_at_pp(parent, parent_eval, points, rows)
-                latency_s = time.perf_counter() - measuring
-            similarity = self.similarity(parent, reference, points)
-            features = (
-                self.features(parent, reference, points) if seed == self.suite.seeds[0] else None
-            )
-            seeds.append(
-                SeedResult(
-                    seed=seed,
-                    parent_eval=parent_eval,
-                    points=rows,
-                    similarity=similarity,
-                    features=features,
-                    timings={
-                        "parent_s": parents[index].seconds,
-                        "curve_s": curve.seconds,
-                        "evaluation_s": time.perf_counter() - started - latency_s,
-                        "latency_s": latency_s,
-                    },
-                    origins={"parent": parents[index].origin, "curve": curve.origin},
-                    latency=latency,
+                seeds.append(
+                    SeedResult(
+                        seed=seed,
+                        parent_eval=parent_eval,
+                        points=rows,
+                        similarity=similarity,
+                        features=features,
+                        timings={
+                            "parent_s": parents[index].seconds,
+                            "curve_s": curve.seconds,
+                            "evaluation_s": time.perf_counter() - started - latency_s,
+                            "latency_s": latency_s,
+                        },
+                        origins={"parent": parents[index].origin, "curve": curve.origin},
+                        latency=latency,
+                    )
                 )
-            )
         return CaseResult(
             case=case,
             seeds=seeds,
@@ -571,13 +586,14 @@ def model_fingerprint(model: nn.Module) -> str:
     known = _FINGERPRINTS.get(model)
     if known is not None:
         return known
-    digest = hashlib.sha256(type(model).__name__.encode())
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(json.dumps(list(tensor.shape)).encode())
-        digest.update(
-            tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes()
-        )
+    with phase("fingerprints"):
+        digest = hashlib.sha256(type(model).__name__.encode())
+        for name, tensor in model.state_dict().items():
+            digest.update(name.encode())
+            digest.update(json.dumps(list(tensor.shape)).encode())
+            digest.update(
+                tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes()
+            )
     _FINGERPRINTS[model] = digest.hexdigest()[:32]
     return _FINGERPRINTS[model]
 

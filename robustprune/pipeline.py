@@ -22,6 +22,7 @@ from torch import nn
 from robustprune.guard import check_structured, check_unchanged, prune_seed, seeded_generators
 from robustprune.identity import builtin_digest, code_identity
 from robustprune.machine import machine_key
+from robustprune.phases import phase
 from robustprune.pruning import (
     Masks,
     Pruner,
@@ -124,7 +125,7 @@ def prune_curve(
         ):
             model = copy.deepcopy(start)
             # every random generator seeded from the case; the copy must come back unchanged
-            with seeded_generators(prune_seed(seed, step)):
+            with seeded_generators(prune_seed(seed, step)), phase("prune step: prune call"):
                 returned = pruner.prune(model, target, sample)
             check_unchanged(pruner.name, start.state_dict(), model)
             # validate what the pruner returned before combine_masks converts it to bool
@@ -139,11 +140,12 @@ def prune_curve(
                     f"{pruner.name} {mode} step {step + 1}/{len(grid)}: pruned to {achieved:.4f}"
                 )
             where = f"{context}: " if context else ""
-            train(
-                model, data, recipe, seed, device, masks=masks, progress=progress,
-                context=f"{where}{pruner.name} {mode} step {step + 1}/{len(grid)} "
-                f"(prune ratio {achieved:.4f}) retrain",
-            )  # fmt: skip
+            with phase("retraining"):
+                train(
+                    model, data, recipe, seed, device, masks=masks, progress=progress,
+                    context=f"{where}{pruner.name} {mode} step {step + 1}/{len(grid)} "
+                    f"(prune ratio {achieved:.4f}) retrain",
+                )  # fmt: skip
             tensors = {_STATE + k: v for k, v in model.state_dict().items()}
             tensors.update({_MASK + k: v for k, v in masks.items()})
             return tensors, {"target_ratio": target, "prune_ratio": achieved}
