@@ -64,3 +64,56 @@ def test_masks_are_unchanged_by_speed_ups(method: str) -> None:
     finally:
         torch.set_num_threads(threads)
     assert digest == EXPECTED[method], f"{method} masks moved: {digest}"
+
+
+def test_knob_search_equals_the_fixed_point_search_when_one_round_is_not_enough() -> None:
+    """budget.fit_live judges candidates after one round of dead-structure removal; where the
+    chosen masks are not settled it searches again to the fixed point, going on from the
+    round it did. Either way the result is the plain fixed-point search's."""
+    total = 1000
+
+    def make_masks(knob: float) -> Masks:
+        keep = torch.ones(total, dtype=torch.bool)
+        keep[: int(knob)] = False
+        return {"w": keep}
+
+    passes: list[int] = []
+
+    def remove_dead(masks: Masks, rounds: int) -> Masks:
+        """Each round (a 'pass over S') removes the ten entries after the removed prefix while
+        the prefix ends in the first 20 of a block of 50: from 350, two rounds remove up to 370,
+        a third changes nothing."""
+        keep = masks["w"].clone()
+        for _ in range(rounds):
+            passes.append(1)
+            first = int(torch.nonzero(keep)[0])
+            if first % 50 >= 20:
+                break
+            keep[first : first + 10] = False
+        return {"w": keep}
+
+    def achieved(masks: Masks) -> float:
+        return 1 - int(masks["w"].sum()) / total
+
+    from robustprune.pruning import budget
+
+    for target in (0.36, 0.5, 0.62):
+        found = budget.fit_live(make_masks, remove_dead, achieved, 0, total, target, integer=True)
+        cheap: dict = {}
+
+        def cheap_masks(knob: float, cheap=cheap) -> Masks:
+            return cheap.setdefault(knob, make_masks(knob))
+
+        reference = budget._search(
+            cheap_masks,
+            achieved,
+            0,
+            total,
+            target,
+            True,
+            budget.RATIO_TOLERANCE,
+            lambda knob: remove_dead(cheap_masks(knob), budget.MAX_ROUNDS),
+        )
+        assert torch.equal(found["w"], reference["w"]), target
+    unsettled = remove_dead(remove_dead(make_masks(350), 1), 1)["w"]
+    assert int(unsettled.sum()) == total - 370  # one round is not the fixed point there

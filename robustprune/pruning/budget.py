@@ -46,43 +46,52 @@ def fit_live(
     over S instead of one per bisection step); a bisection on the live masks finishes the job.
     Candidates are judged after one round of dead-structure removal; a last pass checks that
     the chosen masks hold no more dead structure (one more round would change nothing), and
-    only if they do is the search repeated with every candidate taken to its fixed point. So
-    the result is the fixed-point search's whenever the candidates it looked at settle in one
-    round (the common case), at one pass over S per candidate plus one.
+    only if they do is the search repeated with every candidate taken to its fixed point,
+    going on from the round already done for it. So the result is always the fixed-point
+    search's, at one pass over S per candidate plus one where the candidates settle in one
+    round (the common case).
     """
-    masks = _fit_live(make_masks, remove_dead, achieved, low, high, target, integer, tolerance, 1)
-    if achieved(remove_dead(masks, MAX_ROUNDS)) == achieved(masks):  # nested: nothing moved
-        return masks
-    return _fit_live(
-        make_masks, remove_dead, achieved, low, high, target, integer, tolerance, MAX_ROUNDS
-    )
-
-
-def _fit_live(
-    make_masks: Callable[[float], Masks],
-    remove_dead: Callable[[Masks, int], Masks],
-    achieved: Callable[[Masks], float],
-    low: float,
-    high: float,
-    target: float,
-    integer: bool,
-    tolerance: float,
-    rounds: int,
-) -> Masks:
-    """The knob search of ``fit_live`` with candidates taken through ``rounds`` rounds."""
     cheap: dict[float, Masks] = {}
-    live: dict[float, Masks] = {}
+    first_round: dict[float, Masks] = {}
+    settled: dict[float, Masks] = {}
 
     def make_cheap(knob: float) -> Masks:
         if knob not in cheap:
             cheap[knob] = make_masks(knob)
         return cheap[knob]
 
-    def make_live(knob: float) -> Masks:
-        if knob not in live:
-            live[knob] = remove_dead(make_cheap(knob), rounds)
-        return live[knob]
+    def one_round(knob: float) -> Masks:
+        if knob not in first_round:
+            first_round[knob] = remove_dead(make_cheap(knob), 1)
+        return first_round[knob]
 
+    def fixed_point(knob: float) -> Masks:
+        # the fixed point from the cheap masks begins with the round one_round did: go on
+        if knob not in settled:
+            start = first_round.get(knob, make_cheap(knob))
+            settled[knob] = remove_dead(start, MAX_ROUNDS)
+        return settled[knob]
+
+    search = (make_cheap, achieved, low, high, target, integer, tolerance)
+    masks = _search(*search, one_round)
+    chosen = next(knob for knob, found in first_round.items() if found is masks)
+    if achieved(fixed_point(chosen)) == achieved(masks):  # nested: nothing moved
+        return masks
+    return _search(*search, fixed_point)
+
+
+def _search(
+    make_cheap: Callable[[float], Masks],
+    achieved: Callable[[Masks], float],
+    low: float,
+    high: float,
+    target: float,
+    integer: bool,
+    tolerance: float,
+    make_live: Callable[[float], Masks],
+) -> Masks:
+    """The knob search of ``fit_live``: aim with the cheap masks, re-aim by the overshoot of the
+    live ones (``make_live``), then bisect on live masks."""
     aim, best, best_error = target, None, float("inf")
     for _ in range(AIMING_ROUNDS):
         knob = _bisect(make_cheap, achieved, low, high, aim, integer, 60, tolerance / 4)[0]
