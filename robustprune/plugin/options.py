@@ -115,8 +115,9 @@ def add_options(parser: pytest.Parser) -> None:
     )  # fmt: skip
     group.addoption(
         "--rp-compare-fail", metavar="METRIC:TOL", action="append", type=_gate, default=[],
-        help="fail the session when METRIC regresses by more than TOL against --rp-compare "
-        "(repeatable; e.g. prune_potential:0.05)",
+        help="fail the session when METRIC is worse than the --rp-compare baseline by more "
+        "than TOL with 95%% confidence (repeatable; e.g. prune_potential:4%%, which gates nominal "
+        "and shifted prune potential)",
     )  # fmt: skip
     group.addoption(
         "--rp-report", metavar="DIR", default=None,
