@@ -129,3 +129,27 @@ def test_a_baseline_of_other_settings_is_found_before_the_run() -> None:
     assert suite_differences(baseline, other, suite.seeds) == [
         "it holds no record of suite 'mine' on 'digits' (it holds: digits (digits))"
     ]
+
+
+def test_the_run_refuses_a_baseline_of_other_settings_before_anything_runs() -> None:
+    """--rp-compare with a gate: a usage error at activation; without one: a note."""
+    from types import SimpleNamespace
+
+    from robustprune.plugin.controller import Controller
+
+    suite = dataclasses.replace(load_suite("digits"), delta=0.6)
+    fake = SimpleNamespace(
+        baseline=load_leaderboard(BASELINE),
+        options=SimpleNamespace(compare="digits.json", compare_fail=(parse_gate("gap:5%"),)),
+        config=SimpleNamespace(pluginmanager=SimpleNamespace(get_plugin=lambda name: None)),
+        outcome=SimpleNamespace(notes=[]),
+    )
+    with pytest.raises(
+        pytest.UsageError, match=r"does not match suite 'digits' .*delta 0.03 -> 0.6"
+    ):
+        Controller.check_baseline_settings(fake, suite)
+    fake.options.compare_fail = ()
+    Controller.check_baseline_settings(fake, suite)
+    assert "such cases were not compared" in fake.outcome.notes[0]
+    Controller.check_baseline_settings(fake, load_suite("digits"))  # matching: nothing said
+    assert len(fake.outcome.notes) == 1
