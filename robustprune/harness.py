@@ -43,10 +43,12 @@ from robustprune.machine import machine_class, machine_key
 from robustprune.metrics import (
     cross_confidence,
     flop_reduction,
+    flops,
     noise_similarities,
     prune_potential,
 )
 from robustprune.metrics.latency import BATCH_SIZES, REPEATS, WARMUP, compare_latency
+from robustprune.metrics.similarity import noisy_logits
 from robustprune.models import create, model_info
 from robustprune.models.registry import TIMM_PREFIX
 from robustprune.phases import phase
@@ -67,6 +69,8 @@ from robustprune.train import ENGINE_VERSION, evaluate, normalize_batch, train
 
 Progress = Callable[[str], None]
 EVALUATION_VERSION = 1
+EVALUATIONS_KEPT = 32
+"""Evaluations a runner keeps in memory (the parents' are read again by every method)."""
 LATENCY_VERSION = 1
 """Part of every latency artifact's key; bump when what is measured or stored changes."""
 
@@ -92,6 +96,9 @@ class CaseRunner:
         self._registry = registry
         self._parents: dict[tuple[str, int], Parent] = {}
         self._curves: dict[tuple[str, str, int], Curve] = {}
+        self._noisy_parents: dict[str, list[list[torch.Tensor]]] = {}
+        self._evaluations: dict[str, Evaluation] = {}
+        self._parent_macs: dict[str, int] = {}
 
     @property
     def registry(self):
@@ -280,12 +287,20 @@ class CaseRunner:
         }
 
         def build():
+            parent_key = model_fingerprint(parent)
+            if parent_key not in self._parent_macs:  # counted once for all its pruned nets
+                self._parent_macs = {
+                    parent_key: flops(
+                        parent, self.data.input_size, self.data.in_channels, self.device
+                    )
+                }
             value = flop_reduction(
                 model,
                 parent,
                 input_size=self.data.input_size,
                 in_channels=self.data.in_channels,
                 device=self.device,
+                parent_macs=self._parent_macs[parent_key],
             )
             return {}, {"flop_reduction": value}
 
@@ -361,38 +376,51 @@ class CaseRunner:
         return {"prune_ratio": pp if chosen is not None else 0.0, **measured}
 
     def evaluate_all(self, model: nn.Module) -> Evaluation:
-        """Accuracy, loss and per-example correctness of ``model`` on every distribution (cached)."""
-        fingerprint = model_fingerprint(model)
-        results = {}
-        for name, (images, _) in self.distributions.items():
-            key = {
-                "model": fingerprint,
-                "dataset": self.suite.dataset,
-                "distribution": name,
-                "version": EVALUATION_VERSION,
-                "images": images_digest(images),
-                "code": self.engine_code["engine"],
-            }
+        """Accuracy, loss and per-example correctness of ``model`` on every distribution.
 
-            def build(images=images):
+        One artifact per network holds every distribution; the latest few are also kept in
+        memory, so the parents' evaluations are read once for all methods of an architecture.
+        """
+        fingerprint = model_fingerprint(model)
+        if fingerprint in self._evaluations:  # the most recently used stay
+            self._evaluations[fingerprint] = self._evaluations.pop(fingerprint)
+            return self._evaluations[fingerprint]
+        key = {
+            "model": fingerprint,
+            "dataset": self.suite.dataset,
+            "distributions": {
+                name: images_digest(images) for name, (images, _) in self.distributions.items()
+            },
+            "version": EVALUATION_VERSION,
+            "code": self.engine_code["engine"],
+        }
+
+        def build():
+            tensors, meta = {}, {}
+            for name, (images, _) in self.distributions.items():
                 outcome = evaluate(model, images, self.data, self.device)
                 correct = (
                     outcome.correct
                     if outcome.correct is not None
                     else torch.zeros(0, dtype=torch.bool)
                 )
-                return {"correct": correct.to(torch.uint8)}, {
-                    "accuracy": outcome.accuracy,
-                    "loss": outcome.loss,
-                }
+                tensors[name] = correct.to(torch.uint8)
+                meta[name] = {"accuracy": outcome.accuracy, "loss": outcome.loss}
+            return tensors, meta
 
-            with phase("evaluation: accuracy and loss"):
-                artifact = self.store.get_or_create("evaluation", key, build)
-            results[name] = Measurement(
-                accuracy=artifact.meta["accuracy"],
-                loss=artifact.meta["loss"],
-                correct=artifact.tensors["correct"].bool(),
+        with phase("evaluation: accuracy and loss"):
+            artifact = self.store.get_or_create("evaluation", key, build)
+        results = {
+            name: Measurement(
+                accuracy=artifact.meta[name]["accuracy"],
+                loss=artifact.meta[name]["loss"],
+                correct=artifact.tensors[name].bool(),
             )
+            for name in self.distributions
+        }
+        while len(self._evaluations) >= EVALUATIONS_KEPT:
+            del self._evaluations[next(iter(self._evaluations))]
+        self._evaluations[fingerprint] = results
         return results
 
     def similarity(
@@ -407,31 +435,36 @@ class CaseRunner:
         subjects = {label: p.model for label, p in zip(ratio_of, chosen, strict=True)}
         if reference is not None:
             subjects["reference"] = reference
-        key = {
+        common = {
             "parent": model_fingerprint(parent),
-            "models": {label: model_fingerprint(model) for label, model in subjects.items()},
             "draws": self.suite.similarity_draws,
             "version": EVALUATION_VERSION,
             "images": images_digest(self.data.test),
             "code": builtin_digest(noise_similarities.__module__),
         }
 
-        def build():
-            images, labels = self.data.test.batch(torch.arange(len(self.data.test)), self.device)
-            inputs = normalize_batch(images, self.data.mean, self.data.std)
+        def build(model: nn.Module):
+            inputs, labels = self.similarity_inputs
             measured = noise_similarities(
-                subjects,
+                {"model": model},
                 parent,
                 inputs,
-                labels if labels.dim() == 1 else None,
+                labels,
                 draws=self.suite.similarity_draws,
                 seed=0,
                 device=self.device,
+                reference_logits=self.noisy_parent_logits(parent),
             )
-            return {}, {label: result.to_dict() for label, result in measured.items()}
+            return {}, measured["model"].to_dict()
 
+        measured = {}
         with phase("similarity"):
-            measured = self.store.get_or_create("similarity", key, build).meta
+            for label, model in subjects.items():  # one artifact each: the separately trained
+                key = {**common, "model": model_fingerprint(model)}  # parent's is shared by methods
+                built = self.store.get_or_create(
+                    "similarity", key, lambda model=model: build(model)
+                )
+                measured[label] = built.meta
         first = next(iter(measured.values()))
         out: dict[str, Any] = {
             "eps": first["eps"],
@@ -450,6 +483,30 @@ class CaseRunner:
                 out["agreement"][ratio_of[label]] = result["agreement"]  # keyed by the ratio
                 out["softmax_l2"][ratio_of[label]] = result["softmax_l2"]
         return out
+
+    @cached_property
+    def similarity_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The normalized test images noise similarity perturbs, and their labels (None for
+        segmentation masks)."""
+        images, labels = self.data.test.batch(torch.arange(len(self.data.test)), self.device)
+        inputs = normalize_batch(images, self.data.mean, self.data.std)
+        return inputs, labels if labels.dim() == 1 else None
+
+    def noisy_parent_logits(self, parent: nn.Module) -> list[list[torch.Tensor]]:
+        """The parent's logits on every noisy input of the similarity measurement, computed once
+        per parent and kept for the suite's seeds' parents (the methods of one architecture)."""
+        fingerprint = model_fingerprint(parent)
+        if fingerprint not in self._noisy_parents:
+            while len(self._noisy_parents) >= len(self.suite.seeds):
+                del self._noisy_parents[next(iter(self._noisy_parents))]
+            self._noisy_parents[fingerprint] = noisy_logits(
+                parent,
+                self.similarity_inputs[0],
+                draws=self.suite.similarity_draws,
+                seed=0,
+                device=self.device,
+            )
+        return self._noisy_parents[fingerprint]
 
     def features(
         self, parent: nn.Module, reference: nn.Module | None, points: list

@@ -88,6 +88,11 @@ def test_flop_reduction_of_a_pruned_copy():
     expected = (2 * 8 * 9 * 16) / sum(DENSE.values())
     assert flop_reduction(pruned, parent, input_size=8) == pytest.approx(expected)
     assert flop_reduction(parent, parent, input_size=8) == 0.0
+    # the parent's count handed in (the harness counts it once per curve): the same value
+    parent_macs = flops(parent, input_size=8)
+    assert flop_reduction(pruned, parent, input_size=8, parent_macs=parent_macs) == (
+        flop_reduction(pruned, parent, input_size=8)
+    )
 
 
 def test_resnet20_at_cifar_size_is_about_41_million_macs():

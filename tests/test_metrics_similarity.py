@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from robustprune.data.shifts import noise_ball_eps
-from robustprune.metrics import DEFAULT_EPSILONS, noise_similarity
+from robustprune.metrics import DEFAULT_EPSILONS, noise_similarities, noise_similarity
+from robustprune.metrics.similarity import noisy_logits
 
 
 def tiny_net(seed: int) -> nn.Module:
@@ -105,3 +106,27 @@ def test_several_models_at_once_match_one_at_a_time() -> None:
     for name, model in others.items():
         alone = noise_similarity(model, reference, inputs, labels, eps=[0.0, 0.5], draws=2)
         assert together[name] == alone
+
+
+def test_a_reference_run_once_gives_what_each_call_would_measure():
+    # the harness runs a parent once on the noisy inputs and shares it across its pruned nets
+    reference, models = tiny_net(0), {"a": tiny_net(1), "b": tiny_net(2)}
+    images, labels = data()
+    arguments = {"eps": [0.0, 0.3, 0.7], "draws": 2, "seed": 3, "batch_size": 16}
+    joint = noise_similarities(models, reference, images, labels, **arguments)
+    logits = noisy_logits(reference, images, **arguments)
+    for name, model in models.items():
+        alone = noise_similarities(
+            {name: model}, reference, images, labels, reference_logits=logits, **arguments
+        )
+        assert alone[name].to_dict() == joint[name].to_dict()  # bit for bit
+
+
+def test_reference_logits_for_other_levels_or_draws_are_refused():
+    images, labels = data()
+    logits = noisy_logits(tiny_net(0), images, eps=[0.0, 0.3], draws=2)
+    with pytest.raises(ValueError, match="reference_logits must hold 3 levels x 2 draws"):
+        noise_similarities(
+            {"a": tiny_net(1)}, tiny_net(0), images, labels, eps=[0.0, 0.3, 0.7], draws=2,
+            reference_logits=logits,
+        )  # fmt: skip

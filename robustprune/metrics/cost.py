@@ -130,9 +130,15 @@ def flop_reduction(
     input_size: int | tuple[int, int] = 32,
     in_channels: int = 3,
     device: torch.device | str | None = None,
+    parent_macs: int | None = None,
 ) -> float:
-    """Fraction of the parent's MACs the pruned network no longer needs: 1 - flops(pruned) / flops(parent)."""
-    parent_macs = flops(parent, input_size, in_channels, device)
+    """Fraction of the parent's MACs the pruned network no longer needs: 1 - flops(pruned) / flops(parent).
+
+    ``parent_macs``: ``flops(parent, input_size, in_channels)`` when the caller already has it
+    (a curve's points share one parent); counted here when None.
+    """
+    if parent_macs is None:
+        parent_macs = flops(parent, input_size, in_channels, device)
     if parent_macs == 0:
         raise ValueError(
             "parent has no Conv2d/Linear multiply-accumulates; cannot compute a FLOP reduction"

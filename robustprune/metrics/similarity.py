@@ -75,6 +75,49 @@ def noise_similarity(
     )["model"]
 
 
+def _checked_levels(inputs: torch.Tensor, eps: Sequence[float], draws: int, batch_size: int):
+    check_images(inputs)
+    check_batch_size(batch_size)
+    if not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be a positive integer, got {draws!r}")
+    levels = [float(e) for e in eps]
+    if not levels or any(not np.isfinite(e) or e < 0 for e in levels):
+        raise ValueError(f"eps must be a non-empty sequence of noise levels >= 0, got {levels}")
+    return levels
+
+
+def _unit_noise(inputs: torch.Tensor, draws: int, seed: int) -> list[torch.Tensor]:
+    """``draws`` tensors of U[-1, 1] noise shaped like ``inputs``, from a CPU generator."""
+    generator = torch.Generator().manual_seed(seed)
+    return [
+        torch.rand(inputs.shape, generator=generator, dtype=inputs.dtype) * 2.0 - 1.0
+        for _ in range(draws)
+    ]
+
+
+def noisy_logits(
+    reference: nn.Module,
+    inputs: torch.Tensor,
+    eps: Sequence[float] = DEFAULT_EPSILONS,
+    draws: int = 10,
+    seed: int = 0,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> list[list[torch.Tensor]]:
+    """The float logits of ``reference`` on every noisy input :func:`noise_similarities` makes
+    (``[level][draw]``), to pass it as ``reference_logits`` when several calls share a reference."""
+    levels = _checked_levels(inputs, eps, draws, batch_size)
+    unit_noise, clean = _unit_noise(inputs, draws, seed), inputs.detach().cpu()
+    with evaluating(reference, device) as target:
+        return [
+            [
+                batched_logits(reference, clean + level * noise, batch_size, target).float()
+                for noise in unit_noise
+            ]
+            for level in levels
+        ]
+
+
 def noise_similarities(
     models: Mapping[str, nn.Module],
     reference: nn.Module,
@@ -85,26 +128,25 @@ def noise_similarities(
     seed: int = 0,
     batch_size: int = 512,
     device: torch.device | str | None = None,
+    reference_logits: Sequence[Sequence[torch.Tensor]] | None = None,
 ) -> dict[str, NoiseSimilarity]:
     """:func:`noise_similarity` of several models to one reference, on the same noisy inputs.
 
-    The reference runs once per noisy input instead of once per model.
+    The reference runs once per noisy input instead of once per model; with
+    ``reference_logits`` (what :func:`noisy_logits` returned for the same arguments) not at all.
     """
-    check_images(inputs)
-    check_batch_size(batch_size)
-    if not isinstance(draws, int) or draws < 1:
-        raise ValueError(f"draws must be a positive integer, got {draws!r}")
-    levels = [float(e) for e in eps]
-    if not levels or any(not np.isfinite(e) or e < 0 for e in levels):
-        raise ValueError(f"eps must be a non-empty sequence of noise levels >= 0, got {levels}")
+    levels = _checked_levels(inputs, eps, draws, batch_size)
     if labels is not None and labels.shape != (inputs.shape[0],):
         raise ValueError(f"labels must have shape ({inputs.shape[0]},), got {tuple(labels.shape)}")
+    if reference_logits is not None and [len(row) for row in reference_logits] != [draws] * len(
+        levels
+    ):
+        raise ValueError(
+            f"reference_logits must hold {len(levels)} levels x {draws} draws of logits, got "
+            f"{[len(row) for row in reference_logits]} (noisy_logits with the same eps and draws)"
+        )
 
-    generator = torch.Generator().manual_seed(seed)
-    unit_noise = [
-        torch.rand(inputs.shape, generator=generator, dtype=inputs.dtype) * 2.0 - 1.0
-        for _ in range(draws)
-    ]
+    unit_noise = _unit_noise(inputs, draws, seed)
     clean = inputs.detach().cpu()
     shape = (len(levels), draws)
     tallies = {
@@ -124,9 +166,12 @@ def noise_similarities(
         for level_index, level in enumerate(levels):
             for draw, noise in enumerate(unit_noise):
                 noisy = clean + level * noise
-                reference_logits = batched_logits(reference, noisy, batch_size, target).float()
-                reference_predicted = reference_logits.argmax(dim=1)
-                reference_softmax = reference_logits.softmax(dim=1)
+                if reference_logits is None:
+                    logits = batched_logits(reference, noisy, batch_size, target).float()
+                else:
+                    logits = reference_logits[level_index][draw].to(target)
+                reference_predicted = logits.argmax(dim=1)
+                reference_softmax = logits.softmax(dim=1)
                 if truth is not None:
                     reference_accuracy[level_index, draw] = (
                         (reference_predicted == truth).float().mean().item()
