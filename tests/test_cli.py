@@ -81,14 +81,17 @@ def test_percent_tolerances_mean_percentage_points(files: tuple[Path, Path]) -> 
     assert main(["compare", str(baseline), str(current), "--fail", "prune_potential:10%"]) == 0
 
 
-def test_a_tolerance_finer_than_the_grid_is_refused(
+def test_a_gate_on_a_metric_the_baseline_lacks_is_refused(
     files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A tolerance finer than the grid is allowed (the gate fails on the lower bound); a gate
+    the baseline cannot answer is refused with exit status 2."""
     baseline, current = files
-    assert main(["compare", str(baseline), str(current), "--fail", "prune_potential:0.01"]) == 2
+    assert main(["compare", str(baseline), str(current), "--fail", "prune_potential:0.01"]) == 1
+    capsys.readouterr()
+    assert main(["compare", str(baseline), str(current), "--fail", "accuracy_change:1%"]) == 2
     err = capsys.readouterr().err
-    assert "tolerance 1.0 pp is finer than the prune-ratio grid step 5.0 pp" in err
-    assert "use a tolerance of at least 0.050 (5.0%)" in err
+    assert "no baseline record has nominal_accuracy_change, shifted_accuracy_change" in err
 
 
 def test_a_change_within_the_uncertainty_is_no_regression(tmp_path: Path) -> None:
