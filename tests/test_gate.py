@@ -153,3 +153,23 @@ def test_the_run_refuses_a_baseline_of_other_settings_before_anything_runs() -> 
     assert "such cases were not compared" in fake.outcome.notes[0]
     Controller.check_baseline_settings(fake, load_suite("digits"))  # matching: nothing said
     assert len(fake.outcome.notes) == 1
+
+
+def test_a_method_is_also_compared_over_its_architectures() -> None:
+    """Two 2.5-point drops, each within one case's noise (2.97 points), are a mean drop over
+    both archs beyond their joint noise (2.97 / sqrt(2))."""
+    baseline = board(
+        example_record("WT", nominal_pp=(0.85, 0.8)),
+        example_record("WT", arch="vgg", nominal_pp=(0.85, 0.8)),
+    )
+    current = board(
+        example_record("WT", nominal_pp=(0.825, 0.775)),
+        example_record("WT", arch="vgg", nominal_pp=(0.825, 0.775)),
+    )
+    comparison = compare(baseline, current)
+    (aggregate,) = [c for c in comparison.changes if c.key[2] == "*" and c.metric == "nominal_pp"]
+    assert aggregate.key == ("digits", "digits", "*", "WT")
+    assert aggregate.worsening == pytest.approx(0.025)
+    single = next(c for c in comparison.changes if c.key[2] == "vgg" and c.metric == "nominal_pp")
+    assert aggregate.worsening - aggregate.lower < single.worsening - single.lower
+    assert not single.regression and aggregate.regression

@@ -53,7 +53,7 @@ ALL_ARCHS = "*"
 
 
 class GateError(ValueError):
-    """A gate that cannot be applied (e.g. its tolerance is finer than the metric can resolve)."""
+    """A gate that cannot be applied (e.g. on a metric no baseline record carries)."""
 
 
 @dataclass(frozen=True)
