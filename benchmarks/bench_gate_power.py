@@ -86,6 +86,9 @@ def subset(record: dict[str, Any], seeds: tuple[int, ...], outcomes: Any = None)
     for metric, value in values.items():
         if out["summary"].get(metric) is not None:
             out["summary"][metric] = {"mean": value, "std": 0.0}
+    if out["summary"].get("gap") is not None and "shifted_pp_mean" in values:
+        gap = values["nominal_pp"] - values["shifted_pp_mean"]
+        out["summary"]["gap"] = {"mean": gap, "std": 0.0}
     return out
 
 
