@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from robustprune.phases import phase, phase_totals, reset_phases
+from robustprune.phases import PhaseTotal, phase, phase_totals, reset_phases
 
 
 def test_nested_phases_count_exclusive_time_under_the_enclosing_architecture():
@@ -37,3 +37,26 @@ def test_a_failing_block_still_closes_its_phase():
     with phase("latency"):
         pass
     assert ("latency", "") in phase_totals()  # not counted under the failed phase's arch
+
+
+def test_the_profile_table_adds_up_to_the_run_and_names_work_outside_phases():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_suite_profile.py"
+    spec = importlib.util.spec_from_file_location("bench_suite_profile", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    totals = {
+        ("retraining", "resnet20"): PhaseTotal(wall_s=6.0, cpu_s=3.0, count=7),
+        ("retraining", "wrn16_2"): PhaseTotal(wall_s=2.0, cpu_s=1.0, count=7),
+        ("shifted sets", ""): PhaseTotal(wall_s=1.0, cpu_s=0.5, count=1),
+    }
+    rows = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+        for line in module.profile_table(totals, wall_s=10.0, cpu_s=5.0).splitlines()[2:]
+    }
+    # columns: resnet20, wrn16_2, shared, CPU s, wall s, share of wall
+    assert rows["retraining"] == ["3.0", "1.0", "", "4.0", "8.0", "80.0%"]
+    assert rows["shifted sets"][2:] == ["0.5", "0.5", "1.0", "10.0%"]
+    assert rows["outside phases"][-3:] == ["0.5", "1.0", "10.0%"]
