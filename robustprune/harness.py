@@ -288,7 +288,7 @@ class CaseRunner:
 
         def build():
             parent_key = model_fingerprint(parent)
-            if parent_key not in self._parent_macs:  # counted once for all its pruned nets
+            if parent_key not in self._parent_macs:  # the latest parent's, for its pruned nets
                 self._parent_macs = {
                     parent_key: flops(
                         parent, self.data.input_size, self.data.in_channels, self.device
@@ -444,7 +444,7 @@ class CaseRunner:
         }
 
         def build(model: nn.Module):
-            inputs, labels = self.similarity_inputs
+            inputs, labels = self.similarity_inputs()
             measured = noise_similarities(
                 {"model": model},
                 parent,
@@ -457,13 +457,12 @@ class CaseRunner:
             )
             return {}, measured["model"].to_dict()
 
+        # one artifact per network: the separately trained parent's is shared by the methods
         measured = {}
         with phase("similarity"):
-            for label, model in subjects.items():  # one artifact each: the separately trained
-                key = {**common, "model": model_fingerprint(model)}  # parent's is shared by methods
-                built = self.store.get_or_create(
-                    "similarity", key, lambda model=model: build(model)
-                )
+            for label, model in subjects.items():
+                key = {**common, "model": model_fingerprint(model)}
+                built = self.store.get_or_create("similarity", key, lambda m=model: build(m))
                 measured[label] = built.meta
         first = next(iter(measured.values()))
         out: dict[str, Any] = {
@@ -484,7 +483,6 @@ class CaseRunner:
                 out["softmax_l2"][ratio_of[label]] = result["softmax_l2"]
         return out
 
-    @cached_property
     def similarity_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The normalized test images noise similarity perturbs, and their labels (None for
         segmentation masks)."""
@@ -501,7 +499,7 @@ class CaseRunner:
                 del self._noisy_parents[next(iter(self._noisy_parents))]
             self._noisy_parents[fingerprint] = noisy_logits(
                 parent,
-                self.similarity_inputs[0],
+                self.similarity_inputs()[0],
                 draws=self.suite.similarity_draws,
                 seed=0,
                 device=self.device,
