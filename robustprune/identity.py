@@ -39,6 +39,11 @@ _IDENTITIES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDic
 _SOURCES: dict[tuple[str, int, int], str] = {}
 
 
+_SHIPPED_IDENTITY = "_robustprune_code_identity"
+"""Class attribute holding a plugin class's identity, so a copy shipped by value (Ray) keeps the
+identity computed where its source file was readable."""
+
+
 def _sha(text: str | bytes) -> str:
     data = text.encode() if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()[:24]
@@ -82,6 +87,19 @@ def read_source(path: str | Path) -> str | None:
             return None
         _SOURCES[marker] = normalized_source(text)
     return _SOURCES[marker]
+
+
+def _defining_file(obj: Any) -> str | None:
+    """The file ``obj``'s code was compiled from (a function's, or a class's first method's).
+
+    Looking the module up by name is not enough: several conftest.py files are all modules
+    named "conftest", and which one ``sys.modules`` holds depends on the import order."""
+    functions = [obj] if hasattr(obj, "__code__") else list(vars(obj).values())
+    for function in functions:
+        code = getattr(getattr(function, "__func__", function), "__code__", None)
+        if code is not None and code.co_filename.endswith(".py"):
+            return code.co_filename
+    return None
 
 
 def _module_path(name: str) -> str | None:
@@ -177,7 +195,19 @@ def _code_digest(code: types.CodeType) -> str:
 def _object_source(obj: Any) -> str:
     """A digest of ``obj``'s own code: its source, else its functions' byte code."""
     try:
-        return _sha(normalized_source(inspect.getsource(obj)))
+        if not isinstance(obj, type):
+            return _sha(normalized_source(inspect.getsource(obj)))
+        # a class's source is found through its module's name, which several conftest.py
+        # files share: take its functions' sources (found through their code) and its values
+        members = sorted(
+            (name, normalized_source(inspect.getsource(getattr(value, "__func__", value))))
+            if callable(getattr(value, "__func__", value))
+            and hasattr(getattr(value, "__func__", value), "__code__")
+            else (name, repr(value) if isinstance(value, str | int | float | bool) else "")
+            for name, value in vars(obj).items()
+            if not name.startswith("__") and name != _SHIPPED_IDENTITY
+        )
+        return _sha(json.dumps(members))
     except (OSError, TypeError, IndentationError):
         pass
     code = getattr(obj, "__code__", None)
@@ -237,6 +267,10 @@ def code_identity(obj: Any) -> dict[str, Any]:
         known = _IDENTITIES.get(obj)
     except TypeError:  # not weak-referenceable
         known = None
+    if known is None and isinstance(obj, type):
+        # computed where the class was imported from its file, and shipped by value with it
+        # (to a Ray task, where its module and source file may be out of reach)
+        known = vars(obj).get(_SHIPPED_IDENTITY)
     if known is not None:
         return known
     module_name = getattr(obj, "__module__", None) or ""
@@ -244,7 +278,7 @@ def code_identity(obj: Any) -> dict[str, Any]:
     if is_builtin(obj):
         identity = {"builtin": builtin_digest(module_name)}
     else:
-        path = _module_path(module_name)
+        path = _defining_file(obj) or _module_path(module_name)
         module_source = read_source(path) if path else None
         distribution, version = _distribution(module_name)
         identity = {
@@ -261,6 +295,11 @@ def code_identity(obj: Any) -> dict[str, Any]:
         _IDENTITIES[obj] = identity
     except TypeError:
         pass
+    if isinstance(obj, type) and not is_builtin(obj):
+        try:
+            setattr(obj, _SHIPPED_IDENTITY, identity)
+        except (AttributeError, TypeError):  # a class that refuses new attributes
+            pass
     return identity
 
 

@@ -311,3 +311,34 @@ def test_data_digests_follow_what_the_loader_returned() -> None:
     assert identity.data_digest(data) != identity.data_digest(changed)
     files = [FolderImageSet(names, [0, 1]) for names in (["a.jpg", "b.jpg"], ["a.jpg", "c.jpg"])]
     assert identity.images_digest(files[0]) != identity.images_digest(files[1])
+
+
+def test_a_conftest_pruners_identity_does_not_depend_on_which_conftest_is_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several conftest.py files are all modules named "conftest"; a pruner's key must follow
+    the file its class was defined in, whichever of them sys.modules holds (a Ray rerun
+    recomputed finished steps before this held)."""
+    import importlib.util
+    import sys
+
+    from robustprune import identity
+
+    def load(folder: str, body: str):
+        path = tmp_path / folder / "conftest.py"
+        path.parent.mkdir()
+        path.write_text(f"class Mine:\n    def prune(self):\n        return {body}\n")
+        spec = importlib.util.spec_from_file_location("conftest", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    first, other = load("a", "1"), load("b", "2")
+    monkeypatch.setitem(sys.modules, "conftest", first)
+    expected = dict(identity.code_identity(first.Mine))
+    for cls in (first.Mine,):
+        identity._IDENTITIES.pop(cls, None)
+        delattr(cls, identity._SHIPPED_IDENTITY)
+    monkeypatch.setitem(sys.modules, "conftest", other)
+    assert identity.code_identity(first.Mine) == expected
+    assert identity.code_identity(other.Mine)["source"] != expected["source"]

@@ -87,7 +87,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "conftest.py").write_text(CONFTEST)
     suite = doc_block("# mydigits/mydigits.toml")
     for name, methods in {
-        "two": '["WT", "FT"]',
+        "two": '["WT", "SiPP"]',
         "boom": '["WT", "Boom"]',
         "slow": '["SlowWT"]',
     }.items():
@@ -207,7 +207,7 @@ def test_driver_store_gives_the_serial_leaderboard(work, environment, cluster, s
     assert "ray: 7 tasks for 2 cases" in output  # shifts, parent, parent_eval, 2 curves, 2 cases
     # each unit a test waits for is echoed as it finishes, computed or loaded
     for line in ("parent tinynet seed 0 computed", "curve tinynet/WT seed 0 computed",
-                 "curve tinynet/FT seed 0 computed", "case tinynet/WT done"):  # fmt: skip
+                 "curve tinynet/SiPP seed 0 computed", "case tinynet/WT done"):  # fmt: skip
         assert re.search(rf"\[robustprune\] ray [1-7]/7: {line}", output), line
     assert comparable(work / "out-driver" / "leaderboard.json") == comparable(serial)
     for record in records(work / "out-driver" / "leaderboard.json"):
