@@ -38,7 +38,9 @@ def test_shipped_digits_suite_is_valid_and_has_every_method() -> None:
     ]
     assert len(cases) == len(suite.archs) * len(METHODS)
     assert len(suite.seeds) >= 2
-    assert {c.id for c in cases if c.smoke} == {"digits-resnet20-WT", "digits-resnet20-FT"}
+    assert {c.id for c in cases if c.smoke} == {
+        f"digits-resnet20-{method}" for method in ("WT", "SiPP", "FT", "PFP")
+    }
 
 
 @pytest.mark.parametrize("name", ["digits", "cifar10", "cifar10_mix1", "imagenet", "voc2011"])

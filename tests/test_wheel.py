@@ -151,7 +151,7 @@ def test_the_wheel_is_imported_and_ships_the_suites(wheel_env: dict[str, Path]) 
 
 @pytest.mark.parametrize(
     ("selection", "expected"),
-    [([], 4 * 5), (["-m", "smoke"], 2)],  # 4 archs x (4 built-in methods + Random); WT, FT
+    [([], 4 * 5), (["-m", "smoke"], 4)],  # 4 archs x (4 built-in methods + Random); resnet20 x 4
     ids=["default", "smoke"],
 )
 def test_the_default_suite_and_its_smoke_subset_collect_from_the_wheel(
@@ -221,7 +221,7 @@ def test_the_wheel_ships_the_baselines_and_rp_compare_finds_them_by_name(
          "-m", "smoke", "-p", "no:cacheprovider", "--rp-compare", "digits"],
         cwd=work, env=clean_env(),
     )  # fmt: skip
-    assert "2/20 tests collected" in collected.stdout, collected.stdout
+    assert "4/20 tests collected" in collected.stdout, collected.stdout
     unknown = subprocess.run(
         [str(python), "-m", "pytest", "--pyargs", "robustprune.benchmarks", "--co", "-q",
          "-p", "no:cacheprovider", "--rp-compare", "digitz"],
