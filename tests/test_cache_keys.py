@@ -12,11 +12,10 @@ import inspect
 import sys
 import weakref
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
-from tiny import tiny_data
+from tiny import RecordingStore, tiny_data
 from torch import nn
 
 from robustprune import identity, machine
@@ -74,22 +73,6 @@ class EditedPruner(Pruner):
             start += weight.numel()
         return masks
 '''
-
-
-class RecordingStore(ArtifactStore):
-    """An ArtifactStore that remembers ``(kind, key fields, computed)`` of every request."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.requests: list[tuple[str, dict[str, Any], bool]] = []
-
-    def get_or_create(self, kind, key_fields, build):
-        artifact = super().get_or_create(kind, key_fields, build)
-        self.requests.append((kind, key_fields, artifact.computed))
-        return artifact
-
-    def computed(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(kind, fields) for kind, fields, computed in self.requests if computed]
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ architecture reads or reuses them instead of computing them again.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import torch
+from tiny import RecordingStore
 
-from robustprune.cache import ArtifactStore
 from robustprune.harness import CaseRunner
 from robustprune.pruning import (
     Pruner,
@@ -66,19 +63,6 @@ class RandomPruner(Pruner):
             masks[name] = keep[start : start + weight.numel()].view(weight.shape)
             start += weight.numel()
         return masks
-
-
-class RecordingStore(ArtifactStore):
-    """An ArtifactStore that remembers ``(kind, key fields, computed)`` of every request."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.requests: list[tuple[str, dict[str, Any], bool]] = []
-
-    def get_or_create(self, kind, key_fields, build):
-        artifact = super().get_or_create(kind, key_fields, build)
-        self.requests.append((kind, key_fields, artifact.computed))
-        return artifact
 
 
 def test_a_second_method_recomputes_only_what_depends_on_its_networks(tmp_path):
