@@ -36,7 +36,12 @@ from robustprune.pruning import (
 from robustprune.pruning import (
     sample_size as sample_size_rule,
 )
-from robustprune.pruning.masks import check_mask_structure, combine_masks
+from robustprune.pruning.masks import (
+    InvalidMaskError,
+    check_mask_structure,
+    combine_masks,
+    prunable_weights,
+)
 from robustprune.train import ENGINE_VERSION, get_recipe, train
 
 PIPELINE_VERSION = 2
@@ -133,7 +138,12 @@ def prune_curve(
             if pruner.structured:
                 check_structured(pruner.name, returned)
             masks = combine_masks(returned, start_masks)
-            achieved = validate_masks(pruner.name, model, masks, target, parent_count)
+            try:
+                achieved = validate_masks(pruner.name, model, masks, target, parent_count)
+            except InvalidMaskError as error:
+                raise InvalidMaskError(
+                    str(error) + why_off_target(pruner, model, returned, start_masks, parent_count)
+                ) from None
             apply_masks(model, masks)
             if progress is not None:
                 progress(
@@ -185,3 +195,31 @@ def prune_curve(
                 f" at prune ratio {meta.get('prune_ratio', achieved):.4f}"
             )
     return points
+
+
+def why_off_target(
+    pruner: Pruner, model: nn.Module, returned: Masks, earlier: Masks, parent_count: int
+) -> str:
+    """What may explain masks off their target: earlier steps' removals the pruner did not keep
+    (masks are combined, so they count), or the size of the whole units a structured pruner
+    removes. Empty when neither applies."""
+    hints = []
+    if earlier:
+        own = prune_ratio(model, combine_masks(returned), parent_count)
+        combined = prune_ratio(model, combine_masks(returned, earlier), parent_count)
+        if abs(combined - own) > 1e-9:
+            hints.append(
+                f"the masks were combined with the previous steps' (entries removed earlier "
+                f"stay removed): the pruner's own masks reach {own:.4f}, combined {combined:.4f}; "
+                "keep earlier removals removed (nested masks)"
+            )
+    if pruner.structured:
+        smallest = min(
+            weight[0].numel() for weight in prunable_weights(model).values() if weight.dim() > 1
+        )
+        hints.append(
+            f"a structured pruner removes whole filters; this network's smallest is "
+            f"{100 * smallest / parent_count:.2f} % of its parameters, so ratios between "
+            "reachable ones may be further apart than the tolerance"
+        )
+    return "".join(f"; {hint}" for hint in hints)

@@ -184,3 +184,54 @@ def test_nan_in_a_float_mask_is_named():
         InvalidMaskError, match=r"'7\.weight' has dtype torch\.float32 and contains NaN"
     ):
         check_mask_structure("Odd", model, masks)
+
+
+class _RandomEachStep:
+    """Removes a fresh random set at every step: its masks are not nested."""
+
+    name, structured, data_informed = "NotNested", False, False
+
+    def prune(self, model, prune_ratio, sample):
+        from robustprune.pruning import prunable_weights
+
+        generator = torch.Generator().manual_seed(int(prune_ratio * 1000))
+        weights = prunable_weights(model)
+        flat = torch.cat([w.detach().flatten() for w in weights.values()])
+        keep = torch.ones_like(flat, dtype=torch.bool)
+        order = torch.randperm(flat.numel(), generator=generator)
+        keep[order[: round(prune_ratio * parameter_count(model))]] = False
+        masks, start = {}, 0
+        for name, weight in weights.items():
+            masks[name] = keep[start : start + weight.numel()].view(weight.shape)
+            start += weight.numel()
+        return masks
+
+
+class _KeepsEverything:
+    """A structured pruner that removes nothing, whatever the target."""
+
+    name, structured, data_informed = "Lazy", True, False
+
+    def prune(self, model, prune_ratio, sample):
+        return {}
+
+
+def test_masks_off_target_after_combining_say_the_earlier_steps_count():
+    no_training = Recipe("no-training", epochs=0, batch_size=32, lr=0.05, weight_decay=0.0)
+    with pytest.raises(InvalidMaskError) as error:
+        prune_curve(
+            tiny_parent(), tiny_data(), _RandomEachStep(), [0.3, 0.5], no_training, 0, "cpu"
+        )
+    message = str(error.value)
+    assert "pruner 'NotNested'" in message
+    assert "combined with the previous steps'" in message
+    assert "the pruner's own masks reach 0.5" in message
+
+
+def test_a_structured_pruner_off_target_is_told_its_unit_size():
+    no_training = Recipe("no-training", epochs=0, batch_size=32, lr=0.05, weight_decay=0.0)
+    with pytest.raises(InvalidMaskError, match="off the target") as error:
+        prune_curve(tiny_parent(), tiny_data(), _KeepsEverything(), [0.3], no_training, 0, "cpu")
+    assert "a structured pruner removes whole filters; this network's smallest is" in str(
+        error.value
+    )
