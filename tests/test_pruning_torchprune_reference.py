@@ -43,16 +43,7 @@ def network_and_sample():
 
 def test_reference_is_for_this_network_and_sample(network_and_sample):
     model, sample = network_and_sample
-    settings = {
-        "arch": ref.ARCH,
-        "dataset": ref.DATASET,
-        "input": [ref.IN_CHANNELS, *ref.INPUT_SIZE],
-        "num_classes": ref.NUM_CLASSES,
-        "weight_seed": ref.WEIGHT_SEED,
-        "sample_seed": ref.SAMPLE_SEED,
-        "sample_size": ref.SAMPLE_SIZE,
-        "prune_ratio_target": ref.PRUNE_RATIO,
-    }
+    settings = ref.settings()
     assert {key: REFERENCE[key] for key in settings} == settings
     expected = REFERENCE["fingerprint"]
     for key, value in ref.fingerprint(model, sample).items():

@@ -92,3 +92,18 @@ def fingerprint(model: nn.Module, sample: Sample) -> dict[str, float]:
         "sample_abs_sum": float(sum(x.double().abs().sum() for x, _ in sample)),
         "sample_label_sum": int(sum(int(y.sum()) for _, y in sample)),
     }
+
+
+def settings() -> dict:
+    """What defines the reference network, its sample S and the target: stored in the reference
+    file and checked against it."""
+    return {
+        "arch": ARCH,
+        "dataset": DATASET,
+        "input": [IN_CHANNELS, *INPUT_SIZE],
+        "num_classes": NUM_CLASSES,
+        "weight_seed": WEIGHT_SEED,
+        "sample_seed": SAMPLE_SEED,
+        "sample_size": SAMPLE_SIZE,
+        "prune_ratio_target": PRUNE_RATIO,
+    }
