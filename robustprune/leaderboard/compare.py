@@ -39,6 +39,7 @@ from robustprune.leaderboard.schema import (
     LOWER_IS_BETTER,
     METRIC_GROUPS,
     PERCENT_METRICS,
+    RUN_DEPENDENT_SUMMARY,
     Key,
     canonical_metric,
     record_key,
@@ -48,6 +49,7 @@ from robustprune.machine import machine_class_note
 _EPSILON = 1e-12
 _Z = 1.6448536269514722
 """The standard normal's 95th percentile: one-sided 95 % bounds at seed level."""
+TIMING_STATUS = "timing, not judged"
 ALL_ARCHS = "*"
 """The arch of a per-method aggregate's key: the mean over the architectures both runs share."""
 
@@ -139,14 +141,23 @@ class Change:
         return self.current - self.baseline
 
     @property
+    def judged(self) -> bool:
+        """Whether the comparison calls this change a regression or an improvement. Clock
+        metrics (``RUN_DEPENDENT_SUMMARY``: the speedup) are not: their bounds come from the
+        spread between seeds of one run, while the load on the machine moves every timing of a
+        run together (a neutral rerun under load measured 1.59 -> 1.12). They are shown, and
+        fail only a gate that names them."""
+        return self.metric not in RUN_DEPENDENT_SUMMARY
+
+    @property
     def regression(self) -> bool:
         """Worse with 95 % confidence: the lower bound of the worsening is above 0."""
-        return self.lower > _EPSILON
+        return self.judged and self.lower > _EPSILON
 
     @property
     def improvement(self) -> bool:
         """Better with 95 % confidence: the upper bound of the worsening is below 0."""
-        return self.upper < -_EPSILON
+        return self.judged and self.upper < -_EPSILON
 
     @property
     def significant(self) -> bool:
@@ -159,6 +170,8 @@ class Change:
 
     @property
     def status(self) -> str:
+        if not self.judged:
+            return TIMING_STATUS
         if self.regression:
             return "REGRESSION"
         return "improvement" if self.improvement else "within uncertainty"
@@ -198,7 +211,12 @@ class Comparison:
 
     @property
     def within_uncertainty(self) -> list[Change]:
-        return [change for change in self.changes if not change.significant]
+        return [change for change in self.changes if change.judged and not change.significant]
+
+    @property
+    def timings(self) -> list[Change]:
+        """Clock metrics that moved: shown, not judged (``Change.judged``)."""
+        return [change for change in self.changes if not change.judged]
 
     def failures(self, gates: Sequence[Gate]) -> list[tuple[Gate, Change]]:
         """Each change whose worsening's lower bound exceeds a gate's tolerance."""
@@ -558,7 +576,7 @@ def render_comparison(comparison: Comparison, gates: Sequence[Gate] = ()) -> str
     """A table of regressions, improvements and changes within uncertainty, then cases made
     with other settings, missing/new cases, notes and failed gates."""
     failed = {id(change) for _, change in comparison.failures(gates)}
-    order = {"REGRESSION": 0, "improvement": 1, "within uncertainty": 2}
+    order = {"REGRESSION": 0, "improvement": 1, "within uncertainty": 2, TIMING_STATUS: 3}
     ordered = sorted(comparison.changes, key=lambda c: (order[c.status], -c.lower))
     rows = [
         [
@@ -578,6 +596,7 @@ def render_comparison(comparison: Comparison, gates: Sequence[Gate] = ()) -> str
         f"{len(comparison.regressions)} regression(s), {len(comparison.improvements)} "
         f"improvement(s), {len(comparison.within_uncertainty)} change(s) within uncertainty, "
         f"{comparison.unchanged} unchanged metric(s) over {comparison.common} common case(s)"
+        + (f", {len(comparison.timings)} timing(s) not judged" if comparison.timings else "")
     ]
     if rows:
         headers = ["case", "metric", "baseline", "current", "delta", "worse by [95% bounds]",
@@ -589,6 +608,8 @@ def render_comparison(comparison: Comparison, gates: Sequence[Gate] = ()) -> str
             "above the tolerance. paired: the same parents, per-example outcomes resampled "
             "together; per example: other parents; seed level: from the baseline's interval. "
             "The gap worsens when nominal PP or shifted PP mean falls. "
+            f"{TIMING_STATUS}: a clock measurement (speedup), moved by the machine's load as "
+            "much as by the code; only a gate that names it fails on it. "
             f"Arch {ALL_ARCHS}: the method's mean over the architectures both runs have."
         )
     by_reason: dict[str, list[Key]] = {}
