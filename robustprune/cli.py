@@ -26,6 +26,7 @@ from pathlib import Path
 
 from robustprune.baselines import BaselineError, list_baselines, resolve_baseline
 from robustprune.bench import BENCHES
+from robustprune.extensions import load_extensions
 from robustprune.history import default_history_dir, describe, list_runs
 from robustprune.leaderboard import (
     ALL_METRICS,
@@ -49,16 +50,11 @@ def _with_broken(names: list[str], broken: dict[str, str]) -> list[str]:
     return names + [f"{name} (broken: {why})" for name, why in sorted(broken.items())]
 
 
-def _list_pruners() -> list[str]:
-    registry = importlib.import_module("robustprune.pruning").default_registry()
-    return _with_broken(registry.names(), registry.broken())
-
-
 def _lister(kind: str) -> Callable[[], list[str]]:
-    """Models, datasets, shifts or recipes: built-ins and entry points, then broken plugins."""
+    """Pruners, models, datasets, shifts or recipes: built-ins and entry points, then broken plugins."""
 
     def listing() -> list[str]:
-        registry = importlib.import_module("robustprune.plugin.registries").extensions(kind)
+        registry = load_extensions(kind)
         return _with_broken(registry.names(), registry.broken())
 
     return listing
@@ -71,7 +67,7 @@ def _list_suites() -> list[str]:
 LISTINGS: dict[str, Callable[[], list[str]]] = {
     "models": _lister("models"),
     "datasets": _lister("datasets"),
-    "pruners": _list_pruners,
+    "pruners": _lister("pruners"),
     "shifts": _lister("shifts"),
     "recipes": _lister("recipes"),
     "suites": _list_suites,

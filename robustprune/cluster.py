@@ -170,12 +170,11 @@ class TaskStore(ArtifactStore):
 
 def _registry(pruners: dict[str, type]) -> Any:
     """The default pruner registry (entry points loaded) plus the shipped classes."""
-    from robustprune.plugin.registries import KINDS, extensions
-    from robustprune.pruning import default_registry
+    from robustprune.extensions import GROUPS, load_extensions
 
-    for kind in KINDS:
-        extensions(kind)  # models, datasets, shifts and recipes of installed packages
-    registry = default_registry()
+    for kind in GROUPS:
+        load_extensions(kind)  # pruners, models, datasets, shifts and recipes of installed packages
+    registry = load_extensions("pruners")
     known = set(registry.names())
     for name, cls in pruners.items():
         if name not in known:

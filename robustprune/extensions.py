@@ -9,6 +9,7 @@ distribution and the error; everything else goes on working. Imports no torch.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import threading
 import warnings
@@ -23,6 +24,35 @@ GROUPS = {
     "recipes": "robustprune.recipes",
 }
 """Registry kind -> entry-point group."""
+
+HOMES = {
+    "pruners": "robustprune.pruning:default_registry",
+    "models": "robustprune.models:registry.plugins",
+    "datasets": "robustprune.data:core.plugins",
+    "shifts": "robustprune.data.shifts:registry.plugins",
+    "recipes": "robustprune.recipes:plugins",
+}
+"""Registry kind -> ``package:attribute path`` of its registry (a function returning it for
+pruners). Importing the package registers the built-ins."""
+
+
+def load_extensions(kind: str) -> Any:
+    """The registry of ``kind`` with its built-ins and the entry points of installed packages.
+
+    The one way every caller (the pytest plugin, the CLI, a Ray task) reaches a registry; it
+    imports no pytest.
+    """
+    if kind not in HOMES:
+        raise ValueError(f"unknown registry kind {kind!r}; valid kinds: {', '.join(HOMES)}")
+    package, _, path = HOMES[kind].partition(":")
+    registry: Any = importlib.import_module(package)
+    for attribute in path.split("."):
+        registry = getattr(registry, attribute)
+    if callable(registry):
+        registry = registry()
+    registry.load_entry_points()
+    return registry
+
 
 Register = Callable[[str, Any, str], "str | None"]
 """``register(entry point name, loaded object, origin) -> registered name`` (None: nothing new)."""

@@ -23,9 +23,9 @@ import pytest
 import robustprune.data.shifts  # noqa: F401  (import torch once, before pytester restores modules)
 import robustprune.models  # noqa: F401
 from robustprune.cli import main
-from robustprune.extensions import PluginWarning
+from robustprune.extensions import HOMES, PluginWarning, load_extensions
 from robustprune.leaderboard import reproducible_part
-from robustprune.plugin.registries import KINDS, extensions
+from robustprune.plugin.registries import EXTENSION_KINDS as KINDS
 
 pytest_plugins = ["pytester"]
 
@@ -88,11 +88,11 @@ def fresh_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[P
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
     for kind in KINDS:
-        extensions(kind).reset()
+        load_extensions(kind).reset()
     importlib.invalidate_caches()
     yield site
     for kind in KINDS:
-        extensions(kind).reset()
+        load_extensions(kind).reset()
     for module in ("mydigits", "badplugins"):
         sys.modules.pop(module, None)
 
@@ -114,7 +114,7 @@ def test_worked_example_entry_points_register_every_kind(fresh_plugins: Path, tm
     shifted = dataset_shift_entry("inverted").loader(data, None)
     assert int(shifted.images[0].max()) + int(data.test.images[0].min()) == 255
     assert get_recipe("quick").epochs == 8 and get_recipe("quick_retrain").name == "quick_retrain"
-    assert extensions("models").origin("tinynet") == (
+    assert load_extensions("models").origin("tinynet") == (
         "entry point 'tinynet' (mydigits:tinynet) in robustprune.models"
     )
 
@@ -150,7 +150,10 @@ def test_broken_entry_point_is_disabled_with_a_warning(
         f"[robustprune.{kind}]\nbad = {BROKEN[kind]}\n",
         {"badplugins.py": "NUMBER = 3\n"},
     )
-    registry = importlib.import_module(KINDS[kind]).plugins  # entry points not loaded yet
+    package, _, path = HOMES[kind].partition(":")
+    registry = importlib.import_module(
+        f"{package}.{path}".rsplit(".", 1)[0]
+    ).plugins  # not loaded yet
     builtins = None
     with pytest.warns(PluginWarning) as caught:
         builtins = registry.names()
@@ -187,7 +190,7 @@ def test_entry_point_taking_a_builtin_name_names_both_origins(
     shutil.rmtree(fresh_plugins / "mydigits-0.1.dist-info")
     install_dist(fresh_plugins, "mydigits", f"[robustprune.{kind}]\n{taken} = {value}\n", {})
     with pytest.warns(PluginWarning) as caught:
-        extensions(kind).names()
+        load_extensions(kind).names()
     message = str(caught[0].message)
     assert f"entry point {taken!r} ({value}) in robustprune.{kind}" in message
     assert "already registered by robustprune (robustprune." in message
@@ -197,7 +200,7 @@ def test_hook_registration_of_a_taken_name_names_both_origins(fresh_plugins: Pat
     install_worked_example(fresh_plugins)
     from mydigits import QUICK, tinynet
 
-    models, recipes = extensions("models"), extensions("recipes")
+    models, recipes = load_extensions("models"), load_extensions("recipes")
     origin = models.origin("tinynet")
     assert models.register("tinynet", tinynet, origin) is None  # the same object again: no-op
     with pytest.raises(ValueError) as error:
@@ -364,7 +367,7 @@ def test_a_corruption_plugin_is_usable_as_corruption_name_severity(fresh_plugins
     def darken(x, parameter, context):
         return x * parameter
 
-    shifts = extensions("shifts")
+    shifts = load_extensions("shifts")
     spec = Corruption("ignored", "mine", (0.9, 0.8, 0.7, 0.6, 0.5), darken, (1,))
     assert shifts.register("darken", spec, origin="conftest.py") == "darken"
     assert get_shift("corruption:darken:3").corruption == "darken"

@@ -16,7 +16,8 @@ pytest_plugins = ["pytester"]
 
 
 class StandInRegistry:
-    """Just the registry methods the hook contract promises (register, names)."""
+    """Just the registry methods the hook contract promises (register, names), and the loading
+    of entry points every registry does (none here)."""
 
     def __init__(self) -> None:
         self.origins: dict[str, str] = {}
@@ -27,6 +28,9 @@ class StandInRegistry:
 
     def names(self) -> list[str]:
         return sorted(self.origins)
+
+    def load_entry_points(self) -> list[str]:
+        return []
 
 
 def test_pruner_hook_reaches_every_conftest_once(

@@ -6,44 +6,23 @@ on the first use of the pruner registry, which the benchmark does before it chec
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 from typing import Any
 
 import pytest
 
-from robustprune.extensions import GROUPS
+from robustprune.extensions import GROUPS, load_extensions
 from robustprune.methods import BUILTIN_METHODS
 
-KINDS = {
-    "models": "robustprune.models.registry",
-    "datasets": "robustprune.data.core",
-    "shifts": "robustprune.data.shifts.registry",
-    "recipes": "robustprune.recipes",
-}
-"""Registry kind -> the module whose ``plugins`` (``robustprune.extensions.Extensions``) it is."""
+EXTENSION_KINDS = tuple(kind for kind in GROUPS if kind != "pruners")
+"""The kinds besides pruners whose ``pytest_robustprune_<kind>(registry)`` hook the plugin calls."""
 
 _pruners_key = pytest.StashKey[Any]()
 _builtin_only_key = pytest.StashKey[bool]()
 
 
-def extensions(kind: str) -> Any:
-    """The ``Extensions`` of ``kind`` (models, datasets, shifts or recipes), entry points loaded."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown registry kind {kind!r}; valid: {', '.join(KINDS)}")
-    if kind == "shifts":
-        importlib.import_module("robustprune.data.shifts")  # the built-in corruptions
-    elif kind == "datasets":
-        importlib.import_module("robustprune.data")  # the built-in datasets
-    elif kind == "models":
-        importlib.import_module("robustprune.models")
-    registry = importlib.import_module(KINDS[kind]).plugins
-    registry.load_entry_points()
-    return registry
-
-
 def get_pruner_registry(config: pytest.Config) -> Any:
-    """``robustprune.pruning.default_registry()`` after ``pytest_robustprune_pruners`` ran on it.
+    """``load_extensions("pruners")`` after ``pytest_robustprune_pruners`` ran on it.
 
     The first call in a process also runs ``pytest_robustprune_models``, ``..._datasets``,
     ``..._shifts`` and ``..._recipes`` (historically), so collection-time code such as
@@ -51,14 +30,12 @@ def get_pruner_registry(config: pytest.Config) -> Any:
     """
     if _pruners_key not in config.stash:
         try:
-            from robustprune.pruning import default_registry
-
-            registries = {kind: extensions(kind) for kind in KINDS}
+            registry = load_extensions("pruners")
+            registries = {kind: load_extensions(kind) for kind in EXTENSION_KINDS}
         except ImportError as error:
             raise pytest.UsageError(
                 f"the robustprune registries are unavailable: {error}"
             ) from None
-        registry = default_registry()
         config.stash[_pruners_key] = registry
         try:
             config.hook.pytest_robustprune_pruners.call_historic(kwargs={"registry": registry})
