@@ -37,6 +37,7 @@ from robustprune.identity import (
     data_digest,
     images_digest,
     provenance,
+    registered_provenance,
 )
 from robustprune.leaderboard import environment_info, similarity_key
 from robustprune.machine import machine_class, machine_key
@@ -53,7 +54,7 @@ from robustprune.models import create, model_info
 from robustprune.models.registry import TIMM_PREFIX
 from robustprune.phases import phase
 from robustprune.pipeline import prune_curve
-from robustprune.pruning import compact, default_registry, parameter_count
+from robustprune.pruning import ENTRY_POINT_GROUP, compact, default_registry, parameter_count
 from robustprune.recipes import get_recipe
 from robustprune.results import (
     CaseResult,
@@ -166,7 +167,8 @@ class CaseRunner:
     def plugins(self, arch: str, method: str) -> list[dict[str, Any]]:
         """The plugins the case (``arch``, ``method``) runs (pruner, model, dataset, shifts): kind,
         name, module, distribution, version and source digest of each; built-ins are not listed."""
-        found = [provenance("pruner", method, self.registry.get(method))]
+        name = self.suite.pruner_spec(method).pruner
+        found = [provenance("pruner", name, self.registry.get(name))]
         if not arch.startswith(TIMM_PREFIX):
             found.append(provenance("model", arch, model_info(arch).constructor))
         found.append(provenance("dataset", self.suite.dataset, dataset_loader(self.suite.dataset)))
@@ -252,7 +254,8 @@ class CaseRunner:
             return self._curves[(arch, method, seed)]
 
         parent = self.parent(arch, seed)
-        pruner = self.registry.get(method)()
+        spec = self.suite.pruner_spec(method)
+        pruner = spec.create(self.registry, self.suite.path)
         started = time.perf_counter()
         with phase("prune step: rest", arch=arch):
             points = prune_curve(
@@ -268,6 +271,7 @@ class CaseRunner:
                 mode=self.suite.mode,
                 progress=lambda line: self.say(f"{arch}/{method} seed {seed}: {line}"),
                 context=f"{self.suite.dataset}/{arch}/{method} seed {seed}",
+                arguments=spec.arguments,
             )
         computed = {point.computed for point in points}
         origin = "computed" if computed == {True} else "loaded" if computed == {False} else "mixed"
@@ -561,7 +565,8 @@ class CaseRunner:
         ``parents`` and ``curves`` are what the fixtures built, in the order of the suite's
         seeds; without them they are built (or loaded) here.
         """
-        pruner_cls = self.registry.get(case.method)
+        spec = self.suite.pruner_spec(case.method)
+        pruner_cls = self.registry.get(spec.pruner)
         if parents is None:
             parents = [self.parent(case.arch, seed) for seed in self.suite.seeds]
         if curves is None:
@@ -626,6 +631,9 @@ class CaseRunner:
                 threads=torch.get_num_threads(),
                 machine_class=machine_class(self.device),
                 plugins=self.plugins(case.arch, case.method),
+                pruner=registered_provenance(
+                    self.registry.origin(spec.pruner), pruner_cls, ENTRY_POINT_GROUP
+                ),
             ),
         )
 

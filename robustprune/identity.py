@@ -316,6 +316,28 @@ def provenance(kind: str, name: str, obj: Any) -> dict[str, Any] | None:
     return entry
 
 
+def registered_provenance(origin: str, obj: Any, group: str) -> dict[str, Any]:
+    """Where an object registered from ``origin`` comes from: ``{"origin", "distribution",
+    "version"}``. A built-in: robustprune and its version; an entry point of ``group``: the
+    distribution declaring it, from its metadata; anything else (a conftest.py's registration,
+    a class shipped to a Ray task): the origin only, distribution and version null."""
+    from robustprune.extensions import entry_point_origin
+
+    if is_builtin(obj):
+        from robustprune import __version__
+
+        return {"origin": origin, "distribution": PACKAGE, "version": __version__}
+    for entry_point in importlib.metadata.entry_points(group=group):
+        if entry_point.dist is not None and entry_point_origin(entry_point, group) == origin:
+            dist = entry_point.dist
+            return {
+                "origin": origin,
+                "distribution": dist.metadata["Name"],
+                "version": dist.version,
+            }
+    return {"origin": origin, "distribution": None, "version": None}
+
+
 def tensor_digest(*tensors: Any) -> str:
     """A digest of tensors' dtypes, shapes and values (CPU bytes), in order."""
     digest = hashlib.sha256()
@@ -386,13 +408,17 @@ def data_digest(data: Any) -> str:
 
 def run_provenance(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """What a leaderboard's or stored run's ``environment`` says about its records' code and
-    machines: ``machine_class`` (one, or ``{"label": "a + b", "classes": [...]}`` for several)
-    and ``plugins`` (every plugin the records ran, once); empty for records written before
+    machines: ``machine_class`` (one, or ``{"label": "a + b", "classes": [...]}`` for several),
+    ``plugins`` (every plugin the records ran, once) and ``pruners`` (each pruner class's
+    origin, distribution and version, by class name); empty for records written before
     robustprune recorded them."""
     classes: dict[str, dict[str, Any]] = {}
     plugins: dict[str, dict[str, Any]] = {}
+    pruners: dict[str, dict[str, Any]] = {}
     for record in records:
         environment = record.get("environment") or {}
+        if isinstance(record.get("pruner"), dict) and isinstance(environment.get("pruner"), dict):
+            pruners.setdefault(str(record["pruner"].get("class")), environment["pruner"])
         machine = environment.get("machine_class")
         if isinstance(machine, dict) and machine.get("label"):
             classes.setdefault(str(machine["label"]), machine)
@@ -409,4 +435,6 @@ def run_provenance(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         }
     if plugins:
         provenance["plugins"] = [plugins[key] for key in sorted(plugins)]
+    if pruners:
+        provenance["pruners"] = {name: pruners[name] for name in sorted(pruners)}
     return provenance

@@ -13,8 +13,9 @@ network or (for a structured method) masks that are not whole units are refused
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -77,6 +78,7 @@ def prune_curve(
     sample_size: int | None = None,
     progress: Callable[[str], None] | None = None,
     context: str = "",
+    arguments: Mapping[str, Any] | None = None,
 ) -> list[CurvePoint]:
     """Prune ``parent`` to every ratio of ``grid`` (increasing, in [0, 1)) and retrain each step.
 
@@ -85,6 +87,9 @@ def prune_curve(
     and the engine, the machine class); ``parent`` is never modified.
     ``sample_size`` defaults to the paper's size rule (``sample_size``), capped by ``data.val``.
     ``context`` (e.g. ``"digits/resnet20/WT seed 0"``) prefixes the error of a diverged retrain.
+    ``arguments`` are the keyword arguments the pruner was built with (a suite's
+    ``[pruners.<label>]`` table); a pruner given by name is built with them. They are part of
+    every step's key, so another value computes other steps.
     """
 
     if mode not in MODES:
@@ -95,7 +100,9 @@ def prune_curve(
         )
     if store is not None and not parent_key:
         raise ValueError("prune_curve: a store needs a parent_key naming the parent network")
-    pruner = default_registry().create(pruner) if isinstance(pruner, str) else pruner
+    arguments = dict(arguments or {})
+    if isinstance(pruner, str):
+        pruner = default_registry().get(pruner)(**arguments)
     recipe = get_recipe(retrain_recipe) if isinstance(retrain_recipe, str) else retrain_recipe
     device = torch.device(device)
     parent = parent.to(device).eval()
@@ -175,6 +182,8 @@ def prune_curve(
             "code": code,
             "machine": machine,
         }
+        if arguments:  # a pruner built without arguments keeps the key it always had
+            key_fields["arguments"] = arguments
         if store is not None:
             artifact = store.get_or_create("prune_step", key_fields, build)
             tensors, meta, computed = artifact.tensors, artifact.meta, artifact.computed

@@ -103,6 +103,7 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
         "dataset": suite.dataset,
         "arch": case.arch,
         "method": case.method,
+        "pruner": suite.pruner_spec(case.method).record(),
         "structured": result.structured,
         "data_informed": result.data_informed,
         "seeds": [s.seed for s in seeds],

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from robustprune.paths import name_problem
+from robustprune.suite_pruners import MethodSpec, check_labels, parse_pruner_tables
 from robustprune.suite_reader import TOP, SuiteError, TableReader, did_you_mean
 
 __all__ = ["Case", "Suite", "SuiteError", "Thresholds", "list_suites", "load_suite"]
@@ -29,7 +30,7 @@ TOP_KEYS = frozenset(
         "name", "description", "dataset", "archs", "methods", "seeds", "delta",
         "train_recipe", "retrain_recipe", "mode", "shifts", "train_mix", "similarity",
         "similarity_draws", "features", "features_images", "features_fraction", "paper", "gpu",
-        "grid", "thresholds", "smoke",
+        "grid", "thresholds", "smoke", "pruners",
     }
 )  # fmt: skip
 GRID_KEYS = frozenset({"ratios", "first", "last", "count"})
@@ -112,11 +113,24 @@ class Suite:
     paper: bool
     gpu: bool = False
     description: str = ""
+    pruners: dict[str, MethodSpec] = field(default_factory=dict)  # label -> [pruners.<label>]
+
+    def method_names(self, registered_methods: list[str]) -> list[str]:
+        """The suite's method labels: ``methods`` as listed, else every registered pruner and
+        every ``[pruners.<label>]``, sorted."""
+        return list(self.methods) or sorted({*registered_methods, *self.pruners})
+
+    def pruner_spec(self, method: str) -> MethodSpec:
+        """What the method label ``method`` runs: its ``[pruners.<label>]`` table, else the
+        registered pruner of that name without arguments."""
+        return self.pruners.get(method) or MethodSpec(method, method)
 
     def cases(self, registered_methods: list[str]) -> list[Case]:
-        """All cases in a stable order: architectures as listed, methods sorted."""
-        methods = list(self.methods) or sorted(registered_methods)
-        unknown = [m for m in methods if m not in registered_methods]
+        """All cases in a stable order: architectures as listed, methods as listed (sorted
+        when the suite lists none)."""
+        check_labels(self.pruners, registered_methods, self.path)
+        methods = self.method_names(registered_methods)
+        unknown = [m for m in methods if m not in registered_methods and m not in self.pruners]
         if unknown:
             raise SuiteError(
                 f"{self.path}: methods {unknown} are not registered pruners; "
@@ -266,6 +280,7 @@ def parse_suite(raw: dict[str, Any], path: Path) -> Suite:
             f"valid: {', '.join(map(repr, TRAIN_MIXES))} (or leave it out)"
         )
     methods = tuple(top.names("methods", []))
+    pruners = parse_pruner_tables(top, methods)
     thresholds, method_thresholds = _thresholds(top, shifts, methods)
     smoke = top.table("smoke", SMOKE_KEYS)
     smoke_archs = tuple(smoke.names("archs", list(archs[:1])))
@@ -298,6 +313,7 @@ def parse_suite(raw: dict[str, Any], path: Path) -> Suite:
         paper=top.get("paper", bool, False),
         gpu=top.get("gpu", bool, False),
         description=top.get("description", str, ""),
+        pruners=pruners,
     )
 
 
@@ -351,8 +367,12 @@ def _threshold_values(
     )
 
 
-def validate_suite(suite: Suite, registered_methods: list[str]) -> None:
-    """Check every name in ``suite`` against its registry; the error lists the valid names."""
+def validate_suite(suite: Suite, registered_methods: list[str], pruners: Any = None) -> None:
+    """Check every name in ``suite`` against its registry; the error lists the valid names.
+
+    Each ``[pruners.<label>]`` class is built with its arguments from ``pruners`` (a pruner
+    registry, default ``robustprune.pruning.default_registry()``), so arguments it does not take
+    are refused here, before anything trains."""
     # imported here: the registries need torch, and the pytest plugin imports this module
     from robustprune.data import list_datasets
     from robustprune.data.shifts import check_dataset_shifts, get_shift
@@ -392,6 +412,13 @@ def validate_suite(suite: Suite, registered_methods: list[str]) -> None:
     except ValueError as error:
         raise SuiteError(f"{where}: {error}") from None
     cases = suite.cases(registered_methods)  # raises on unknown methods
+    if suite.pruners:
+        if pruners is None:
+            from robustprune.pruning import default_registry
+
+            pruners = default_registry()
+        for spec in suite.pruners.values():
+            spec.create(pruners, suite.path)
     methods = sorted({case.method for case in cases})
     for label, named in (
         ("[smoke] methods", suite.smoke_methods),

@@ -24,6 +24,7 @@ from robustprune.leaderboard.outcomes import case_outcomes, pack, unpack
 from robustprune.leaderboard.resample import point_values
 from robustprune.record import build_record
 from robustprune.results import CaseResult, Measurement, PointResult, SeedResult
+from robustprune.suite_pruners import MethodSpec
 
 RATIOS = [0.3, 0.58, 0.75, 0.85, 0.91]
 N = 300
@@ -49,6 +50,7 @@ def record(parent: dict[str, np.ndarray], pruned: dict[str, np.ndarray]) -> dict
     suite = SimpleNamespace(
         name="toy", dataset="toy", delta=0.03,
         thresholds_for=lambda method: SimpleNamespace(to_dict=lambda: {"nominal_pp": 0.0}),
+        pruner_spec=lambda method: MethodSpec(method, method),
     )  # fmt: skip
     case = SimpleNamespace(suite=suite, arch="net", method="WT")
 

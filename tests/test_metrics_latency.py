@@ -16,6 +16,7 @@ from robustprune.metrics import latency as latency_module
 from robustprune.metrics.latency import compare_latency, measure_latencies
 from robustprune.record import build_record
 from robustprune.results import Measurement, PointResult, SeedResult
+from robustprune.suite_pruners import MethodSpec
 
 
 def conv(width: int) -> nn.Module:
@@ -154,6 +155,7 @@ def case_result(structured: bool, speedups: list) -> SimpleNamespace:
     suite = SimpleNamespace(
         name="toy", dataset="toy", delta=0.005,
         thresholds_for=lambda method: SimpleNamespace(to_dict=lambda: {"nominal_pp": 0.0}),
+        pruner_spec=lambda method: MethodSpec(method, method),
     )  # fmt: skip
     case = SimpleNamespace(suite=suite, arch="net", method="FT" if structured else "WT")
     seeds = [seed_result(i, speedup) for i, speedup in enumerate(speedups)]

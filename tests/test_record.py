@@ -13,6 +13,7 @@ from robustprune.leaderboard import SCHEMA, SUPPORTED_SCHEMAS, environment_info,
 from robustprune.metrics.bootstrap import bootstrap_case, degenerate_reason
 from robustprune.record import build_record
 from robustprune.results import CaseResult, Measurement, PointResult, SeedResult
+from robustprune.suite_pruners import MethodSpec
 
 RATIOS = [0.3, 0.5, 0.7, 0.9]
 N = 400
@@ -53,6 +54,7 @@ def case_result(seeds: int = 2) -> CaseResult:
     suite = SimpleNamespace(
         name="toy", dataset="toy", delta=0.005,
         thresholds_for=lambda method: SimpleNamespace(to_dict=lambda: {"nominal_pp": 0.0}),
+        pruner_spec=lambda method: MethodSpec(method, method),
     )  # fmt: skip
     case = SimpleNamespace(suite=suite, arch="net", method="WT")
     results = []

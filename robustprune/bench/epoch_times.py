@@ -128,7 +128,7 @@ def suite_rows(name: str, args, device: torch.device) -> tuple[list, float]:
     suite = load_suite(name)
     data = DATA[suite.dataset]
     archs = [a for a in suite.archs if not args.archs or a in args.archs]
-    methods = len(suite.methods or default_registry().names())
+    methods = len(suite.method_names(default_registry().names()))
     seeds, steps = len(suite.seeds), len(suite.grid)
     eval_images = data.test + sum(
         next((n for p, n in data.shift_sizes.items() if s.startswith(p)), data.test)

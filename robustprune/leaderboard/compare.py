@@ -305,12 +305,15 @@ def _settings(record: dict[str, Any]) -> dict[str, Any]:
         "shifts": sorted(record.get("distributions") or []),
         "grid": [round(float(point["target_ratio"]), 6) for point in (curve[0] if curve else [])],
         **{name: value for name, value in (record.get("settings") or {}).items()},
+        # the pruner class and its arguments (records before suite parameters lack them)
+        **({"pruner": record["pruner"]} if "pruner" in record else {}),
     }
 
 
 def settings_differences(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """How two records' suite settings that change the numbers differ (delta, seeds, shifts,
-    grid, and recipes and mode where records carry them), as ``"delta 0.03 -> 0.6"``."""
+    grid, and recipes, mode and the pruner's class and arguments where records carry them), as
+    ``"delta 0.03 -> 0.6"``."""
     old, now = _settings(baseline), _settings(current)
     return [
         f"{name} {old[name]} -> {now[name]}"
@@ -480,8 +483,8 @@ def case_gate_failures(
 
 def suite_differences(baseline: dict[str, Any], suite: Any, seeds: Sequence[int]) -> list[str]:
     """Before a run: how the baseline's records of ``suite`` were made with other settings
-    (delta, seeds, shifts, grid, recipes and mode where records carry them), or that it holds
-    none of that suite; empty when it matches."""
+    (delta, seeds, shifts, grid, recipes, mode and the pruner's class and arguments where
+    records carry them), or that it holds none of that suite; empty when it matches."""
     records = [
         record
         for record in baseline["records"]
@@ -516,6 +519,9 @@ def suite_differences(baseline: dict[str, Any], suite: Any, seeds: Sequence[int]
             for name, value in wanted.items():
                 if name in settings and settings[name] != value:
                     problems.append(f"{record['arch']} {name} {settings[name]} -> {value}")
+        pruner = suite.pruner_spec(record["method"]).record()
+        if "pruner" in settings and settings["pruner"] != pruner:
+            problems.append(f"{record['method']} pruner {settings['pruner']} -> {pruner}")
     return sorted(set(problems))
 
 

@@ -189,6 +189,10 @@ def validate_record(record: Any, path: str = "record") -> None:
         _typed(record[name], str, "a string", f"{path}.{name}")
         if not record[name]:
             raise LeaderboardError(f"{path}.{name}: expected a non-empty string, got ''")
+    if "pruner" in record:  # records before suite parameters lack it
+        pruner = _dict(record["pruner"], f"{path}.pruner", ("class", "arguments"))
+        _typed(pruner["class"], str, "a string", f"{path}.pruner.class")
+        _dict(pruner["arguments"], f"{path}.pruner.arguments")
     for name in ("structured", "data_informed"):
         _typed(record[name], bool, "true or false", f"{path}.{name}")
     for index, seed in enumerate(_list(record["seeds"], f"{path}.seeds")):

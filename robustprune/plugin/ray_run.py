@@ -142,7 +142,9 @@ class RayRun:
         from robustprune.plugin.registries import get_pruner_registry
 
         registry = get_pruner_registry(self.config)
-        pruners = {case.method: registry.get(case.method) for case in cases}
+        # by registered class name: a suite's labels of one class share it
+        classes = {case.method: suite.pruner_spec(case.method).pruner for case in cases}
+        pruners = {name: registry.get(name) for name in classes.values()}
         ship_by_value(list(pruners.values()))
         store_root = str(self.options.cache.resolve())
         shared = self.options.ray_store == "shared"
@@ -162,7 +164,7 @@ class RayRun:
         for name, needs in unit_plan(cases, suite.seeds).items():
             uses = {}
             if name[0] in ("curve", "case"):
-                uses = {name[2]: pruners[name[2]]}
+                uses = {classes[name[2]]: pruners[classes[name[2]]]}
             job = Job(
                 name=name,
                 suite=suite,
