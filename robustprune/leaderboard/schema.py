@@ -11,7 +11,9 @@ SCHEMA = 2
 
 2: bootstrap intervals (``ci``) over test examples and seeds in ``summary``; degenerate shifts
 (parent not clearly above chance) flagged in ``degenerate`` and left out of shifted PP mean/min
-and the gap; ``chance``, ``uncertainty`` and provenance in ``environment``.
+and the gap; ``chance``, ``uncertainty`` and provenance in ``environment``. Later schema-2
+records add ``pruner`` (the class a method label runs and its keyword arguments); records
+without it stay valid.
 """
 SUPPORTED_SCHEMAS: tuple[int, ...] = (1, 2)
 """Schemas this version reads: schema-1 files (no intervals, nothing flagged) still load."""
