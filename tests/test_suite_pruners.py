@@ -7,6 +7,7 @@ steps' keys and in records. Bad tables are refused when the suite is loaded or c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,19 @@ import torch
 from tiny import RecordingStore, tiny_data
 from torch import nn
 
+import robustprune
 from robustprune.harness import CaseRunner
-from robustprune.identity import run_provenance
-from robustprune.leaderboard import settings_differences, suite_differences, validate_record
+from robustprune.history import save_run
+from robustprune.identity import registered_provenance
+from robustprune.leaderboard import (
+    make_leaderboard,
+    settings_differences,
+    suite_differences,
+    validate_record,
+)
 from robustprune.pipeline import prune_curve
 from robustprune.pruning import (
+    ENTRY_POINT_GROUP,
     Pruner,
     PrunerRegistry,
     default_registry,
@@ -268,10 +277,23 @@ def test_two_labels_of_one_class_run_end_to_end_with_their_own_results(tmp_path:
     assert plain["curve"] != seeded["curve"]  # other weights removed, other accuracies
     steps = [fields for kind, fields, _ in runner.store.requests if kind == "prune_step"]
     assert [fields.get("arguments") for fields in steps] == [None, {"seed": 1}]
-    # where the class comes from, once per class for the leaderboard and the run history
+    # where the class comes from (a conftest-style registration: its origin only), once per
+    # class in the leaderboard file and the stored run
     origin = {"origin": "tests/test_suite_pruners.py", "distribution": None, "version": None}
     assert seeded["environment"]["pruner"] == origin
-    assert run_provenance(records)["pruners"] == {"SeededRandom": origin}
+    leaderboard = make_leaderboard(records)
+    assert leaderboard["environment"]["pruners"] == {"SeededRandom": origin}
+    stored = save_run(leaderboard, tmp_path / "history", tmp_path, ["benchmarks/"])
+    assert json.loads((stored.path / "run.json").read_text())["pruners"] == {"SeededRandom": origin}
+
+
+def test_a_built_in_pruner_is_recorded_as_robustprune_and_its_version() -> None:
+    registry = default_registry()
+    assert registered_provenance(registry.origin("WT"), registry.get("WT"), ENTRY_POINT_GROUP) == {
+        "origin": registry.origin("WT"),
+        "distribution": "robustprune",
+        "version": robustprune.__version__,
+    }
 
 
 def test_a_comparison_names_changed_arguments_of_a_label(tmp_path: Path) -> None:
