@@ -1,8 +1,7 @@
-"""benchmarks/bench_claims.py: the statistics behind the README's held-out claims."""
+"""robustprune bench claims: the statistics behind the README's held-out claims."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,30 +9,22 @@ from pathlib import Path
 import pytest
 
 from robustprune.baselines import shipped_baseline
+from robustprune.bench import claims
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "bench_claims.py"
-
-
-@pytest.fixture(scope="module")
-def claims():
-    spec = importlib.util.spec_from_file_location("bench_claims", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+COMMAND = [sys.executable, "-m", "robustprune", "bench", "claims"]
 
 
-def test_holm_matches_hand_computation(claims) -> None:
+def test_holm_matches_hand_computation() -> None:
     # sorted p: 0.01 (x3 -> 0.03), 0.02 (x2 -> 0.04), 0.04 (x1, but monotone -> 0.04)
     assert claims.holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
 
 
-def test_one_sided_p_is_small_for_consistent_positive_gaps_only(claims) -> None:
+def test_one_sided_p_is_small_for_consistent_positive_gaps_only() -> None:
     assert claims.one_sided_p([0.20, 0.22, 0.25, 0.21, 0.24]) < 0.001
     assert claims.one_sided_p([0.2, -0.2, 0.1, -0.1, 0.0]) > 0.4
 
 
-def test_pooled_interval_covers_the_pooled_mean(claims) -> None:
+def test_pooled_interval_covers_the_pooled_mean() -> None:
     gaps = [[0.1, 0.2, 0.3], [0.3, 0.4, 0.5]]
     low, high, error = claims.pooled_bootstrap(gaps)
     assert low < 0.3 < high
@@ -43,7 +34,7 @@ def test_pooled_interval_covers_the_pooled_mean(claims) -> None:
 def test_script_prints_a_table_per_method(tmp_path: Path) -> None:
     board = shipped_baseline("digits")
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), str(board), "--methods", "WT"],
+        [*COMMAND, str(board), "--methods", "WT"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "WT: gap = nominal PP - shifted PP mean" in result.stdout
@@ -54,7 +45,15 @@ def test_script_prints_a_table_per_method(tmp_path: Path) -> None:
 def test_unknown_method_is_named(tmp_path: Path) -> None:
     board = shipped_baseline("digits")
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), str(board), "--methods", "XX"], capture_output=True, text=True
+        [*COMMAND, str(board), "--methods", "XX"], capture_output=True, text=True
     )
     assert result.returncode != 0
     assert "no record of method 'XX'" in result.stderr
+
+
+def test_without_scipy_the_command_says_how_to_get_it(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(claims, "stats", None)
+    with pytest.raises(SystemExit) as stop:
+        claims.main([str(shipped_baseline("digits"))], prog="robustprune bench claims")
+    assert "robustprune bench claims needs scipy" in str(stop.value)
+    assert "pip install 'robustprune[stats]'" in str(stop.value)

@@ -250,6 +250,19 @@ def test_the_wheel_ships_the_epoch_time_bench(wheel_env: dict[str, Path]) -> Non
     assert "resnet20" in refused.stderr
 
 
+def test_the_wheel_ships_the_statistics_benches(wheel_env: dict[str, Path]) -> None:
+    """docs/statistics.md chooses shifts with ``robustprune bench shift-power`` and checks the
+    held-out claims with ``robustprune bench claims``: both run without a checkout."""
+    python, work = wheel_env["python"], wheel_env["work"]
+    for name, option in (("shift-power", "--seed-bootstrap"), ("claims", "--methods")):
+        helped = run(
+            [str(python.parent / "robustprune"), "bench", name, "--help"],
+            cwd=work, env=clean_env(),
+        )  # fmt: skip
+        assert f"usage: robustprune bench {name}" in helped.stdout
+        assert option in helped.stdout
+
+
 def test_the_package_page_has_pip_first_commands_and_no_relative_links(
     wheel_env: dict[str, Path],
 ) -> None:

@@ -6,5 +6,9 @@ too; the scripts in a checkout's ``benchmarks/`` that measure the project itself
 
 from __future__ import annotations
 
-BENCHES = {"epoch-times": "robustprune.bench.epoch_times"}
+BENCHES = {
+    "epoch-times": "robustprune.bench.epoch_times",
+    "shift-power": "robustprune.bench.shift_power",
+    "claims": "robustprune.bench.claims",
+}
 """``robustprune bench`` name -> module with ``main(argv, prog)``."""

@@ -16,7 +16,9 @@ Reads a leaderboard written with seeds that were never used to choose the suite'
   censored nominal value only makes the true gap larger, so it needs no such column).
 
     pytest benchmarks/ -n 2 --rp-seeds 100-104 --rp-leaderboard heldout/
-    python benchmarks/bench_claims.py heldout/leaderboard.json [--methods WT,SiPP]
+    robustprune bench claims heldout/leaderboard.json [--methods WT,SiPP]
+
+Needs scipy (Student-t quantiles): ``pip install 'robustprune[stats]'``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 from tabulate import tabulate
+
+try:
+    from scipy import stats
+except ImportError:  # the stats extra; the message below says how to get it
+    stats = None
 
 NOMINAL = "nominal"
 RESAMPLES = 10_000
@@ -142,11 +149,16 @@ def method_table(records: list[dict], grid: list[float]) -> tuple[list[list], li
     return rows, [gaps_by_arch, p_values, worst_p_values]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("leaderboard", type=Path)
     parser.add_argument("--methods", default="", help="comma-separated methods (default: all)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if stats is None:
+        raise SystemExit(
+            f"{parser.prog} needs scipy for its Student-t intervals, which is not installed: "
+            "pip install 'robustprune[stats]' (or pip install scipy)"
+        )
     board = json.loads(args.leaderboard.read_text())
     records = board["records"]
     methods = [m for m in args.methods.split(",") if m] or sorted({r["method"] for r in records})

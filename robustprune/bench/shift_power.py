@@ -18,9 +18,7 @@ accuracy, pooled over seeds, below 1.5 x chance) is flagged ``~`` and left out o
 mean with ``--skip-degenerate``.
 
     ROBUSTPRUNE_CACHE=/tmp/cache pytest benchmarks/ -n 4                 # fill the store
-    python benchmarks/bench_power.py --cache /tmp/cache --delta 0.005 0.01 0.02
-
-Not collected by pytest (the name does not start with ``test_``).
+    robustprune bench shift-power --cache /tmp/cache --delta 0.005 0.01 0.02
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -169,8 +168,8 @@ def analyse(
     }
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--suite", default="digits", help="suite name or TOML path")
     parser.add_argument("--cache", required=True, help="artifact store a run of the suite filled")
     parser.add_argument("--archs", nargs="*", default=None)
