@@ -8,6 +8,7 @@ steps' keys and in records. Bad tables are refused when the suite is loaded or c
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,8 @@ from robustprune.pruning import (
 from robustprune.recipes import Recipe, list_recipes, register_recipe
 from robustprune.record import build_record
 from robustprune.suite import SuiteError, load_suite, validate_suite
+
+pytest_plugins = ["pytester"]
 
 
 class SeededRandom(Pruner):
@@ -82,6 +85,8 @@ def registry() -> PrunerRegistry:
         pruners.register(cls, origin="tests/test_suite_pruners.py")
     return pruners
 
+
+REPO = Path(__file__).resolve().parent.parent
 
 REGISTERED = ["NeedsScale", "SeededRandom", "WT"]
 
@@ -318,3 +323,51 @@ def test_a_comparison_names_changed_arguments_of_a_label(tmp_path: Path) -> None
         "random_seed1 pruner {'class': 'SeededRandom', 'arguments': {'seed': 2}} -> "
         "{'class': 'SeededRandom', 'arguments': {'seed': 1}}"
     ]
+
+
+HOOK_CONFTEST = """
+from robustprune.pruning import Pruner
+
+
+class SeededRandom(Pruner):
+    name, structured, data_informed = "SeededRandom", False, False
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def prune(self, model, prune_ratio, sample):
+        raise AssertionError("these tests only list and check the cases")
+
+
+def pytest_robustprune_pruners(registry):
+    registry.register(SeededRandom, origin="conftest.py")
+"""
+
+
+@pytest.fixture
+def bench(pytester: pytest.Pytester) -> pytest.Pytester:
+    shutil.copytree(
+        REPO / "benchmarks",
+        pytester.path / "benchmarks",
+        ignore=shutil.ignore_patterns("__pycache__", "bench_*.py", "baselines"),
+    )
+    pytester.makeconftest(HOOK_CONFTEST)
+    return pytester
+
+
+def test_a_benchmark_run_lists_labels_and_refuses_bad_arguments_before_training(
+    bench: pytest.Pytester,
+) -> None:
+    suite = SUITE.replace("labels-test-train", "digits")
+    (bench.path / "labels.toml").write_text(suite.replace('"WT", ', ""))
+    listed = bench.runpytest_subprocess("benchmarks/", "--rp-suite", "labels.toml", "--co", "-q")
+    listed.stdout.fnmatch_lines(
+        ["*[[]labels-resnet8-SeededRandom[]]*", "*[[]labels-resnet8-random_seed1[]]*"]
+    )
+    (bench.path / "bad.toml").write_text(suite.replace("seed = 1", "sed = 1"))
+    refused = bench.runpytest_subprocess("benchmarks/", "--rp-suite", "bad.toml")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(
+        ["*[[]pruners.random_seed1[]] (pruner 'SeededRandom'): argument 'sed' (did you mean "
+         "'seed'?) is not accepted by SeededRandom; its arguments: seed*"]
+    )  # fmt: skip
