@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from robustprune.cluster import MAX_RETRIES, Job, UnitName, UnitResult, unit_label, unit_plan
+from robustprune.plugin.faults import CaseTimeoutError
 
 PLUGIN_NAME = "robustprune-ray"
 
@@ -91,6 +92,8 @@ class RayRun:
         self.failure: str | None = None
         self.finished_lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         """Lines about finished units, echoed by the waiting tests (see :meth:`echo_finished`)."""
+        self.refs: dict[UnitName, Any] = {}
+        """Each submitted unit's result reference (to cancel a timed-out case's own tasks)."""
 
     # -- submission ------------------------------------------------------------------------
 
@@ -180,6 +183,7 @@ class RayRun:
             )
             self.events[name] = threading.Event()
         self.driver = driver  # keep the actor alive while tasks may call it
+        self.refs = {name: ref for name, (ref, _files) in refs.items()}
         self.say(
             f"ray: {len(refs)} tasks for {len(cases)} case{'s' * (len(cases) != 1)} on "
             f"{'GPUs' if self.gpus else 'CPUs'} of the cluster; artifacts in "
@@ -226,13 +230,19 @@ class RayRun:
             for event in self.events.values():
                 event.set()
 
-    def wait(self, name: UnitName) -> UnitResult:
-        """The unit's result once its task finished; RayUnitError (remote traceback) when it failed."""
+    def wait(self, name: UnitName, case: Any = None) -> UnitResult:
+        """The unit's result once its task finished; RayUnitError (remote traceback) when it
+        failed. A ``case`` that times out while waiting has its own tasks cancelled."""
         event = self.events.get(name)
         if event is None:
             raise RayUnitError(f"--rp-ray: {unit_label(name)} was not submitted")
-        while not event.wait(0.5):
-            self.echo_finished()
+        try:
+            while not event.wait(0.5):
+                self.echo_finished()
+        except CaseTimeoutError:
+            if case is not None:
+                self.cancel_case(case.arch, case.method)
+            raise
         self.echo_finished()
         if name in self.errors:
             raise RayUnitError(
@@ -241,6 +251,17 @@ class RayRun:
         if name not in self.results:
             raise RayUnitError(f"--rp-ray: lost the Ray cluster: {self.failure}")
         return self.results[name]
+
+    def cancel_case(self, arch: str, method: str) -> None:
+        """Cancel the unfinished tasks that only this case needs (its curves and its evaluation;
+        parents are shared with the architecture's other methods), so a case that ran past
+        ``--rp-case-timeout`` stops holding a slot of the cluster."""
+        import ray
+
+        for unit, ref in self.refs.items():
+            own = unit[0] in ("curve", "case") and unit[1:3] == (arch, method)
+            if own and not self.events[unit].is_set():
+                ray.cancel(ref, force=True)
 
     def echo_finished(self) -> None:
         """Echo the lines of units finished since the last call (from the test's own thread,
@@ -285,7 +306,7 @@ def parents(run: RayRun, case: Any, runner: Any) -> list[Any]:
         pytest.skip(f"suite {runner.suite.name!r} needs a CUDA device; the Ray cluster has none")
     built = []
     for seed in runner.suite.seeds:
-        info = _skip_if_missing(run.wait(("parent", case.arch, seed))).info
+        info = _skip_if_missing(run.wait(("parent", case.arch, seed), case)).info
         built.append(replace(runner.parent(case.arch, seed), **_facts(info)))
     return built
 
@@ -296,14 +317,14 @@ def curves(run: RayRun, case: Any, runner: Any) -> list[Any]:
 
     built = []
     for seed in runner.suite.seeds:
-        info = _skip_if_missing(run.wait(("curve", case.arch, case.method, seed))).info
+        info = _skip_if_missing(run.wait(("curve", case.arch, case.method, seed), case)).info
         built.append(replace(runner.curve(case.arch, case.method, seed), **_facts(info)))
     return built
 
 
 def evaluation(run: RayRun, case: Any) -> Any:
     """The CaseResult the case's task measured."""
-    return _skip_if_missing(run.wait(("case", case.arch, case.method))).info["result"]
+    return _skip_if_missing(run.wait(("case", case.arch, case.method), case)).info["result"]
 
 
 def _facts(info: dict[str, Any]) -> dict[str, Any]:
