@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robustprune.methods import default_methods
 from robustprune.paths import name_problem
+from robustprune.registry import UnknownNameError
 from robustprune.suite_pruners import MethodSpec, check_labels, parse_pruner_tables
 from robustprune.suite_reader import TOP, SuiteError, TableReader, did_you_mean
 
@@ -116,9 +118,10 @@ class Suite:
     pruners: dict[str, MethodSpec] = field(default_factory=dict)  # label -> [pruners.<label>]
 
     def method_names(self, registered_methods: list[str]) -> list[str]:
-        """The suite's method labels: ``methods`` as listed, else every registered pruner and
-        every ``[pruners.<label>]``, sorted."""
-        return list(self.methods) or sorted({*registered_methods, *self.pruners})
+        """The suite's method labels: ``methods`` as listed, else every registered pruner but
+        the ready-made ones (``robustprune.methods.default_methods``) and every
+        ``[pruners.<label>]``, sorted."""
+        return list(self.methods) or sorted({*default_methods(registered_methods), *self.pruners})
 
     def pruner_spec(self, method: str) -> MethodSpec:
         """What the method label ``method`` runs: its ``[pruners.<label>]`` table, else the
@@ -392,14 +395,14 @@ def validate_suite(suite: Suite, registered_methods: list[str], pruners: Any = N
     for recipe in {*suite.train_recipes.values(), *suite.retrain_recipes.values()}:
         try:
             get_recipe(recipe)
-        except KeyError as error:
-            raise SuiteError(f"{where}: {error.args[0]}") from None
+        except UnknownNameError as error:
+            raise SuiteError(f"{where}: {error}") from None
     spellings: dict[str, list[str]] = {}
     for shift in suite.shifts:
         try:
             spellings.setdefault(get_shift(shift).name, []).append(shift)
-        except (KeyError, ValueError) as error:
-            raise SuiteError(f"{where}: {error.args[0]}") from None
+        except UnknownNameError as error:
+            raise SuiteError(f"{where}: {error}") from None
     repeated = {canonical: names for canonical, names in spellings.items() if len(names) > 1}
     if repeated:
         canonical, names = next(iter(repeated.items()))

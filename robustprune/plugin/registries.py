@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from robustprune.extensions import GROUPS, load_extensions
-from robustprune.methods import BUILTIN_METHODS
+from robustprune.methods import BUILTIN_METHODS, READY_MADE_METHODS
 
 EXTENSION_KINDS = tuple(kind for kind in GROUPS if kind != "pruners")
 """The kinds besides pruners whose ``pytest_robustprune_<kind>(registry)`` hook the plugin calls."""
@@ -69,7 +69,8 @@ def listing_only(config: pytest.Config) -> bool:
 
 
 def method_names(config: pytest.Config) -> list[str]:
-    """Every pruner name of this run, sorted: the registry's, or the built-ins' when listing."""
+    """Every pruner name of this run, sorted: the registry's, or the in-tree ones (built-in and
+    ready-made) when listing."""
     if listing_only(config):
-        return sorted(BUILTIN_METHODS)
+        return sorted({*BUILTIN_METHODS, *READY_MADE_METHODS})
     return get_pruner_registry(config).names()

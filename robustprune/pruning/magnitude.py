@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
 
-from robustprune.pruning.base import Pruner
-from robustprune.pruning.budget import fit_live_threshold
-from robustprune.pruning.masks import Masks, prunable_weights
+from robustprune.pruning.masks import prunable_weights
 from robustprune.pruning.sample import Sample
+from robustprune.pruning.scored import WeightScorePruner
 
 
-class WeightThresholding(Pruner):
+class WeightThresholding(WeightScorePruner):
     """Remove the smallest-magnitude weights network-wide (dead weights first, see dead.py)."""
 
     name = "WT"
-    structured = False
     data_informed = False
+    allocation = "global"
 
-    def prune(self, model: nn.Module, prune_ratio: float, sample: Sample) -> Masks:
-        scores = {name: weight.detach().abs() for name, weight in prunable_weights(model).items()}
-        return fit_live_threshold(model, scores, sample, prune_ratio)
+    def scores(self, model: nn.Module, sample: Sample) -> dict[str, Tensor]:
+        return {name: weight.detach().abs() for name, weight in prunable_weights(model).items()}

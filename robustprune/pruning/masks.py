@@ -7,6 +7,8 @@ mask removes it.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -195,7 +197,7 @@ class GlobalThreshold:
         flat = []
         for name in self.names:
             score = scores[name].detach().to(torch.float64).flatten().clone()
-            score[weights[name].detach().flatten() == 0] = -1.0
+            score[weights[name].detach().flatten() == 0] = -math.inf  # below any score
             score[torch.argmax(score)] = float("inf")
             flat.append(score)
         everything = torch.cat(flat)

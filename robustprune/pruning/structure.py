@@ -165,13 +165,10 @@ def channel_structure(model: nn.Module, example: Tensor) -> ChannelStructure:
     for name, module in modules.items():
         if name in grouped:
             continue
-        out_function = (
-            torch_pruning.prune_conv_out_channels
-            if isinstance(module, nn.Conv2d)
-            else torch_pruning.prune_linear_out_channels
-        )
         width = _out_width(module)
-        pruning_group = graph.get_pruning_group(module, out_function, idxs=list(range(width)))
+        pruning_group = graph.get_pruning_group(
+            module, out_channel_function(module, torch_pruning), idxs=list(range(width))
+        )
         members = []
         for item in pruning_group:
             target = item.dep.target.module
@@ -198,6 +195,21 @@ def channel_structure(model: nn.Module, example: Tensor) -> ChannelStructure:
         reaches = any(_reaches_output(graph.module2node[modules[p]], modules) for p in producers)
         groups.append(ChannelGroup(name, width, tuple(members), reaches))
     return ChannelStructure(model, groups)
+
+
+def dependency_graph(model: nn.Module, example: Tensor):
+    """Torch-Pruning's ``DependencyGraph`` of ``model`` traced on ``example`` (what the channel
+    groups are read from); ``model`` is traced in eval mode and left in the mode it was in."""
+    import torch_pruning  # lazy, as in channel_structure
+
+    return _dependency_graph(model, example, torch_pruning)
+
+
+def out_channel_function(module: nn.Module, torch_pruning):
+    """Torch-Pruning's function removing output channels of ``module`` (a Conv2d or Linear)."""
+    if isinstance(module, nn.Conv2d):
+        return torch_pruning.prune_conv_out_channels
+    return torch_pruning.prune_linear_out_channels
 
 
 def _dependency_graph(model: nn.Module, example: Tensor, torch_pruning):
