@@ -82,6 +82,13 @@ class MethodSpec:
                 f"{did_you_mean(self.pruner, registered)}; valid: {sorted(registered)}"
             )
 
+    def describe(self) -> str:
+        """``random_seed1 = SeededRandom(seed=1)`` for a label with a table, else the name."""
+        if self.label == self.pruner:
+            return self.label
+        call = ", ".join(f"{name}={value!r}" for name, value in self.arguments.items())
+        return f"{self.label} = {self.pruner}({call})"
+
     def record(self) -> dict[str, Any]:
         """The record's ``pruner`` field: ``{"class": name, "arguments": {...}}``."""
         return {"class": self.pruner, "arguments": dict(self.arguments)}

@@ -362,7 +362,11 @@ def test_a_benchmark_run_lists_labels_and_refuses_bad_arguments_before_training(
     (bench.path / "labels.toml").write_text(suite.replace('"WT", ', ""))
     listed = bench.runpytest_subprocess("benchmarks/", "--rp-suite", "labels.toml", "--co", "-q")
     listed.stdout.fnmatch_lines(
-        ["*[[]labels-resnet8-SeededRandom[]]*", "*[[]labels-resnet8-random_seed1[]]*"]
+        [
+            "*methods SeededRandom, random_seed1 = SeededRandom(seed=1)",
+            "*[[]labels-resnet8-SeededRandom[]]*",
+            "*[[]labels-resnet8-random_seed1[]]*",
+        ]
     )
     (bench.path / "bad.toml").write_text(suite.replace("seed = 1", "sed = 1"))
     refused = bench.runpytest_subprocess("benchmarks/", "--rp-suite", "bad.toml")

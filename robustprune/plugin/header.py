@@ -50,7 +50,10 @@ def header_lines(config: pytest.Config) -> list[str]:
     workers = worker_count(config)
     dist = getattr(config.option, "dist", "no")
     grid = suite.grid
-    methods = ", ".join(suite.methods) or "every registered pruner"
+    methods = ", ".join(
+        [suite.pruner_spec(method).describe() for method in suite.methods]
+        or ["every registered pruner", *(spec.describe() for spec in suite.pruners.values())]
+    )
     return [
         f"robustprune: suite {suite.name} ({suite.path}); dataset {suite.dataset}; "
         f"archs {', '.join(suite.archs)}; methods {methods}",
