@@ -12,6 +12,7 @@ network is scored in eval mode and left as it was (gradients and hooks removed).
 from __future__ import annotations
 
 import importlib.metadata
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any, ClassVar
@@ -202,7 +203,9 @@ class TorchPruningOBDC(TorchPruningCriterion):
         try:
             for parameter in model.parameters():
                 parameter.grad = None
-            with torch.enable_grad():
+            with torch.enable_grad(), warnings.catch_warnings():
+                # the first layer's hook sees no input gradient (the images need none): expected
+                warnings.filterwarnings("ignore", "Full backward hook", UserWarning)
                 for inputs, targets in sample:
                     functional.cross_entropy(model(inputs), targets).backward()
                     importance.step()
