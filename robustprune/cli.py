@@ -55,7 +55,7 @@ def _lister(kind: str) -> Callable[[], list[str]]:
 
     def listing() -> list[str]:
         registry = load_extensions(kind)
-        return _with_broken(registry.names(), registry.broken())
+        return _with_broken(registry.listing(), registry.broken())
 
     return listing
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -27,10 +26,10 @@ GROUPS = {
 
 HOMES = {
     "pruners": "robustprune.pruning:default_registry",
-    "models": "robustprune.models:registry.plugins",
-    "datasets": "robustprune.data:core.plugins",
-    "shifts": "robustprune.data.shifts:registry.plugins",
-    "recipes": "robustprune.recipes:plugins",
+    "models": "robustprune.models:registry.MODELS",
+    "datasets": "robustprune.data:core.DATASETS",
+    "shifts": "robustprune.data.shifts:registry.SHIFTS",
+    "recipes": "robustprune.recipes:RECIPES",
 }
 """Registry kind -> ``package:attribute path`` of its registry (a function returning it for
 pruners). Importing the package registers the built-ins."""
@@ -110,70 +109,3 @@ def load_group(
 def broken_note(broken: dict[str, str]) -> str:
     """``"; disabled plugin 'bad': distribution broken 0.1, ..."`` for an unknown-name error."""
     return "".join(f"; disabled plugin {name!r}: {why}" for name, why in sorted(broken.items()))
-
-
-class Extensions:
-    """One registry (models, datasets, shifts or recipes) as plugins see it.
-
-    ``register(name, obj, origin)`` adds a plugin's object under ``name``; a name taken by
-    another object raises ``ValueError`` naming both origins. Entry points are loaded once per
-    process, on the first lookup in the registry (so in every xdist worker).
-    """
-
-    def __init__(
-        self,
-        kind: str,
-        add: Callable[[str, Any, str], None],
-        remove: Callable[[str], None],
-        names: Callable[[], list[str]],
-    ) -> None:
-        self.kind = kind
-        self.group = GROUPS[kind]
-        self._add = add
-        self._remove = remove
-        self._names = names
-        self._added: dict[str, tuple[Any, str]] = {}
-        self._broken: dict[str, str] = {}
-        self._state = "new"  # "new" -> "loading" -> "loaded"
-        self._lock = threading.RLock()
-
-    def register(self, name: str, obj: Any, origin: str) -> str | None:
-        """Add ``obj`` under ``name``; the same object from the same origin again is a no-op."""
-        if self._added.get(name, (None, None)) == (obj, origin):
-            return None
-        self._add(name, obj, origin)
-        self._added[name] = (obj, origin)
-        return name
-
-    def names(self) -> list[str]:
-        """Every registered name, sorted (built-ins and plugins)."""
-        return self._names()
-
-    def broken(self) -> dict[str, str]:
-        """Disabled entry points: name -> why (distribution, error)."""
-        self.load_entry_points()
-        return dict(self._broken)
-
-    def load_entry_points(self) -> list[str]:
-        """Register the group's entry points the first time this is called in a process."""
-        with self._lock:
-            if self._state != "new":  # loaded, or a plugin's import looked a name up meanwhile
-                return []
-            self._state = "loading"
-            try:
-                return load_group(self.group, self.kind.rstrip("s"), self.register, self._broken)
-            finally:
-                self._state = "loaded"
-
-    def origin(self, name: str) -> str | None:
-        """Where a plugin registered ``name`` from, or None for a built-in or unknown name."""
-        return self._added.get(name, (None, None))[1]
-
-    def reset(self) -> None:
-        """Remove everything plugins registered and load entry points again on next use (tests)."""
-        with self._lock:
-            for name in list(self._added):
-                self._remove(name)
-            self._added.clear()
-            self._broken.clear()
-            self._state = "new"

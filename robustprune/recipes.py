@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from robustprune.extensions import Extensions, broken_note
+from robustprune.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -76,53 +76,32 @@ class Recipe:
 
 SCHEDULES = {"step", "every", "poly", "cosine"}
 
-_RECIPES: dict[str, Recipe] = {}
-_ORIGINS: dict[str, str] = {}
+
+def _as_recipe(name: str, recipe: Recipe, origin: str) -> Recipe:
+    """A plugin's recipe under the name it is registered as (the entry point's or the hook's)."""
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe {name!r} must be a robustprune.recipes.Recipe, got {recipe!r}")
+    return recipe if recipe.name == name else replace(recipe, name=name)
+
+
+RECIPES: Registry[Recipe] = Registry("recipes", check=_as_recipe)
+"""Every training recipe: the paper's, entry points (group ``robustprune.recipes``) and
+``pytest_robustprune_recipes``."""
 
 
 def register_recipe(recipe: Recipe, origin: str = "robustprune (robustprune.recipes)") -> Recipe:
     """Add ``recipe`` under its name; a duplicate name raises naming both origins."""
-    if recipe.name in _RECIPES:
-        raise ValueError(
-            f"recipe {recipe.name!r} from {origin} is already registered by "
-            f"{_ORIGINS[recipe.name]}; pick another name"
-        )
-    _RECIPES[recipe.name] = recipe
-    _ORIGINS[recipe.name] = origin
-    return recipe
-
-
-def _add_plugin(name: str, recipe: Recipe, origin: str) -> None:
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe {name!r} must be a robustprune.recipes.Recipe, got {recipe!r}")
-    register_recipe(replace(recipe, name=name), origin)
-
-
-def _remove(name: str) -> None:
-    del _RECIPES[name], _ORIGINS[name]
-
-
-plugins = Extensions("recipes", _add_plugin, _remove, lambda: list_recipes())
-"""Recipes from entry points (group ``robustprune.recipes``) and ``pytest_robustprune_recipes``;
-a plugin's recipe is registered under the entry point's (or the hook's) name."""
+    return RECIPES.register(recipe.name, recipe, origin)
 
 
 def get_recipe(name: str) -> Recipe:
     """The registered recipe called ``name``; unknown names raise listing the valid ones."""
-    plugins.load_entry_points()
-    try:
-        return _RECIPES[name]
-    except KeyError:
-        raise KeyError(
-            f"unknown recipe {name!r}; valid recipes: {', '.join(list_recipes())}"
-            f"{broken_note(plugins.broken())}"
-        ) from None
+    return RECIPES.get(name)
 
 
 def list_recipes() -> list[str]:
     """Names of all registered recipes, sorted."""
-    plugins.load_entry_points()
-    return sorted(_RECIPES)
+    return RECIPES.names()
 
 
 # The paper's recipes (its training-recipe table).

@@ -7,11 +7,12 @@ are :class:`SuiteError` naming the file, the table, the key, the bad value and w
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
+
+from robustprune.registry import did_you_mean
 
 MISSING: Any = object()
 TOP = "the top level"
@@ -19,13 +20,6 @@ TOP = "the top level"
 
 class SuiteError(ValueError):
     """A suite file that cannot be used; the message names the file, the field and the problem."""
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``" (did you mean 'x'?)"`` for the closest of ``choices``, or ``""`` when none is close."""
-    by_lower = {choice.lower(): choice for choice in sorted(choices, key=str)}
-    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
-    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
 def _type_name(kind: type) -> str:

@@ -132,8 +132,7 @@ def test_splits_properties_and_validation() -> None:
         DatasetSplits("toy", images, images, images, 3, (0.5,), (0.25,), None)
 
 
-def test_registry_rejects_duplicates_and_lists_sorted(monkeypatch) -> None:
-    monkeypatch.setattr(core, "_REGISTRY", dict(core._REGISTRY))
+def test_registry_rejects_duplicates_and_lists_sorted() -> None:
     assert {"digits", "cifar10", "imagenet", "voc2011"} <= set(list_datasets())
     assert list_datasets() == sorted(list_datasets())
     assert list_datasets("cifar*") == ["cifar10"]
@@ -143,9 +142,13 @@ def test_registry_rejects_duplicates_and_lists_sorted(monkeypatch) -> None:
         images = _uint8_set()
         return DatasetSplits("toy", images, images, images, 3, (0.5,) * 3, (0.25,) * 3, None)
 
-    assert load_dataset("toy").name == "toy"
-    with pytest.raises(ValueError, match="already registered"):
-        register_dataset("toy")(load_toy)
+    try:
+        assert load_dataset("toy").name == "toy"
+        with pytest.raises(ValueError, match="'toy' from elsewhere .* already registered by"):
+            register_dataset("toy", origin="elsewhere")(load_toy)
+    finally:
+        core.DATASETS.unregister("toy")
+    assert "toy" not in list_datasets()
 
 
 def test_unknown_dataset_lists_valid_names() -> None:

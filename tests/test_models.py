@@ -203,7 +203,7 @@ def test_register_model_adds_a_name_and_rejects_duplicates():
 
 
 def test_builtin_duplicate_raises():
-    with pytest.raises(ValueError, match="'resnet20' is already registered"):
+    with pytest.raises(ValueError, match="'resnet20' from .* is already registered by robustprune"):
 
         @models.register_model
         def resnet20(num_classes, in_channels, input_size):

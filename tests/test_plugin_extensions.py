@@ -151,12 +151,11 @@ def test_broken_entry_point_is_disabled_with_a_warning(
         {"badplugins.py": "NUMBER = 3\n"},
     )
     package, _, path = HOMES[kind].partition(":")
-    registry = importlib.import_module(
-        f"{package}.{path}".rsplit(".", 1)[0]
-    ).plugins  # not loaded yet
+    module, _, attribute = f"{package}.{path}".rpartition(".")
+    registry = getattr(importlib.import_module(module), attribute)  # entry points not loaded yet
     builtins = None
     with pytest.warns(PluginWarning) as caught:
-        builtins = registry.names()
+        builtins = registry.listing()
     [warning] = caught
     message = str(warning.message)
     singular = kind.rstrip("s")
@@ -202,7 +201,8 @@ def test_hook_registration_of_a_taken_name_names_both_origins(fresh_plugins: Pat
 
     models, recipes = load_extensions("models"), load_extensions("recipes")
     origin = models.origin("tinynet")
-    assert models.register("tinynet", tinynet, origin) is None  # the same object again: no-op
+    models.register("tinynet", tinynet, origin)  # the same object again: no-op
+    assert models.origin("tinynet") == origin
     with pytest.raises(ValueError) as error:
         models.register("tinynet", tinynet, origin="conftest.py")
     assert "entry point 'tinynet' (mydigits:tinynet)" in str(error.value)
@@ -369,9 +369,9 @@ def test_a_corruption_plugin_is_usable_as_corruption_name_severity(fresh_plugins
 
     shifts = load_extensions("shifts")
     spec = Corruption("ignored", "mine", (0.9, 0.8, 0.7, 0.6, 0.5), darken, (1,))
-    assert shifts.register("darken", spec, origin="conftest.py") == "darken"
+    assert shifts.register("darken", spec, origin="conftest.py").name == "darken"
     assert get_shift("corruption:darken:3").corruption == "darken"
-    assert "corruption:darken:5" in shifts.names()
+    assert "darken" in shifts.names() and "corruption:darken:5" in shifts.listing()
     out = corrupt(torch.ones(2, 1, 8, 8), "darken", 3)
     assert torch.allclose(out, torch.full_like(out, 0.7))
     with pytest.raises(ValueError, match="'darken' from conftest.py is already registered by"):

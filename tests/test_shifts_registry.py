@@ -200,7 +200,7 @@ def test_register_corruption_adds_one_function_and_rejects_duplicates() -> None:
         with pytest.raises(ValueError, match="5 severity parameters"):
             register_corruption("test_short", "digital", (1, 2))
     finally:
-        del registry._CORRUPTIONS["test_invert"]
+        registry.SHIFTS.unregister("test_invert")
 
 
 def test_register_shift_rejects_duplicates() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from robustprune.extensions import Extensions, broken_note
+from robustprune.registry import Registry, UnknownNameError
 
 AUGMENTATIONS = ("cifar", None)
 DATA_ENV = "ROBUSTPRUNE_DATA"
@@ -46,11 +46,8 @@ class DatasetNotFoundError(FileNotFoundError):
         return str(self.args[0])
 
 
-class UnknownDatasetError(KeyError):
-    """`load_dataset` got a name that is not registered; the message lists the valid names."""
-
-    def __str__(self) -> str:  # KeyError would otherwise print the message quoted
-        return str(self.args[0])
+UnknownDatasetError = UnknownNameError
+"""`load_dataset` got a name that is not registered; the message lists the valid names."""
 
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
@@ -359,8 +356,19 @@ class DatasetSplits:
 
 
 Loader = Callable[[Path], DatasetSplits]
-_REGISTRY: dict[str, Loader] = {}
-_ORIGINS: dict[str, str] = {}
+
+
+def _as_loader(name: str, loader: Loader, origin: str) -> Loader:
+    if not callable(loader):
+        raise TypeError(
+            f"dataset {name!r} must be a loader fn(root: Path) -> DatasetSplits, got {loader!r}"
+        )
+    return loader
+
+
+DATASETS: Registry[Loader] = Registry("datasets", check=_as_loader)
+"""Every dataset loader: built-ins, ``@register_dataset``, entry points (group
+``robustprune.datasets``) and ``pytest_robustprune_datasets``."""
 
 
 def register_dataset(name: str, origin: str | None = None) -> Callable[[Loader], Loader]:
@@ -368,40 +376,14 @@ def register_dataset(name: str, origin: str | None = None) -> Callable[[Loader],
     naming both origins (`origin` defaults to `robustprune (<module>)`)."""
 
     def decorate(loader: Loader) -> Loader:
-        where = origin or f"robustprune ({loader.__module__})"
-        if name in _REGISTRY:
-            raise ValueError(
-                f"dataset {name!r} from {where} ({loader.__module__}.{loader.__qualname__}) is "
-                f"already registered by {_ORIGINS[name]} ({_REGISTRY[name].__module__}."
-                f"{_REGISTRY[name].__qualname__}); pick another name"
-            )
-        _REGISTRY[name] = loader
-        _ORIGINS[name] = where
-        return loader
+        return DATASETS.register(name, loader, origin or f"robustprune ({loader.__module__})")
 
     return decorate
 
 
-def _add_plugin(name: str, loader: Loader, origin: str) -> None:
-    if not callable(loader):
-        raise TypeError(
-            f"dataset {name!r} must be a loader fn(root: Path) -> DatasetSplits, got {loader!r}"
-        )
-    register_dataset(name, origin)(loader)
-
-
-def _remove(name: str) -> None:
-    del _REGISTRY[name], _ORIGINS[name]
-
-
-plugins = Extensions("datasets", _add_plugin, _remove, lambda: list_datasets())
-"""Datasets from entry points (group ``robustprune.datasets``) and ``pytest_robustprune_datasets``."""
-
-
 def list_datasets(include: str | None = None) -> list[str]:
     """Registered dataset names, sorted; `include` filters with a glob pattern (e.g. "cifar*")."""
-    plugins.load_entry_points()
-    names = sorted(_REGISTRY)
+    names = DATASETS.names()
     if include is not None:
         names = [name for name in names if fnmatch.fnmatchcase(name, include)]
     return names
@@ -419,7 +401,7 @@ def load_dataset(name: str, root: str | os.PathLike[str] | None = None) -> Datas
     data = loader(directory)
     where = (
         f"dataset {name!r} (loaded by {loader.__module__}.{loader.__qualname__} from "
-        f"{_ORIGINS.get(name, '?')}, data root {directory})"
+        f"{DATASETS.origin(name)}, data root {directory})"
     )
     check_labels(data, where)
     return data
@@ -469,10 +451,4 @@ def check_labels(data: DatasetSplits, where: str) -> None:
 def dataset_loader(name: str) -> Loader:
     """The loader registered as `name` (what computed the dataset, for cache keys and records);
     raises UnknownDatasetError listing the valid names."""
-    plugins.load_entry_points()
-    if name not in _REGISTRY:
-        raise UnknownDatasetError(
-            f"unknown dataset {name!r}; valid names: {', '.join(list_datasets())}"
-            f"{broken_note(plugins.broken())}"
-        )
-    return _REGISTRY[name]
+    return DATASETS.get(name)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
-from robustprune.extensions import Extensions, broken_note
+from robustprune.registry import Registry, UnknownNameError
 
 Constructor = Callable[[int, int, tuple[int, int]], nn.Module]
 
@@ -31,14 +32,45 @@ class ModelInfo:
     description: str
 
 
-class UnknownModelError(ValueError, KeyError):
-    """A model name that is not registered (catchable as ValueError or KeyError)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+UnknownModelError = UnknownNameError
+"""A model name that is not registered (catchable as ValueError or KeyError)."""
 
 
-_REGISTRY: dict[str, ModelInfo] = {}
+def _as_model_info(name: str, model: Any, origin: str, family: str | None = None) -> ModelInfo:
+    """What the registry holds for ``name``: ``model`` if it is a ModelInfo, else the ModelInfo
+    of the constructor ``model`` (family: the defining module's last component)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"model name must be a non-empty string, got {name!r}")
+    if name.startswith(TIMM_PREFIX):
+        raise ValueError(
+            f"model name {name!r} uses the reserved prefix {TIMM_PREFIX!r} "
+            "(it routes to timm.create_model)"
+        )
+    if isinstance(model, ModelInfo):
+        return model
+    if not callable(model):
+        raise TypeError(
+            f"model {name!r} must be a constructor fn(num_classes, in_channels, input_size), "
+            f"got {model!r}"
+        )
+    doc = (model.__doc__ or "").strip().splitlines()
+    return ModelInfo(
+        name=name,
+        family=family if family is not None else model.__module__.rsplit(".", 1)[-1],
+        source=origin,
+        constructor=model,
+        description=doc[0] if doc else "",
+    )
+
+
+MODELS: Registry[ModelInfo] = Registry(
+    "models",
+    check=_as_model_info,
+    hint=f"; or {TIMM_PREFIX}<name> for any timm model",
+    code_of=lambda info: info.constructor,
+)
+"""Every model: the built-in families, ``@register_model``, entry points (group
+``robustprune.models``) and ``pytest_robustprune_models``."""
 
 
 def register_model(
@@ -57,61 +89,20 @@ def register_model(
 
     def decorator(fn: Constructor) -> Constructor:
         model_name = name if name is not None else fn.__name__
-        if not isinstance(model_name, str) or not model_name:
-            raise ValueError(f"model name must be a non-empty string, got {model_name!r}")
-        if model_name.startswith(TIMM_PREFIX):
-            raise ValueError(
-                f"model name {model_name!r} uses the reserved prefix {TIMM_PREFIX!r} "
-                "(it routes to timm.create_model)"
-            )
-        if model_name in _REGISTRY:
-            held = _REGISTRY[model_name]
-            existing = held.constructor
-            raise ValueError(
-                f"model {model_name!r} is already registered by {held.source} "
-                f"({existing.__module__}.{existing.__qualname__}); {source} "
-                f"({fn.__module__}.{fn.__qualname__}) must pick another name"
-            )
-        model_family = family if family is not None else fn.__module__.rsplit(".", 1)[-1]
-        doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[model_name] = ModelInfo(
-            name=model_name,
-            family=model_family,
-            source=source,
-            constructor=fn,
-            description=doc[0] if doc else "",
-        )
+        MODELS.register(model_name, _as_model_info(model_name, fn, source, family), source)
         return fn
 
     return decorator
 
 
-def _add_plugin(name: str, constructor: Constructor, origin: str) -> None:
-    if not callable(constructor):
-        raise TypeError(
-            f"model {name!r} must be a constructor fn(num_classes, in_channels, input_size), "
-            f"got {constructor!r}"
-        )
-    register_model(name, source=origin)(constructor)
-
-
-plugins = Extensions(
-    "models", _add_plugin, lambda name: unregister_model(name), lambda: list_models()
-)
-"""Models from entry points (group ``robustprune.models``) and ``pytest_robustprune_models``."""
-
-
 def unregister_model(name: str) -> None:
     """Remove ``name`` from the registry (for tests and plugins that register temporarily)."""
-    if name not in _REGISTRY:
-        raise _unknown(name)
-    del _REGISTRY[name]
+    MODELS.unregister(name)
 
 
 def list_models(include: str | Iterable[str] | None = None) -> list[str]:
     """Registered names, sorted; ``include`` keeps those matching any fnmatch pattern."""
-    plugins.load_entry_points()
-    names = sorted(_REGISTRY)
+    names = MODELS.names()
     if include is None:
         return names
     patterns = [include] if isinstance(include, str) else list(include)
@@ -120,10 +111,7 @@ def list_models(include: str | Iterable[str] | None = None) -> list[str]:
 
 def model_info(name: str) -> ModelInfo:
     """The registry entry of ``name``; raises UnknownModelError listing the valid names."""
-    plugins.load_entry_points()
-    if name not in _REGISTRY:
-        raise _unknown(name)
-    return _REGISTRY[name]
+    return MODELS.get(name)
 
 
 def create(
@@ -165,18 +153,10 @@ def _create_timm(timm_name: str, num_classes: int, in_channels: int) -> nn.Modul
     import timm  # only for timm:<name> architectures; importing timm costs ~2.7 s on top of torch
 
     if not timm.is_model(timm_name):
-        raise UnknownModelError(
+        raise UnknownNameError(
             f"unknown timm model {timm_name!r} (from {TIMM_PREFIX + timm_name!r}); "
             "see timm.list_models() for valid names"
         )
     return timm.create_model(
         timm_name, pretrained=False, num_classes=num_classes, in_chans=in_channels
-    )
-
-
-def _unknown(name: str) -> UnknownModelError:
-    valid = ", ".join(list_models())
-    return UnknownModelError(
-        f"unknown model {name!r}; valid names: {valid}; or {TIMM_PREFIX}<name> for any timm model"
-        f"{broken_note(plugins.broken())}"
     )

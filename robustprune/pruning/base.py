@@ -11,15 +11,16 @@ imports no method; third-party packages declare an entry point in the group
 from __future__ import annotations
 
 import inspect
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import nn
 
-from robustprune.extensions import PluginWarning, broken_note, load_group
+from robustprune.extensions import GROUPS, PluginWarning
 from robustprune.pruning.masks import Masks
 from robustprune.pruning.sample import Sample
+from robustprune.registry import RegistrationError, Registry, UnknownNameError
 
-ENTRY_POINT_GROUP = "robustprune.pruners"
+ENTRY_POINT_GROUP = GROUPS["pruners"]
 
 
 class Pruner:
@@ -42,7 +43,7 @@ class Pruner:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-class PrunerRegistryError(ValueError):
+class PrunerRegistryError(RegistrationError):
     """A pruner class that cannot be registered (duplicate name, missing attributes)."""
 
 
@@ -50,11 +51,8 @@ class PrunerPluginWarning(PluginWarning):
     """A pruner plugin (entry point) could not be loaded and is disabled."""
 
 
-class UnknownPrunerError(KeyError):
-    """A pruner name nobody registered."""
-
-    def __str__(self) -> str:  # KeyError would otherwise print the message quoted
-        return str(self.args[0])
+UnknownPrunerError = UnknownNameError
+"""A pruner name nobody registered (the name every registry raises)."""
 
 
 def _check_pruner_class(cls: object, origin: str) -> type[Pruner]:
@@ -76,82 +74,24 @@ def _check_pruner_class(cls: object, origin: str) -> type[Pruner]:
     return cls  # type: ignore[return-value]
 
 
-class PrunerRegistry:
-    """Pruner classes by name; a duplicate name raises naming both origins, listing is sorted."""
+class PrunerRegistry(Registry[type[Pruner]]):
+    """Pruner classes by their ``name``; a duplicate name raises naming both origins, listing is
+    sorted, entry points of ``robustprune.pruners`` are loaded on first use."""
 
     def __init__(self) -> None:
-        self._classes: dict[str, type[Pruner]] = {}
-        self._origins: dict[str, str] = {}
-        self._broken: dict[str, str] = {}
+        super().__init__("pruners", error=PrunerRegistryError, warning=PrunerPluginWarning)
 
-    def register(self, cls: type[Pruner], origin: str) -> type[Pruner]:
+    def register(self, cls: type[Pruner], origin: str) -> type[Pruner]:  # type: ignore[override]
         """Add ``cls`` under ``cls.name``; ``origin`` says where it came from (shown in errors)."""
         cls = _check_pruner_class(cls, origin)
-        if cls.name in self._classes:
-            if self._classes[cls.name] is cls and self._origins[cls.name] == origin:
-                return cls  # the same class from the same place (e.g. a re-imported conftest)
-            raise PrunerRegistryError(
-                f"pruner name {cls.name!r} from {origin} is already registered by "
-                f"{self._origins[cls.name]} ({self._classes[cls.name].__qualname__})"
-            )
-        self._classes[cls.name] = cls
-        self._origins[cls.name] = origin
-        return cls
-
-    def unregister(self, name: str) -> None:
-        """Remove ``name`` (tests use it to undo a registration)."""
-        self.get(name)
-        del self._classes[name], self._origins[name]
-
-    def get(self, name: str) -> type[Pruner]:
-        """The pruner class called ``name``; unknown names raise listing the valid ones."""
-        try:
-            return self._classes[name]
-        except KeyError:
-            raise UnknownPrunerError(
-                f"unknown pruner {name!r}; valid pruners: {', '.join(self.names()) or '(none)'}"
-                f"{broken_note(self._broken)}"
-            ) from None
+        return super().register(cls.name, cls, origin)
 
     def create(self, name: str) -> Pruner:
         """A fresh instance of the pruner called ``name``."""
         return self.get(name)()
 
-    def origin(self, name: str) -> str:
-        """Where ``name`` was registered from (``"robustprune"``, ``"entry point ..."``, ...)."""
-        self.get(name)
-        return self._origins[name]
-
-    def names(self) -> list[str]:
-        """All registered names, sorted (every xdist worker must collect the same order)."""
-        return sorted(self._classes)
-
-    def broken(self) -> dict[str, str]:
-        """Entry points that failed to load, by entry-point name -> why (distribution, error)."""
-        return dict(self._broken)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._classes
-
-    def __len__(self) -> int:
-        return len(self._classes)
-
-    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[str]:
-        """Import and register every entry point of ``group``; returns the names added.
-
-        An entry point that fails to import, is not a valid pruner or takes a name already
-        registered is disabled: it is listed by :meth:`broken` and a
-        :class:`PrunerPluginWarning` names its distribution and the error. Everything else
-        goes on working. The loading is :func:`robustprune.extensions.load_group`, shared with
-        the model, dataset, shift and recipe registries.
-        """
-
-        def register(entry_name: str, cls: type[Pruner], origin: str) -> str | None:
-            if (
-                self._origins.get(getattr(cls, "name", "")) == origin
-                and cls in self._classes.values()
-            ):
-                return None  # already loaded from this entry point
-            return self.register(cls, origin).name
-
-        return load_group(group, "pruner", register, self._broken, PrunerPluginWarning)
+    def _register_entry_point(self, name: str, cls: Any, origin: str) -> str | None:
+        """An entry point's class registers under its own ``name``, not the entry point's."""
+        if self._origins.get(getattr(cls, "name", "")) == origin:
+            return None  # already loaded from this entry point
+        return self.register(cls, origin).name

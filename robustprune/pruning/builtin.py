@@ -9,7 +9,6 @@ points of the group ``robustprune.pruners``.
 from __future__ import annotations
 
 import importlib
-import threading
 
 from robustprune.methods import BUILTIN_METHODS
 from robustprune.pruning.base import Pruner, PrunerRegistry
@@ -30,9 +29,8 @@ BUILTIN_PRUNERS: tuple[type[Pruner], ...] = tuple(
 )
 """WT, SiPP, FT and PFP: the classes ``robustprune.methods.BUILTIN_METHODS`` names."""
 
-_IN_TREE = PrunerRegistry()
-_DEFAULT: PrunerRegistry | None = None
-_LOCK = threading.Lock()
+_DEFAULT = PrunerRegistry()
+_IN_TREE: list[type[Pruner]] = []
 
 
 def _origin(cls: type[Pruner]) -> str:
@@ -40,10 +38,9 @@ def _origin(cls: type[Pruner]) -> str:
 
 
 def register_pruner(cls: type[Pruner]) -> type[Pruner]:
-    """Class decorator for in-tree pruners: adds ``cls`` to the in-tree set of the default registry."""
-    _IN_TREE.register(cls, origin=_origin(cls))
-    if _DEFAULT is not None:
-        _DEFAULT.register(cls, origin=_origin(cls))
+    """Class decorator for in-tree pruners: adds ``cls`` to the default registry."""
+    _DEFAULT.register(cls, origin=_origin(cls))
+    _IN_TREE.append(cls)
     return cls
 
 
@@ -57,19 +54,13 @@ def default_registry() -> PrunerRegistry:
     The pytest plugin passes this object to ``pytest_robustprune_pruners(registry)`` so a
     conftest.py can add its own pruners.
     """
-    global _DEFAULT
-    with _LOCK:
-        if _DEFAULT is None:
-            registry = PrunerRegistry()
-            for name in _IN_TREE.names():
-                registry.register(_IN_TREE.get(name), _IN_TREE.origin(name))
-            registry.load_entry_points()
-            _DEFAULT = registry
-        return _DEFAULT
+    _DEFAULT.load_entry_points()
+    return _DEFAULT
 
 
 def reset_default_registry() -> None:
-    """Forget the process-wide registry so the next ``default_registry()`` rebuilds it (tests)."""
-    global _DEFAULT
-    with _LOCK:
-        _DEFAULT = None
+    """Forget what entry points and hooks added to the process-wide registry; the next
+    ``default_registry()`` loads the entry points again (tests)."""
+    _DEFAULT.reset()
+    for cls in _IN_TREE:
+        _DEFAULT.register(cls, origin=_origin(cls))

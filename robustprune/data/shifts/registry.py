@@ -9,7 +9,7 @@ import fnmatch
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ from torch import Tensor
 from robustprune.data.shifts.ball import add_uniform_noise, noise_ball_eps
 from robustprune.data.shifts.ops import block_mean, upsample_nearest
 from robustprune.distributions import SEVERITIES
-from robustprune.extensions import Extensions, broken_note
+from robustprune.extensions import broken_note
+from robustprune.registry import Registry, UnknownNameError
 
 REFERENCE_SIZE = 32  # spatial parameters are CIFAR-10-C's, defined for 32×32 images
 MIN_SIZE = 4  # smallest image side (pixels) the corruptions accept
@@ -139,11 +140,6 @@ class Corruption:
         return self.parameters[check_severity(severity, self.name) - 1]
 
 
-_CORRUPTIONS: dict[str, Corruption] = {}
-_DATASET_SHIFTS: dict[str, DatasetShiftEntry] = {}
-_ORIGINS: dict[str, str] = {}  # corruption or dataset-shift name -> where it was registered
-
-
 @dataclass(frozen=True)
 class DatasetShiftEntry:
     """A registered dataset shift: `loader(data, root)` returns the shifted test ImageSet."""
@@ -161,11 +157,42 @@ def check_severity(severity: int, name: str) -> int:
     return severity
 
 
-def _taken(kind: str, name: str, origin: str) -> ValueError:
-    return ValueError(
-        f"{kind} {name!r} from {origin} is already registered by {_ORIGINS[name]}; "
-        "pick another name"
-    )
+def _as_shift(name: str, shift: Any, origin: str) -> Corruption | DatasetShiftEntry:
+    """What the registry holds for ``name``: a `Corruption` or a `DatasetShiftEntry` under that
+    name (a bare loader ``fn(data, root) -> ImageSet`` is a dataset shift for any dataset)."""
+    if isinstance(shift, Corruption):
+        if ":" in name:
+            raise ValueError(f"corruption name {name!r} must not contain ':'")
+        if len(shift.parameters) != len(SEVERITIES):
+            raise ValueError(
+                f"corruption {name!r}: need 5 severity parameters, got {len(shift.parameters)}"
+            )
+        return shift if shift.name == name else replace(shift, name=name)
+    if not isinstance(shift, DatasetShiftEntry):
+        if not callable(shift):
+            raise TypeError(
+                f"shift {name!r} must be a Corruption, a DatasetShiftEntry or a loader "
+                f"fn(data, root) -> ImageSet, got {shift!r}"
+            )
+        shift = DatasetShiftEntry(name, shift, (), (shift.__doc__ or "").strip().split("\n")[0])
+    if ":" in name or name in SHIFT_KINDS:
+        raise ValueError(
+            f"dataset shift name {name!r} from {origin} is reserved "
+            f"(no ':', not one of {SHIFT_KINDS})"
+        )
+    return shift if shift.name == name else replace(shift, name=name)
+
+
+SHIFTS: Registry[Corruption | DatasetShiftEntry] = Registry(
+    "shifts",
+    check=_as_shift,
+    code_of=lambda shift: shift.function if isinstance(shift, Corruption) else shift.loader,
+    listing=lambda: list_shifts(),
+)
+"""Corruptions and dataset shifts, one namespace: the built-ins, ``@register_corruption``,
+``@register_shift``, entry points (group ``robustprune.shifts``) and
+``pytest_robustprune_shifts``, each under the name it is registered as. Its listing is every
+concrete shift name (``corruption:fog:3``, ...)."""
 
 
 def register_corruption(
@@ -182,13 +209,8 @@ def register_corruption(
         raise ValueError(f"corruption {name!r}: need 5 severity parameters, got {len(parameters)}")
 
     def decorate(function: CorruptionFunction) -> CorruptionFunction:
-        where = origin or f"robustprune ({function.__module__})"
-        if name in _CORRUPTIONS:
-            raise _taken("corruption", name, where)
-        if ":" in name:
-            raise ValueError(f"corruption name {name!r} must not contain ':'")
-        _CORRUPTIONS[name] = Corruption(name, family, parameters, function, tuple(channels))
-        _ORIGINS[name] = where
+        corruption = Corruption(name, family, parameters, function, tuple(channels))
+        SHIFTS.register(name, corruption, origin or f"robustprune ({function.__module__})")
         return function
 
     return decorate
@@ -202,71 +224,39 @@ def register_shift(
     both origins."""
 
     def decorate(loader: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        where = origin or f"robustprune ({loader.__module__})"
-        if name in _DATASET_SHIFTS:
-            raise _taken("dataset shift", name, where)
-        if ":" in name or name in SHIFT_KINDS:
-            raise ValueError(
-                f"dataset shift name {name!r} from {where} is reserved "
-                f"(no ':', not one of {SHIFT_KINDS})"
-            )
-        _DATASET_SHIFTS[name] = DatasetShiftEntry(name, loader, tuple(datasets), description)
-        _ORIGINS[name] = where
+        entry = DatasetShiftEntry(name, loader, tuple(datasets), description)
+        SHIFTS.register(name, entry, origin or f"robustprune ({loader.__module__})")
         return loader
 
     return decorate
 
 
-def _add_plugin(name: str, shift: Any, origin: str) -> None:
-    """A plugin's shift: a `Corruption`, a `DatasetShiftEntry`, or a dataset-shift loader."""
-    if isinstance(shift, Corruption):
-        register_corruption(name, shift.family, shift.parameters, shift.channels, origin)(
-            shift.function
-        )
-    elif isinstance(shift, DatasetShiftEntry):
-        register_shift(name, shift.datasets, shift.description, origin)(shift.loader)
-    elif callable(shift):
-        register_shift(name, (), (shift.__doc__ or "").strip().split("\n")[0], origin)(shift)
-    else:
-        raise TypeError(
-            f"shift {name!r} must be a Corruption, a DatasetShiftEntry or a loader "
-            f"fn(data, root) -> ImageSet, got {shift!r}"
-        )
+def _corruptions() -> dict[str, Corruption]:
+    return {name: shift for name, shift in SHIFTS.items() if isinstance(shift, Corruption)}
 
 
-def _remove_plugin(name: str) -> None:
-    _CORRUPTIONS.pop(name, None)
-    _DATASET_SHIFTS.pop(name, None)
-    del _ORIGINS[name]
-
-
-plugins = Extensions("shifts", _add_plugin, _remove_plugin, lambda: list_shifts())
-"""Corruptions and dataset shifts from entry points (group ``robustprune.shifts``) and
-``pytest_robustprune_shifts``, registered under the entry point's (or the hook's) name."""
+def _dataset_shifts() -> dict[str, DatasetShiftEntry]:
+    return {name: shift for name, shift in SHIFTS.items() if isinstance(shift, DatasetShiftEntry)}
 
 
 def list_corruptions() -> list[str]:
     """The 19 (or more, if registered) corruption names, sorted."""
-    plugins.load_entry_points()
-    return sorted(_CORRUPTIONS)
+    return sorted(_corruptions())
 
 
 def get_corruption(name: str) -> Corruption:
-    """The registered corruption `name`; ValueError listing the valid names otherwise."""
-    plugins.load_entry_points()
-    try:
-        return _CORRUPTIONS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown corruption {name!r}; valid: {', '.join(list_corruptions())}"
-        ) from None
+    """The registered corruption `name`; UnknownNameError listing the valid names otherwise."""
+    shift = SHIFTS.get(name) if name in SHIFTS else None
+    if not isinstance(shift, Corruption):
+        raise SHIFTS.unknown(name, list_corruptions(), noun="corruption")
+    return shift
 
 
 def corruptions_for(channels: int, size: tuple[int, int]) -> list[str]:
     """Sorted names of the corruptions that apply to `channels`-channel images of `size` (H, W)."""
     if min(size) < MIN_SIZE:
         return []
-    return [name for name in list_corruptions() if channels in _CORRUPTIONS[name].channels]
+    return [name for name, c in sorted(_corruptions().items()) if channels in c.channels]
 
 
 def _generator(generator: torch.Generator | None, seed: int | None) -> torch.Generator:
@@ -431,26 +421,26 @@ def format_eps(eps: float) -> str:
 
 
 def _valid_forms() -> str:
-    datasets = ", ".join(sorted(_DATASET_SHIFTS)) or "none registered"
+    datasets = ", ".join(sorted(_dataset_shifts())) or "none registered"
     return (
         f"valid forms: corruption:<name>:<severity 1-5>[@<resolution {MIN_SIZE}..{MAX_RESOLUTION} px>] with name one of "
         f"{', '.join(list_corruptions())}; noise:uniform:<eps >= 0>; or a dataset shift "
-        f"({datasets}){broken_note(plugins.broken())}"
+        f"({datasets}){broken_note(SHIFTS.broken())}"
     )
 
 
 def get_shift(name: str) -> Shift:
-    """The Shift called `name`; ValueError listing the valid forms and names otherwise."""
-    plugins.load_entry_points()
+    """The Shift called `name`; UnknownNameError listing the valid forms and names otherwise."""
     if not isinstance(name, str):
-        raise ValueError(f"shift name must be a string, got {name!r}; {_valid_forms()}")
+        raise UnknownNameError(f"shift name must be a string, got {name!r}; {_valid_forms()}")
     parts = name.split(":")
-    if parts[0] == "corruption" and len(parts) == 3 and parts[1] in _CORRUPTIONS:
+    dataset_shifts = _dataset_shifts()
+    if parts[0] == "corruption" and len(parts) == 3 and parts[1] in _corruptions():
         level, at, side = parts[2].partition("@")
         severity = int(level) if level.isdigit() else None
         resolution = int(side) if side.isdigit() else None
         if resolution is not None and not MIN_SIZE <= resolution <= MAX_RESOLUTION:
-            raise ValueError(
+            raise UnknownNameError(
                 f"shift {name!r}: resolution @{side} is outside {MIN_SIZE}..{MAX_RESOLUTION} px "
                 "(the side the corruption is applied at before the images are reduced back)"
             )
@@ -464,23 +454,22 @@ def get_shift(name: str) -> Shift:
             eps = math.nan
         if math.isfinite(eps) and eps >= 0:
             return Shift(f"noise:uniform:{format_eps(eps)}", "noise", eps=eps)
-    elif len(parts) == 1 and name in _DATASET_SHIFTS:
-        return Shift(name, "dataset", datasets=_DATASET_SHIFTS[name].datasets)
-    raise ValueError(f"unknown shift {name!r}; {_valid_forms()}")
+    elif len(parts) == 1 and name in dataset_shifts:
+        return Shift(name, "dataset", datasets=dataset_shifts[name].datasets)
+    raise UnknownNameError(f"unknown shift {name!r}; {_valid_forms()}")
 
 
 def dataset_shift_entry(name: str) -> DatasetShiftEntry:
     """The registered loader entry of dataset shift `name`."""
-    return _DATASET_SHIFTS[get_shift(name).name]
+    return _dataset_shifts()[get_shift(name).name]
 
 
 def list_shifts(include: str | None = None) -> list[str]:
     """Every concrete shift name (95 corruptions, the 15 noise-ball radii, dataset shifts),
     sorted, optionally filtered by the glob `include` (e.g. ``"corruption:fog:*"``)."""
-    plugins.load_entry_points()
-    names = [f"corruption:{c}:{s}" for c in _CORRUPTIONS for s in SEVERITIES]
+    names = [f"corruption:{c}:{s}" for c in _corruptions() for s in SEVERITIES]
     names += [f"noise:uniform:{format_eps(e)}" for e in noise_ball_eps()]
-    names += list(_DATASET_SHIFTS)
+    names += list(_dataset_shifts())
     names = sorted(set(names))
     return [n for n in names if include is None or fnmatch.fnmatchcase(n, include)]
 
