@@ -3,8 +3,11 @@ the budget, nesting, dead structure, the no-empty-layer rule and channel groups.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from test_plugin_extensions import doc_block
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
@@ -26,6 +29,7 @@ from robustprune.pruning.masks import combine_masks
 from robustprune.pruning.torch_methods import TorchL1Unstructured, TorchLnStructured
 
 SLOW = {"resnet110", "vgg16_bn", "wrn16_8"}
+PRUNING_DOC = Path(__file__).resolve().parent.parent / "docs" / "pruning.md"
 
 
 class GlobalMagnitude(WeightScorePruner):
@@ -226,3 +230,31 @@ def test_channel_groups_say_which_parameter_slices_move_together() -> None:
             assert int(found.index.max()) < parameters[found.parameter].shape[found.dim]
             assert int(found.channel.max()) < group.width
     assert [group.reaches_output for group in groups].count(True) == 1  # the logits
+
+
+def test_the_docs_score_based_pruners_meet_the_contract() -> None:
+    namespace: dict = {}
+    exec(doc_block("# score-based pruners in a few lines", PRUNING_DOC), namespace)
+    for pruner_class in (namespace["GlobalMagnitude"], namespace["FilterL2"]):
+        torch.manual_seed(0)
+        model = create("resnet20", num_classes=10, in_channels=1, input_size=8).eval()
+        parent_count, previous = parameter_count(model), {}
+        for ratio in (0.5, 0.9):
+            masks = combine_masks(pruner_class().prune(model, ratio, sample_of(1, 8)), previous)
+            validate_masks(pruner_class.name, model, masks, ratio, parent_count)
+            if pruner_class.structured:
+                check_structured(pruner_class.name, masks)
+            apply_masks(model, masks)
+            previous = masks
+
+
+def test_the_docs_channel_groups_example_prints_what_it_says(capsys) -> None:
+    block = doc_block("# which parameter slices move together", PRUNING_DOC)
+    lines = block.splitlines()
+    said = [  # each print's output is its trailing comment, or the comment line under it
+        line.split("  # ", 1)[1] if "  # " in line else lines[number + 1].removeprefix("# ")
+        for number, line in enumerate(lines)
+        if line.startswith("print(")
+    ]
+    exec(block, {})
+    assert capsys.readouterr().out.splitlines() == said
