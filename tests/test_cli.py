@@ -13,6 +13,8 @@ import pytest
 
 from robustprune.cli import main
 from robustprune.leaderboard import dumps, example_record, make_leaderboard
+from robustprune.methods import BUILTIN_METHODS, READY_MADE_METHODS
+from robustprune.pruning.tp_criteria import torch_pruning_version
 
 
 def write(path: Path, *records: dict[str, Any]) -> Path:
@@ -128,7 +130,14 @@ def test_bad_files_and_gates_exit_2(
 
 def test_list_pruners_and_models(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "pruners"]) == 0
-    assert capsys.readouterr().out.split() == ["FT", "PFP", "SiPP", "WT"]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == sorted([*BUILTIN_METHODS, *READY_MADE_METHODS])
+    wt = next(line for line in lines if line.startswith("WT "))
+    assert "Remove the smallest-magnitude weights" in wt and "[robustprune (" in wt
+    lamp = next(line for line in lines if line.startswith("tp:lamp "))
+    assert "LAMP" in lamp and lamp.endswith(
+        f"[ready-made from torch-pruning {torch_pruning_version()}]"
+    )
     assert main(["list", "models", "--include", "resnet*"]) == 0
     models = capsys.readouterr().out.split()
     assert "resnet20" in models and all(name.startswith("resnet") for name in models)

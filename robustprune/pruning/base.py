@@ -74,12 +74,32 @@ def _check_pruner_class(cls: object, origin: str) -> type[Pruner]:
     return cls  # type: ignore[return-value]
 
 
+def _summary(cls: type[Pruner]) -> str:
+    """The first line of a pruner class's docstring (its one-line description)."""
+    doc = inspect.getdoc(cls)
+    return doc.splitlines()[0] if doc else "(no description)"
+
+
 class PrunerRegistry(Registry[type[Pruner]]):
     """Pruner classes by their ``name``; a duplicate name raises naming both origins, listing is
     sorted, entry points of ``robustprune.pruners`` are loaded on first use."""
 
     def __init__(self) -> None:
-        super().__init__("pruners", error=PrunerRegistryError, warning=PrunerPluginWarning)
+        super().__init__(
+            "pruners",
+            listing=self.described,
+            error=PrunerRegistryError,
+            warning=PrunerPluginWarning,
+        )
+
+    def described(self) -> list[str]:
+        """What ``robustprune list pruners`` shows: per pruner, sorted by name, its name, the
+        first line of its docstring and its origin in brackets, in aligned columns."""
+        names = self.names()
+        width = max(map(len, names), default=0)
+        return [
+            f"{name:<{width}}  {_summary(self.get(name))}  [{self.origin(name)}]" for name in names
+        ]
 
     def register(self, cls: type[Pruner], origin: str) -> type[Pruner]:  # type: ignore[override]
         """Add ``cls`` under ``cls.name``; ``origin`` says where it came from (shown in errors)."""

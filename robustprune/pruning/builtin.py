@@ -1,7 +1,8 @@
-"""The built-in methods (WT, SiPP, FT, PFP) and the process-wide default registry.
+"""The built-in methods (WT, SiPP, FT, PFP), the ready-made ones and the default registry.
 
-This is the one module that imports the methods: ``robustprune.methods.BUILTIN_METHODS`` lists
-them once (by name, importable without torch) and ``BUILTIN_PRUNERS`` holds their classes.
+This is the one module that imports the methods: ``robustprune.methods.BUILTIN_METHODS`` and
+``READY_MADE_METHODS`` list them once (by name, importable without torch) and
+``BUILTIN_PRUNERS`` and ``READY_MADE_PRUNERS`` hold their classes.
 ``default_registry()`` holds them, anything added with ``@register_pruner`` and the entry
 points of the group ``robustprune.pruners``.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-from robustprune.methods import BUILTIN_METHODS
+from robustprune.methods import BUILTIN_METHODS, READY_MADE_METHODS
 from robustprune.pruning.base import Pruner, PrunerRegistry
 
 
@@ -29,12 +30,20 @@ BUILTIN_PRUNERS: tuple[type[Pruner], ...] = tuple(
 )
 """WT, SiPP, FT and PFP: the classes ``robustprune.methods.BUILTIN_METHODS`` names."""
 
+READY_MADE_PRUNERS: tuple[type[Pruner], ...] = tuple(
+    _import_method(label, target) for label, target in READY_MADE_METHODS.items()
+)
+"""Torch-Pruning's criteria and torch's pruning methods (``READY_MADE_METHODS``)."""
+
 _DEFAULT = PrunerRegistry()
 _IN_TREE: list[type[Pruner]] = []
 
 
 def _origin(cls: type[Pruner]) -> str:
-    return f"robustprune ({cls.__module__})"
+    """``robustprune (<module>)``, or a ready-made method's module's ``ORIGIN`` (the library
+    and version it comes from)."""
+    ready_made = getattr(importlib.import_module(cls.__module__), "ORIGIN", None)
+    return ready_made or f"robustprune ({cls.__module__})"
 
 
 def register_pruner(cls: type[Pruner]) -> type[Pruner]:
@@ -44,8 +53,8 @@ def register_pruner(cls: type[Pruner]) -> type[Pruner]:
     return cls
 
 
-for _builtin in BUILTIN_PRUNERS:
-    register_pruner(_builtin)
+for _in_tree in (*BUILTIN_PRUNERS, *READY_MADE_PRUNERS):
+    register_pruner(_in_tree)
 
 
 def default_registry() -> PrunerRegistry:
