@@ -1,19 +1,23 @@
 """The robustprune pytest plugin (loaded through the ``pytest11`` entry point).
 
-Hooks and fixtures only; the work lives in the sibling modules. Importing it imports no torch:
-the device and the registries are set up the first time a benchmark case asks for them.
+Hooks, and the run's fixtures (robustprune.plugin.fixtures); the work lives in the sibling
+modules. Importing it imports no torch: the device and the registries are set up the first
+time a benchmark case asks for them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
 from robustprune.plugin.benchmark_run import activate, requests_packaged_benchmark
+from robustprune.plugin.fixtures import (  # noqa: F401  (the run's fixtures, for every test)
+    rp_device,
+    rp_options,
+    rp_pruners,
+    rp_record,
+)
 from robustprune.plugin.options import RunOptions, add_options, get_options
-from robustprune.plugin.records import is_worker, make_recorder
+from robustprune.plugin.records import is_worker
 from robustprune.plugin.registries import get_pruner_registry
 
 __all__ = ["RunOptions", "get_options", "get_pruner_registry"]
@@ -46,29 +50,3 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Controller(config, options), "robustprune-controller")
     if requests_packaged_benchmark(config):  # its conftest loads too late for the controller
         activate(config)
-
-
-@pytest.fixture(scope="session")
-def rp_options(pytestconfig: pytest.Config) -> RunOptions:
-    """The ``--rp-*`` options of this run."""
-    return get_options(pytestconfig)
-
-
-@pytest.fixture(scope="session")
-def rp_device() -> Any:
-    """This process's torch device; caps CPU threads so workers share the cores fairly."""
-    from robustprune.device import configure_worker
-
-    return configure_worker()
-
-
-@pytest.fixture(scope="session")
-def rp_pruners(pytestconfig: pytest.Config) -> Any:
-    """The pruner registry, including pruners registered through ``pytest_robustprune_pruners``."""
-    return get_pruner_registry(pytestconfig)
-
-
-@pytest.fixture
-def rp_record(request: pytest.FixtureRequest) -> Callable[[dict[str, Any]], None]:
-    """Call ``rp_record(record)`` once per case to put its record on the leaderboard."""
-    return make_recorder(request.node)

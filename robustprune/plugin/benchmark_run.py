@@ -156,21 +156,17 @@ class BenchmarkRun:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Start the case clock; under xdist echo the workers' progress file on the terminal."""
         from robustprune.plugin.eta import echo_progress, start_case_clock
+        from robustprune.plugin.terminal import echo_line
         from robustprune.progress import ProgressTail
 
         config = session.config
         start_case_clock(config)  # one line per finished case with an ETA (all that -q shows)
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if self.progress_path is None or reporter is None:
+        if self.progress_path is None:
             return
 
         def echo(line: str) -> None:
-            if not echo_progress(config):
-                return
-            if reporter._tw.width_of_current_line:  # after xdist's progress dots
-                reporter._tw.line()
-            reporter.write_line(line)
-            reporter._tw.flush()  # visible at once even when stdout is a file or a pipe
+            if echo_progress(config):
+                echo_line(config, line)
 
         self.tail = ProgressTail(self.progress_path, echo).start()
 

@@ -160,9 +160,9 @@ class Controller:
                 f"{message}, so the gate could only fail; give a baseline made with these "
                 "settings (or drop --rp-compare-fail to only see the comparison)"
             )
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"robustprune: warning: {message}; such cases are not compared")
+        from robustprune.plugin.terminal import echo_line
+
+        echo_line(self.config, f"robustprune: warning: {message}; such cases are not compared")
         self.outcome.notes.append(f"{message}; such cases were not compared")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

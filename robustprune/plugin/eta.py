@@ -122,22 +122,19 @@ def start_case_clock(config: pytest.Config) -> None:
         or config.pluginmanager.has_plugin("robustprune-case-clock")
     ):
         return
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None:
+    if config.pluginmanager.get_plugin("terminalreporter") is None:
         return
 
     def write(line: str) -> None:
-        if reporter._tw.width_of_current_line:  # after the progress dots
-            reporter._tw.line()
-        reporter.write_line(f"[robustprune] {line}")
-        reporter._tw.flush()
+        echo_line(config, f"[robustprune] {line}")
 
     from robustprune.plugin.controller import worker_count
     from robustprune.plugin.header import RunHeader, header_lines
+    from robustprune.plugin.terminal import echo_line
 
     if config.get_verbosity() < 0:  # -q hides pytest's header, and ours with it
         for line in header_lines(config):
-            reporter.write_line(line)
+            echo_line(config, line)
     else:
         config.pluginmanager.register(RunHeader(config), "robustprune-run-header")
     clock = CaseClock(write, workers=worker_count(config))

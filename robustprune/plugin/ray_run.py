@@ -6,8 +6,9 @@ evaluations), each once, as Ray tasks with their dependencies as arguments. With
 ``--rp-ray-store driver`` the tasks send every artifact they build to a small actor on this
 node that imports it into the driver's store at once (so a killed driver's next run finds every
 finished step). A collector thread takes the tasks' results as they finish. The case fixtures wait
-for their own units (:meth:`RayRun.wait`) and then read parents and curves from the store as
-in a ``-n 0`` run; the evaluation fixture takes the case task's CaseResult. A failed task fails
+for their own units (:meth:`RayRun.wait`, through :class:`RayCases`) and then read parents and
+curves from the store as in a ``-n 0`` run; the ``case_result`` fixture takes the case task's
+CaseResult. A failed task fails
 the cases that depend on it, with the remote traceback; the others run on.
 """
 
@@ -16,11 +17,13 @@ from __future__ import annotations
 import queue
 import socket
 import threading
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from robustprune.cluster import MAX_RETRIES, Job, UnitName, UnitResult, unit_label, unit_plan
+from robustprune.plugin.case_builders import skip_unless_cuda
 from robustprune.plugin.faults import CaseTimeoutError
 
 PLUGIN_NAME = "robustprune-ray"
@@ -197,10 +200,10 @@ class RayRun:
 
     def say(self, line: str) -> None:
         from robustprune.plugin.eta import echo_progress
+        from robustprune.plugin.terminal import echo_line
 
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and echo_progress(self.config):
-            reporter.write_line(f"[robustprune] {line}")
+        if echo_progress(self.config):
+            echo_line(self.config, f"[robustprune] {line}")
 
     # -- results ---------------------------------------------------------------------------
 
@@ -267,17 +270,12 @@ class RayRun:
         """Echo the lines of units finished since the last call (from the test's own thread,
         with pytest's capture lifted, so they reach the terminal while a test waits)."""
         from robustprune.plugin.eta import echo_progress
+        from robustprune.plugin.terminal import echo_line
 
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        capture = self.config.pluginmanager.get_plugin("capturemanager")
         while not self.finished_lines.empty():
             line = self.finished_lines.get()
-            if reporter is None or capture is None or not echo_progress(self.config):
-                continue
-            with capture.global_and_fixture_disabled():
-                if reporter._tw.width_of_current_line:  # after the progress dots
-                    reporter._tw.line()
-                reporter.write_line(f"[robustprune] {line}")
+            if echo_progress(self.config):
+                echo_line(self.config, f"[robustprune] {line}", in_test=True)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.stopping.set()
@@ -289,7 +287,7 @@ class RayRun:
             ray.shutdown()
 
 
-# -- what the case fixtures call (robustprune.plugin.cases) ----------------------------------
+# -- the case builder of a --rp-ray run (robustprune.plugin.fixtures) -----------------------
 
 
 def _skip_if_missing(result: UnitResult) -> UnitResult:
@@ -298,33 +296,33 @@ def _skip_if_missing(result: UnitResult) -> UnitResult:
     return result
 
 
-def parents(run: RayRun, case: Any, runner: Any) -> list[Any]:
-    """The case's parents, built on the cluster, read from the store (origin and time of the task)."""
-    from dataclasses import replace
+class RayCases:
+    """A case's parents, curves and result as the Ray cluster's tasks built them: waits for
+    each task, then reads its artifacts from the store (with the task's origin and time)."""
 
-    if runner.suite.gpu and not run.gpus:
-        pytest.skip(f"suite {runner.suite.name!r} needs a CUDA device; the Ray cluster has none")
-    built = []
-    for seed in runner.suite.seeds:
-        info = _skip_if_missing(run.wait(("parent", case.arch, seed), case)).info
-        built.append(replace(runner.parent(case.arch, seed), **_facts(info)))
-    return built
+    def __init__(self, run: RayRun, runner: Any) -> None:
+        self.run, self.runner = run, runner
 
+    def parents(self, case: Any) -> list[Any]:
+        skip_unless_cuda(self.runner.suite, self.run.gpus, "the Ray cluster has none")
+        built = []
+        for seed in self.runner.suite.seeds:
+            info = _skip_if_missing(self.run.wait(("parent", case.arch, seed), case)).info
+            built.append(replace(self.runner.parent(case.arch, seed), **_facts(info)))
+        return built
 
-def curves(run: RayRun, case: Any, runner: Any) -> list[Any]:
-    """The case's curves, built on the cluster, read from the store."""
-    from dataclasses import replace
+    def curves(self, case: Any, parents: list[Any]) -> list[Any]:
+        built = []
+        for seed in self.runner.suite.seeds:
+            unit = ("curve", case.arch, case.method, seed)
+            info = _skip_if_missing(self.run.wait(unit, case)).info
+            built.append(replace(self.runner.curve(case.arch, case.method, seed), **_facts(info)))
+        return built
 
-    built = []
-    for seed in runner.suite.seeds:
-        info = _skip_if_missing(run.wait(("curve", case.arch, case.method, seed), case)).info
-        built.append(replace(runner.curve(case.arch, case.method, seed), **_facts(info)))
-    return built
-
-
-def evaluation(run: RayRun, case: Any) -> Any:
-    """The CaseResult the case's task measured."""
-    return _skip_if_missing(run.wait(("case", case.arch, case.method), case)).info["result"]
+    def case_result(self, case: Any, parents: list[Any], curves: list[Any]) -> Any:
+        """The CaseResult the case's task measured."""
+        unit = ("case", case.arch, case.method)
+        return _skip_if_missing(self.run.wait(unit, case)).info["result"]
 
 
 def _facts(info: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""What the plugin writes at the end of a run: leaderboard tables, comparison, gate verdict."""
+"""What the plugin writes on the terminal: lines during a run (:func:`echo_line`), and at the
+end the leaderboard tables, the comparison and the gate verdict."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,26 @@ class Outcome:
 
 
 outcome_key = pytest.StashKey[Outcome]()
+
+
+def echo_line(config: pytest.Config, line: str, *, in_test: bool = False) -> None:
+    """Write ``line`` on the terminal at once, on a line of its own (after pytest's progress
+    dots): the one place the plugin writes to pytest's terminal writer during a run.
+
+    ``in_test``: called from a running test (a fixture), whose output pytest captures; the
+    capture is lifted for the line. Other callers (hooks, the progress-file tail's thread) must
+    leave pytest's capture alone.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager") if in_test else None
+    lifted = capture.global_and_fixture_disabled() if capture is not None else None
+    with lifted or contextlib.nullcontext():
+        if reporter._tw.width_of_current_line:  # after the progress dots
+            reporter._tw.line()
+        reporter.write_line(line)
+        reporter._tw.flush()  # visible at once even when stdout is a file or a pipe
 
 
 def write_summary(reporter: Any, outcome: Outcome) -> None:
