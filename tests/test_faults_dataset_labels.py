@@ -13,7 +13,7 @@ import torch
 from test_data_cifar import _write_cifar10
 
 from robustprune.data import DatasetSplits, ImageSet, LabelRangeError, load_dataset
-from robustprune.data.core import _remove, register_dataset
+from robustprune.data.core import DATASETS, register_dataset
 
 NAME = "labels_probe"
 
@@ -39,7 +39,7 @@ def register() -> Iterator:
 
     yield add
     for name in names:
-        _remove(name)
+        DATASETS.unregister(name)
 
 
 @pytest.mark.parametrize("bad", [10, -1])
@@ -63,7 +63,7 @@ def test_label_255_on_a_classification_dataset_is_refused_not_ignored(register) 
 def test_label_255_is_ignored_where_the_dataset_declares_it(register) -> None:
     register(splits([0, 255, 2], info={"ignore_index": 255}, segmentation=True))
     assert load_dataset(NAME).num_classes == 10
-    _remove(NAME)
+    DATASETS.unregister(NAME)
     register_dataset(NAME, origin="test")(lambda root: splits([0, 254], {"ignore_index": 255}))
     with pytest.raises(LabelRangeError, match=r"valid: 0..9 or the ignore label 255"):
         load_dataset(NAME)
