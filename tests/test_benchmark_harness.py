@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tiny import conftest_registering, reproducible_records
 
 import robustprune.pruning  # noqa: F401  (import torch once, before pytester restores modules)
+
+pytestmark = pytest.mark.slow  # real training through the harness, in pytest subprocesses
 
 pytest_plugins = ["pytester"]
 
@@ -45,45 +47,7 @@ archs = ["resnet8"]
 methods = ["WT"]
 """
 
-PLUGIN_PRUNERS = '''
-import torch
-from robustprune.pruning import Pruner, parameter_count, prunable_weights
-
-
-class RandomPruner(Pruner):
-    """Uniformly random weights; already-zero weights go first so iterative steps nest."""
-
-    name = "Random"
-    structured = False
-    data_informed = False
-
-    def prune(self, model, prune_ratio, sample):
-        weights = prunable_weights(model)
-        flat = torch.cat([w.detach().flatten() for w in weights.values()])
-        scores = torch.rand(flat.numel(), generator=torch.Generator().manual_seed(0)) + (flat != 0)
-        keep = torch.ones_like(flat, dtype=torch.bool)
-        keep[scores.argsort()[: round(prune_ratio * parameter_count(model))]] = False
-        masks, start = {}, 0
-        for name, weight in weights.items():
-            masks[name] = keep[start : start + weight.numel()].view(weight.shape)
-            start += weight.numel()
-        return masks
-
-
-class BrokenPruner(Pruner):
-    name = "Broken"
-    structured = False
-    data_informed = False
-
-    def prune(self, model, prune_ratio, sample):
-        name = next(iter(prunable_weights(model)))
-        return {name: torch.ones(3, dtype=torch.bool)}
-
-
-def pytest_robustprune_pruners(registry):
-    registry.register(RandomPruner, origin="tests conftest.py")
-    registry.register(BrokenPruner, origin="tests conftest.py")
-'''
+PLUGIN_PRUNERS = conftest_registering("RandomPruner", "BrokenPruner")
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +69,6 @@ def bench(
     monkeypatch.setenv("ROBUSTPRUNE_CACHE", str(cache))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     return pytester
-
-
-def comparable(path: Path) -> list[dict[str, Any]]:
-    """Records without what legitimately differs between runs (timings, cache origin, env)."""
-    records = json.loads(path.read_text())["records"]
-    return [
-        {k: v for k, v in r.items() if k not in ("timings", "artifacts", "environment")}
-        for r in records
-    ]
 
 
 def test_tiny_suite_end_to_end_with_and_without_xdist(
@@ -156,7 +111,7 @@ def test_tiny_suite_end_to_end_with_and_without_xdist(
         "not Broken",
     )
     warm.assert_outcomes(passed=2)
-    assert comparable(tmp_path / "cold" / "leaderboard.json") == comparable(
+    assert reproducible_records(tmp_path / "cold" / "leaderboard.json") == reproducible_records(
         tmp_path / "warm" / "leaderboard.json"
     )
     warm_records = json.loads((tmp_path / "warm" / "leaderboard.json").read_text())["records"]

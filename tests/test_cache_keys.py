@@ -50,6 +50,8 @@ PLUGIN = '''
 import torch
 from robustprune.pruning import Pruner, parameter_count, prunable_weights
 
+pytestmark = pytest.mark.slow  # trains and prunes through the harness, several times
+
 SEED = 0
 
 

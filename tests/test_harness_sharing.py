@@ -7,19 +7,18 @@ architecture reads or reuses them instead of computing them again.
 
 from __future__ import annotations
 
-import torch
-from tiny import RecordingStore
+import pytest
+from tiny import RandomPruner, RecordingStore
 
 from robustprune.harness import CaseRunner
 from robustprune.pruning import (
-    Pruner,
     PrunerRegistry,
     default_registry,
-    parameter_count,
-    prunable_weights,
 )
 from robustprune.recipes import Recipe, list_recipes, register_recipe
 from robustprune.suite import Case, load_suite
+
+pytestmark = pytest.mark.slow  # trains parents and curves through the harness
 
 if "sharing-test-train" not in list_recipes():
     register_recipe(
@@ -41,28 +40,6 @@ similarity_draws = 1
 [grid]
 ratios = [0.3, 0.6]
 """
-
-
-class RandomPruner(Pruner):
-    """Random weights from a fixed generator; already-zero weights go first (nested steps)."""
-
-    name = "Random"
-    structured = False
-    data_informed = False
-
-    def prune(self, model, prune_ratio, sample):
-        weights = prunable_weights(model)
-        flat = torch.cat([w.detach().flatten() for w in weights.values()])
-        scores = torch.rand(flat.numel(), generator=torch.Generator().manual_seed(0))
-        keep = torch.ones_like(flat, dtype=torch.bool)
-        keep[(scores + (flat != 0)).argsort()[: round(prune_ratio * parameter_count(model))]] = (
-            False
-        )
-        masks, start = {}, 0
-        for name, weight in weights.items():
-            masks[name] = keep[start : start + weight.numel()].view(weight.shape)
-            start += weight.numel()
-        return masks
 
 
 def test_a_second_method_recomputes_only_what_depends_on_its_networks(tmp_path):

@@ -15,17 +15,18 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from tiny import reproducible_records
 
 import robustprune.data.shifts  # noqa: F401  (import torch once, before pytester restores modules)
 import robustprune.models  # noqa: F401
 from robustprune.cli import main
 from robustprune.extensions import HOMES, PluginWarning, load_extensions
-from robustprune.leaderboard import reproducible_part
 from robustprune.plugin.registries import EXTENSION_KINDS as KINDS
+
+pytestmark = pytest.mark.slow  # the worked example through the real harness
 
 pytest_plugins = ["pytester"]
 
@@ -326,12 +327,6 @@ def test_worked_example_runs_through_the_real_harness(
     assert "mydigits" in output and "tinynet" in output
 
 
-def comparable(path: Path) -> list[dict[str, Any]]:
-    """The leaderboard's records without what legitimately differs between cold runs
-    (``robustprune.leaderboard.reproducible_part``)."""
-    return [reproducible_part(record) for record in json.loads(path.read_text())["records"]]
-
-
 def test_one_group_on_two_workers_uses_both_and_matches_the_serial_run(
     pytester: pytest.Pytester, tmp_path: Path, worked_example: Path
 ) -> None:
@@ -354,7 +349,7 @@ def test_one_group_on_two_workers_uses_both_and_matches_the_serial_run(
         outputs[workers] = result.stdout.str()
         assert result.ret == 0, outputs[workers] + result.stderr.str()
     assert "[gw0]" in outputs["2"] and "[gw1]" in outputs["2"]  # neither worker sat idle
-    assert comparable(tmp_path / "out2" / "leaderboard.json") == comparable(
+    assert reproducible_records(tmp_path / "out2" / "leaderboard.json") == reproducible_records(
         tmp_path / "out0" / "leaderboard.json"
     )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tiny import reproducible_records
 
 from robustprune.leaderboard import load_leaderboard, validate_leaderboard
 
@@ -43,13 +43,6 @@ def bench(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def comparable(leaderboard: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records without the fields that legitimately differ between runs."""
-    return [
-        {k: v for k, v in record.items() if k != "timings"} for record in leaderboard["records"]
-    ]
-
-
 def test_cases_have_readable_ids_and_filter_with_k(bench: pytest.Pytester) -> None:
     result = bench.runpytest("--collect-only", "-q", "-k", "resnet20 and not PFP")
     result.stdout.fnmatch_lines(
@@ -73,7 +66,7 @@ def test_leaderboard_is_identical_with_and_without_xdist(
         boards[workers] = load_leaderboard(out / "leaderboard.json")
     assert boards["2"]["environment"]["workers"] == 2
     assert boards["0"]["environment"]["workers"] == 1
-    assert comparable(boards["0"]) == comparable(boards["2"])
+    assert reproducible_records(boards["0"]) == reproducible_records(boards["2"])
     keys = [(r["arch"], r["method"]) for r in boards["0"]["records"]]
     assert keys == sorted(keys) and len(keys) == 5
     assert ("resnet20", "PFP") in keys  # the failed case's record is kept

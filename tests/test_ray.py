@@ -26,13 +26,13 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from test_plugin_extensions import (  # noqa: E402
-    comparable,
     doc_block,
     install_worked_example,
     write_data,
 )
+from tiny import reproducible_records  # noqa: E402
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # a Ray cluster and real training
 
 REPO = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
@@ -209,7 +209,9 @@ def test_driver_store_gives_the_serial_leaderboard(work, environment, cluster, s
     for line in ("parent tinynet seed 0 computed", "curve tinynet/WT seed 0 computed",
                  "curve tinynet/SiPP seed 0 computed", "case tinynet/WT done"):  # fmt: skip
         assert re.search(rf"\[robustprune\] ray [1-7]/7: {line}", output), line
-    assert comparable(work / "out-driver" / "leaderboard.json") == comparable(serial)
+    assert reproducible_records(work / "out-driver" / "leaderboard.json") == reproducible_records(
+        serial
+    )
     for record in records(work / "out-driver" / "leaderboard.json"):
         assert record["environment"]["threads"] == 1
         assert record["artifacts"] == {"curve": ["computed"], "parent": ["computed"]}
@@ -227,7 +229,9 @@ def test_driver_store_gives_the_serial_leaderboard(work, environment, cluster, s
     for record in records(work / "out-warm" / "leaderboard.json"):
         assert record["artifacts"] == {"curve": ["loaded"], "parent": ["loaded"]}
     assert "curve tinynet/WT seed 0 loaded" in warm.stdout + warm.stderr
-    assert comparable(work / "out-warm" / "leaderboard.json") == comparable(serial)
+    assert reproducible_records(work / "out-warm" / "leaderboard.json") == reproducible_records(
+        serial
+    )
 
 
 def test_shared_store_gives_the_serial_leaderboard(work, environment, cluster, serial) -> None:
@@ -236,7 +240,9 @@ def test_shared_store_gives_the_serial_leaderboard(work, environment, cluster, s
         "--rp-ray", cluster.address, "--rp-ray-store", "shared",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert comparable(work / "out-shared" / "leaderboard.json") == comparable(serial)
+    assert reproducible_records(work / "out-shared" / "leaderboard.json") == reproducible_records(
+        serial
+    )
     stored = {p.relative_to(work / "cache-serial") for p in (work / "cache-serial").rglob("*.json")}
     shared = {p.relative_to(work / "cache-shared") for p in (work / "cache-shared").rglob("*.json")}
     assert stored <= shared
@@ -304,8 +310,8 @@ def test_a_killed_driver_resumes_from_the_store(work, environment, cluster, seri
     assert len(stored(cache, "prune_step")) == 2
     assert step.stat().st_mtime_ns == first_step  # not written again
     # complete, and the numbers of an uninterrupted -n 0 run of WT (SlowWT is WT, slower)
-    [wt] = [r for r in comparable(serial) if r["method"] == "WT"]
-    [resumed] = comparable(out / "leaderboard.json")
+    [wt] = [r for r in reproducible_records(serial) if r["method"] == "WT"]
+    [resumed] = reproducible_records(out / "leaderboard.json")
     assert resumed["curve"] == wt["curve"] and resumed["summary"] == wt["summary"]
     wait_until_idle(environment)
 

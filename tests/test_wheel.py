@@ -21,7 +21,8 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from test_plugin_extensions import comparable, doc_block, write_data
+from test_plugin_extensions import doc_block, write_data
+from tiny import reproducible_records
 
 pytestmark = pytest.mark.slow
 
@@ -189,9 +190,9 @@ def test_a_users_suite_from_the_wheel_under_xdist_matches_the_checkout(
          "--rp-leaderboard", str(tmp_path / "checkout"), "-p", "no:cacheprovider"],
         cwd=REPO, env=clean_env(PYTHONPATH=str(wheel_env["checkout_site"])),
     )  # fmt: skip
-    from_wheel = comparable(tmp_path / "wheel" / "leaderboard.json")
+    from_wheel = reproducible_records(tmp_path / "wheel" / "leaderboard.json")
     assert {r["method"] for r in from_wheel} == {"WT", "Random"}
-    assert from_wheel == comparable(tmp_path / "checkout" / "leaderboard.json")
+    assert from_wheel == reproducible_records(tmp_path / "checkout" / "leaderboard.json")
     assert json.loads((tmp_path / "wheel" / "leaderboard.json").read_text())["records"]
 
 

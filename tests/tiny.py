@@ -1,8 +1,9 @@
-"""Small synthetic data the training and pipeline tests share (no dataset on disk), and a store
-that records what it was asked for."""
+"""What several test modules share: small synthetic data (no dataset on disk), a store that
+records what it was asked for, two plugin pruners, and the reproducible part of a leaderboard."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,10 @@ import torch
 
 from robustprune.cache import ArtifactStore
 from robustprune.data import DatasetSplits, ImageSet
+from robustprune.leaderboard import reproducible_part
+from robustprune.pruning import Pruner, parameter_count, prunable_weights
+
+TESTS = Path(__file__).resolve().parent
 
 
 def tiny_data(train: int = 96) -> DatasetSplits:
@@ -40,3 +45,53 @@ class RecordingStore(ArtifactStore):
     def computed(self) -> list[tuple[str, dict[str, Any]]]:
         """``(kind, key fields)`` of every request that computed its artifact."""
         return [(kind, fields) for kind, fields, computed in self.requests if computed]
+
+
+class RandomPruner(Pruner):
+    """Random weights from a fixed generator; already-zero weights go first (nested steps)."""
+
+    name = "Random"
+    structured = False
+    data_informed = False
+
+    def prune(self, model, prune_ratio, sample):
+        weights = prunable_weights(model)
+        flat = torch.cat([w.detach().flatten() for w in weights.values()])
+        scores = torch.rand(flat.numel(), generator=torch.Generator().manual_seed(0)) + (flat != 0)
+        keep = torch.ones_like(flat, dtype=torch.bool)
+        keep[scores.argsort()[: round(prune_ratio * parameter_count(model))]] = False
+        masks, start = {}, 0
+        for name, weight in weights.items():
+            masks[name] = keep[start : start + weight.numel()].view(weight.shape)
+            start += weight.numel()
+        return masks
+
+
+class BrokenPruner(Pruner):
+    """Returns a mask of the wrong shape: the harness must fail its case, and only its case."""
+
+    name = "Broken"
+    structured = False
+    data_informed = False
+
+    def prune(self, model, prune_ratio, sample):
+        name = next(iter(prunable_weights(model)))
+        return {name: torch.ones(3, dtype=torch.bool)}
+
+
+def conftest_registering(*pruners: str) -> str:
+    """The text of a conftest.py that registers these pruner classes of this module (by class
+    name) through ``pytest_robustprune_pruners``, for a pytest run in another directory."""
+    return (
+        f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
+        f"from tiny import {', '.join(pruners)}\n\n\n"
+        "def pytest_robustprune_pruners(registry):\n"
+        + "".join(f"    registry.register({p}, origin='tests conftest.py')\n" for p in pruners)
+    )
+
+
+def reproducible_records(leaderboard: Path | dict[str, Any]) -> list[dict[str, Any]]:
+    """A leaderboard's (file's) records without what legitimately differs between runs
+    (``robustprune.leaderboard.reproducible_part``)."""
+    board = json.loads(leaderboard.read_text()) if isinstance(leaderboard, Path) else leaderboard
+    return [reproducible_part(record) for record in board["records"]]
