@@ -1,12 +1,3 @@
-"""Repository-wide pytest setup: hypothesis profiles that suit a 2-core CI machine."""
-
-from __future__ import annotations
-
-import os
-
-from hypothesis import HealthCheck, settings
-
-# Model-building examples take longer than hypothesis' 200 ms default deadline on a busy CPU.
-settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("ci", parent=settings.get_profile("default"), max_examples=25)
-settings.load_profile("ci" if os.environ.get("CI") else "default")
+"""Repository-wide pytest setup: none beyond the robustprune plugin (loaded through its entry
+point). The unit tests' own setup, hypothesis profiles included, is in tests/conftest.py, so a
+benchmark run needs nothing from the test extra."""
