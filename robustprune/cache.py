@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ import torch
 from filelock import FileLock
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
+from torch import nn
 
 from robustprune.paths import default_cache_root, write_atomic
 from robustprune.phases import phase
@@ -387,3 +389,46 @@ def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so a reader sees either the old file, or all of the new one
     (with the permissions the umask gives: ``paths.write_atomic``)."""
     write_atomic(path, data)
+
+
+# -- fingerprints: what keys say about networks and masks ----------------------------------
+
+
+_FINGERPRINTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A short hash of a model's class and every tensor in its state dict (names, shapes, values).
+
+    Memoized per model object: the harness never changes a network after building or loading it.
+    """
+    known = _FINGERPRINTS.get(model)
+    if known is not None:
+        return known
+    with phase("fingerprints"):
+        digest = hashlib.sha256(type(model).__name__.encode())
+        for name, tensor in model.state_dict().items():
+            digest.update(name.encode())
+            digest.update(json.dumps(list(tensor.shape)).encode())
+            digest.update(
+                tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes()
+            )
+    _FINGERPRINTS[model] = digest.hexdigest()[:32]
+    return _FINGERPRINTS[model]
+
+
+def masks_fingerprint(masks: dict) -> str:
+    """A short hash of a mask dict (names, shapes and values, in name order)."""
+    digest = hashlib.sha256()
+    for name in sorted(masks):
+        mask = masks[name].detach().to("cpu", torch.uint8).contiguous()
+        digest.update(name.encode())
+        digest.update(json.dumps(list(mask.shape)).encode())
+        digest.update(mask.view(-1).numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def architecture_fingerprint(model: nn.Module) -> str:
+    """A short hash of the module tree (layers, shapes, pooling): part of the parent's key, so a
+    changed architecture is never served a parent trained for the old one."""
+    return hashlib.sha256(repr(model).encode()).hexdigest()[:16]

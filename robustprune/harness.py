@@ -11,12 +11,9 @@ the artifact store, so whichever process asks first computes it and a warm rerun
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import json
 import math
 import time
-import weakref
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +22,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from robustprune.cache import ArtifactStore
+from robustprune.cache import (
+    ArtifactStore,
+    architecture_fingerprint,
+    masks_fingerprint,
+    model_fingerprint,
+)
 from robustprune.data import load_dataset
 from robustprune.data.core import dataset_loader
 from robustprune.data.shifts import mix1_training_set, shifted_test_set
@@ -39,14 +41,13 @@ from robustprune.identity import (
     provenance,
     registered_provenance,
 )
-from robustprune.leaderboard import environment_info, similarity_key
+from robustprune.leaderboard import environment_info
 from robustprune.machine import machine_class, machine_key
 from robustprune.metrics import (
     cross_confidence,
     flop_reduction,
     flops,
     noise_similarities,
-    prune_potential,
 )
 from robustprune.metrics.latency import BATCH_SIZES, REPEATS, WARMUP, compare_latency
 from robustprune.metrics.similarity import noisy_logits
@@ -360,24 +361,18 @@ class CaseRunner:
         with phase("latency"):
             return self.store.get_or_create("latency", key, build).meta
 
-    def latency_at_pp(
-        self, parent: nn.Module, parent_eval: Evaluation, points: list, rows: list[PointResult]
-    ) -> dict[str, Any]:
+    def latency_at_pp(self, parent: nn.Module, nominal_pp: float, points: list) -> dict[str, Any]:
         """The latency block of one seed: parent vs the compacted net at the nominal PP.
 
         At PP 0 (no pruned net within delta) the compacted parent is timed against the parent:
         a speedup near 1 that shows the measurement's noise.
         """
-
-        ratios = [row.prune_ratio for row in rows]
-        errors = [1 - row.evaluation[NOMINAL].accuracy for row in rows]
-        pp = prune_potential(ratios, errors, 1 - parent_eval[NOMINAL].accuracy, self.suite.delta)
-        chosen = next((p for p in points if math.isclose(p.prune_ratio, pp)), None)
+        chosen = next((p for p in points if math.isclose(p.prune_ratio, nominal_pp)), None)
         if chosen is None:
             measured = self.latency(parent, parent, {})
         else:
             measured = self.latency(parent, chosen.model, chosen.masks)
-        return {"prune_ratio": pp if chosen is not None else 0.0, **measured}
+        return {"prune_ratio": nominal_pp if chosen is not None else 0.0, **measured}
 
     def evaluate_all(self, model: nn.Module) -> Evaluation:
         """Accuracy, loss and per-example correctness of ``model`` on every distribution.
@@ -435,10 +430,6 @@ class CaseRunner:
             return None
 
         chosen = _spread(points, 3)
-        ratio_of = {similarity_key(p.prune_ratio): p.prune_ratio for p in chosen}
-        subjects = {label: p.model for label, p in zip(ratio_of, chosen, strict=True)}
-        if reference is not None:
-            subjects["reference"] = reference
         common = {
             "parent": model_fingerprint(parent),
             "draws": self.suite.similarity_draws,
@@ -461,31 +452,23 @@ class CaseRunner:
             )
             return {}, measured["model"].to_dict()
 
-        # one artifact per network: the separately trained parent's is shared by the methods
-        measured = {}
+        def measure(model: nn.Module) -> dict[str, Any]:
+            # one artifact per network: the separately trained parent's is shared by the methods
+            key = {**common, "model": model_fingerprint(model)}
+            return self.store.get_or_create("similarity", key, lambda: build(model)).meta
+
         with phase("similarity"):
-            for label, model in subjects.items():
-                key = {**common, "model": model_fingerprint(model)}
-                built = self.store.get_or_create("similarity", key, lambda m=model: build(m))
-                measured[label] = built.meta
-        first = next(iter(measured.values()))
-        out: dict[str, Any] = {
-            "eps": first["eps"],
+            by_ratio = {point.prune_ratio: measure(point.model) for point in chosen}
+            separate = measure(reference) if reference is not None else None
+        return {
+            "eps": next(iter(by_ratio.values()))["eps"],
             "ratios": [round(p.prune_ratio, 4) for p in chosen],
-            "agreement": {},
-            "softmax_l2": {},
-            "reference": None,
+            "agreement": {ratio: result["agreement"] for ratio, result in by_ratio.items()},
+            "softmax_l2": {ratio: result["softmax_l2"] for ratio, result in by_ratio.items()},
+            "reference": None
+            if separate is None
+            else {"agreement": separate["agreement"], "softmax_l2": separate["softmax_l2"]},
         }
-        for label, result in measured.items():
-            if label == "reference":
-                out["reference"] = {
-                    "agreement": result["agreement"],
-                    "softmax_l2": result["softmax_l2"],
-                }
-            else:
-                out["agreement"][ratio_of[label]] = result["agreement"]  # keyed by the ratio
-                out["softmax_l2"][ratio_of[label]] = result["softmax_l2"]
-        return out
 
     def similarity_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The normalized test images noise similarity perturbs, and their labels (None for
@@ -590,34 +573,28 @@ class CaseRunner:
                 reference = None
                 if len(parents) > 1:  # the next seed's parent: an independently trained network
                     reference = parents[(index + 1) % len(parents)].model
-                latency, latency_s = None, 0.0
+                result = SeedResult(
+                    seed=seed,
+                    parent_eval=parent_eval,
+                    points=rows,
+                    origins={"parent": parents[index].origin, "curve": curve.origin},
+                )
+                latency_s = 0.0
                 if pruner_cls.structured:
                     measuring = time.perf_counter()
-                    latency = self.latency_at_pp(parent, parent_eval, points, rows)
+                    nominal_pp = result.prune_potential(NOMINAL, self.suite.delta)
+                    result.latency = self.latency_at_pp(parent, nominal_pp, points)
                     latency_s = time.perf_counter() - measuring
-                similarity = self.similarity(parent, reference, points)
-                features = (
-                    self.features(parent, reference, points)
-                    if seed == self.suite.seeds[0]
-                    else None
-                )
-                seeds.append(
-                    SeedResult(
-                        seed=seed,
-                        parent_eval=parent_eval,
-                        points=rows,
-                        similarity=similarity,
-                        features=features,
-                        timings={
-                            "parent_s": parents[index].seconds,
-                            "curve_s": curve.seconds,
-                            "evaluation_s": time.perf_counter() - started - latency_s,
-                            "latency_s": latency_s,
-                        },
-                        origins={"parent": parents[index].origin, "curve": curve.origin},
-                        latency=latency,
-                    )
-                )
+                result.similarity = self.similarity(parent, reference, points)
+                if seed == self.suite.seeds[0]:
+                    result.features = self.features(parent, reference, points)
+                result.timings = {
+                    "parent_s": parents[index].seconds,
+                    "curve_s": curve.seconds,
+                    "evaluation_s": time.perf_counter() - started - latency_s,
+                    "latency_s": latency_s,
+                }
+                seeds.append(result)
         return CaseResult(
             case=case,
             seeds=seeds,
@@ -626,6 +603,7 @@ class CaseRunner:
             },
             structured=bool(pruner_cls.structured),
             data_informed=bool(pruner_cls.data_informed),
+            num_classes=self.data.num_classes,
             environment=environment_info(
                 device=str(self.device),
                 threads=torch.get_num_threads(),
@@ -638,52 +616,12 @@ class CaseRunner:
         )
 
 
-_FINGERPRINTS: weakref.WeakKeyDictionary[nn.Module, str] = weakref.WeakKeyDictionary()
-
-
-def model_fingerprint(model: nn.Module) -> str:
-    """A short hash of a model's class and every tensor in its state dict (names, shapes, values).
-
-    Memoized per model object: the harness never changes a network after building or loading it.
-    """
-    known = _FINGERPRINTS.get(model)
-    if known is not None:
-        return known
-    with phase("fingerprints"):
-        digest = hashlib.sha256(type(model).__name__.encode())
-        for name, tensor in model.state_dict().items():
-            digest.update(name.encode())
-            digest.update(json.dumps(list(tensor.shape)).encode())
-            digest.update(
-                tensor.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes()
-            )
-    _FINGERPRINTS[model] = digest.hexdigest()[:32]
-    return _FINGERPRINTS[model]
-
-
-def masks_fingerprint(masks: dict) -> str:
-    """A short hash of a mask dict (names, shapes and values, in name order)."""
-    digest = hashlib.sha256()
-    for name in sorted(masks):
-        mask = masks[name].detach().to("cpu", torch.uint8).contiguous()
-        digest.update(name.encode())
-        digest.update(json.dumps(list(mask.shape)).encode())
-        digest.update(mask.view(-1).numpy().tobytes())
-    return digest.hexdigest()[:32]
-
-
 def _spread(points: list, count: int) -> list:
     """``count`` points spread evenly over a curve (first, middle, last...)."""
     if len(points) <= count:
         return list(points)
     step = (len(points) - 1) / (count - 1)
     return [points[round(i * step)] for i in range(count)]
-
-
-def architecture_fingerprint(model: nn.Module) -> str:
-    """A short hash of the module tree (layers, shapes, pooling): part of the parent's key, so a
-    changed architecture is never served a parent trained for the old one."""
-    return hashlib.sha256(repr(model).encode()).hexdigest()[:16]
 
 
 def environment_version(package: str) -> str | None:

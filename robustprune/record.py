@@ -14,7 +14,6 @@ from robustprune.metrics import (
     aggregate_seeds,
     excess_error,
     excess_error_slope,
-    prune_potential,
 )
 from robustprune.metrics.bootstrap import CaseIntervals, bootstrap_case, degenerate_reason
 from robustprune.results import CaseResult, Evaluation, PointResult, SeedResult
@@ -26,13 +25,13 @@ CONFIDENCE = 0.95
 def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str, Any]:
     """The record of one case: parent metrics, curves, prune potentials, excess error, summary.
 
-    ``num_classes`` (default: ``result.num_classes`` when the result has it) sets chance
-    (1 / num_classes) for flagging degenerate shifts; without it no shift is flagged.
+    ``num_classes`` (default: ``result.num_classes``) sets chance (1 / num_classes) for flagging
+    degenerate shifts; without it no shift is flagged.
     """
     case, suite = result.case, result.case.suite
     seeds = result.seeds
     if num_classes is None:
-        num_classes = getattr(result, "num_classes", None)
+        num_classes = result.num_classes
     distributions = list(seeds[0].parent_eval)
     shifts = [name for name in distributions if name != NOMINAL]
     delta = suite.delta
@@ -50,9 +49,7 @@ def build_record(result: CaseResult, num_classes: int | None = None) -> dict[str
     for name in distributions:
         values, flop_values = [], []
         for s in seeds:
-            ratios = [row.prune_ratio for row in s.points]
-            errors = [1 - row.evaluation[name].accuracy for row in s.points]
-            pp = prune_potential(ratios, errors, 1 - s.parent_eval[name].accuracy, delta)
+            pp = s.prune_potential(name, delta)
             values.append(pp)
             flop_values.append(_flops_at(s.points, pp))
         values_by[name] = values
@@ -336,19 +333,13 @@ def _excess(seeds: list[SeedResult], shifts: list[str]) -> dict[str, Any] | None
     }
 
 
-def _by_ratio(curves: dict[Any, list[float]]) -> dict[float, list[float]]:
-    """Similarity curves keyed by prune ratio as a number (the harness may key them by the
-    ratio or by its text, as records do)."""
-    return {float(ratio): curve for ratio, curve in curves.items()}
-
-
 def _similarity_record(similarity: dict[str, Any] | None) -> dict[str, Any] | None:
     """A seed's similarity as the record stores it: curves keyed by ``similarity_key(ratio)``
     (JSON objects need string keys), everything else as measured."""
     if similarity is None:
         return None
     keyed = {
-        name: {similarity_key(ratio): curve for ratio, curve in _by_ratio(similarity[name]).items()}
+        name: {similarity_key(ratio): curve for ratio, curve in similarity[name].items()}
         for name in ("agreement", "softmax_l2")
         if isinstance(similarity.get(name), dict)
     }
@@ -361,7 +352,7 @@ def _similarity_at_pp(seeds, nominal_pps: list[float]) -> list[float]:
     for s, pp in zip(seeds, nominal_pps, strict=True):
         if not s.similarity or not s.similarity["agreement"]:
             continue
-        agreement = _by_ratio(s.similarity["agreement"])
+        agreement = s.similarity["agreement"]
         nearest = min(agreement, key=lambda ratio: abs(ratio - pp))
         values.append(float(np.mean(agreement[nearest])))
     return values

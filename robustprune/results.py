@@ -75,13 +75,23 @@ class SeedResult:
     seed: int
     parent_eval: Evaluation
     points: list[PointResult]
-    similarity: dict[str, Any] | None
-    """Noise similarity to the parent, curves keyed by prune ratio (``CaseRunner.similarity``)."""
-    features: dict[str, Any] | None
-    timings: dict[str, float]
-    origins: dict[str, str]
+    similarity: dict[str, Any] | None = None
+    """Noise similarity to the parent, curves keyed by prune ratio as a number
+    (``CaseRunner.similarity``; the record writes the keys as text)."""
+    features: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
     latency: dict[str, Any] | None = None
     """Structured methods: the parent against the compacted network at the nominal PP."""
+
+    def prune_potential(self, distribution: str, delta: float) -> float:
+        """The largest prune ratio of the curve whose top-1 error on ``distribution`` is within
+        ``delta`` of the parent's (``robustprune.metrics.prune_potential``); 0 if none is."""
+        from robustprune.metrics import prune_potential
+
+        ratios = [row.prune_ratio for row in self.points]
+        errors = [1 - row.evaluation[distribution].accuracy for row in self.points]
+        return prune_potential(ratios, errors, 1 - self.parent_eval[distribution].accuracy, delta)
 
 
 @dataclass
@@ -94,3 +104,5 @@ class CaseResult:
     structured: bool
     data_informed: bool
     environment: dict[str, Any] = field(default_factory=dict)
+    num_classes: int | None = None
+    """The dataset's classes: chance (1 / num_classes) flags degenerate shifts in the record."""

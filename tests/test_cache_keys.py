@@ -19,12 +19,14 @@ from tiny import RecordingStore, tiny_data
 from torch import nn
 
 from robustprune import identity, machine
-from robustprune.cache import ArtifactStore
-from robustprune.harness import CaseRunner, model_fingerprint
+from robustprune.cache import ArtifactStore, model_fingerprint
+from robustprune.harness import CaseRunner
 from robustprune.pipeline import prune_curve
 from robustprune.pruning import PrunerRegistry, default_registry
 from robustprune.recipes import Recipe, list_recipes, register_recipe
 from robustprune.suite import Case, load_suite
+
+pytestmark = pytest.mark.slow  # trains and prunes through the harness, several times
 
 if "keys-test-train" not in list_recipes():
     register_recipe(Recipe("keys-test-train", 1, 128, 0.1, 5e-4), origin="tests/test_cache_keys.py")
@@ -49,8 +51,6 @@ ratios = [0.3, 0.6]
 PLUGIN = '''
 import torch
 from robustprune.pruning import Pruner, parameter_count, prunable_weights
-
-pytestmark = pytest.mark.slow  # trains and prunes through the harness, several times
 
 SEED = 0
 

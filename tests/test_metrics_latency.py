@@ -126,12 +126,16 @@ def test_latency_at_pp_picks_the_curve_point_at_the_nominal_pp(tmp_path) -> None
         PointResult(0.3, 0.3, 0.0, {"nominal": measurement(0.95)}),
         PointResult(0.6, 0.6, 0.0, {"nominal": measurement(0.80)}),
     ]
-    parent_eval = {"nominal": measurement(0.95)}
-    block = runner(tmp_path).latency_at_pp(parent, parent_eval, points, rows)
+    measuring = runner(tmp_path)
+
+    def nominal_pp(parent_accuracy: float) -> float:
+        seed = SeedResult(0, {"nominal": measurement(parent_accuracy)}, rows)
+        return seed.prune_potential("nominal", measuring.suite.delta)
+
+    block = measuring.latency_at_pp(parent, nominal_pp(0.95), points)
     assert block["prune_ratio"] == 0.3
     assert block["parameters"]["compacted"] < block["parameters"]["parent"]
-    parent_eval = {"nominal": measurement(0.99)}  # nothing within delta: PP 0, the parent
-    block = runner(tmp_path).latency_at_pp(parent, parent_eval, points, rows)
+    block = measuring.latency_at_pp(parent, nominal_pp(0.99), points)  # nothing within delta
     assert block["prune_ratio"] == 0.0
     assert block["parameters"]["compacted"] == block["parameters"]["parent"]
 
@@ -160,7 +164,8 @@ def case_result(structured: bool, speedups: list) -> SimpleNamespace:
     case = SimpleNamespace(suite=suite, arch="net", method="FT" if structured else "WT")
     seeds = [seed_result(i, speedup) for i, speedup in enumerate(speedups)]
     return SimpleNamespace(case=case, seeds=seeds, shift_sources={}, structured=structured,
-                           data_informed=False, environment={"device": "cpu"})  # fmt: skip
+                           data_informed=False, environment={"device": "cpu"},
+                           num_classes=None)  # fmt: skip
 
 
 def test_structured_records_carry_the_speedup_at_batch_64() -> None:

@@ -147,19 +147,16 @@ def test_the_bootstrap_pairs_nominal_and_shifted_examples() -> None:
     assert 0.0 <= low <= high <= 0.7
 
 
-@pytest.mark.parametrize("text_keys", [True, False], ids=["keyed-by-text", "keyed-by-ratio"])
-def test_similarity_is_keyed_by_ratio_text_only_in_the_record(text_keys: bool) -> None:
-    """Curves keyed by the ratio (number) or its text are written with 4-decimal text keys, and
+def test_similarity_is_keyed_by_ratio_text_only_in_the_record() -> None:
+    """Curves the harness keys by the ratio (a number) are written with 4-decimal text keys, and
     the summary uses the measured ratio nearest each seed's nominal PP (0.7 -> 0.75 here)."""
     result = case_result()
     for seed in result.seeds:
-        ratios = (0.25, 0.75)
-        key = (lambda r: f"{r:.4f}") if text_keys else (lambda r: r)
         seed.similarity = {
             "eps": [0.0, 0.7],
-            "ratios": list(ratios),
-            "agreement": {key(0.25): [1.0, 0.9], key(0.75): [1.0, 0.5]},
-            "softmax_l2": {key(0.25): [0.0, 0.1], key(0.75): [0.0, 0.3]},
+            "ratios": [0.25, 0.75],
+            "agreement": {0.25: [1.0, 0.9], 0.75: [1.0, 0.5]},
+            "softmax_l2": {0.25: [0.0, 0.1], 0.75: [0.0, 0.3]},
             "reference": None,
         }
     record = build_record(result, num_classes=10)

@@ -129,11 +129,11 @@ def evaluation(case_result):
 
 
 @pytest.fixture
-def record(case_result, runner, rp_record):
+def record(case_result, rp_record):
     """The case's record, handed to the leaderboard even when the case then fails."""
     from robustprune.record import build_record
 
-    built = build_record(case_result, num_classes=runner.model_shape()["num_classes"])
+    built = build_record(case_result)
     rp_record(built)
     return built
 
