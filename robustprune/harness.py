@@ -60,8 +60,8 @@ from robustprune.recipes import get_recipe
 from robustprune.results import (
     CaseResult,
     Curve,
-    Evaluation,
     Measurement,
+    Measurements,
     Parent,
     PointResult,
     SeedResult,
@@ -99,7 +99,7 @@ class CaseRunner:
         self._parents: dict[tuple[str, int], Parent] = {}
         self._curves: dict[tuple[str, str, int], Curve] = {}
         self._noisy_parents: dict[str, list[list[torch.Tensor]]] = {}
-        self._evaluations: dict[str, Evaluation] = {}
+        self._evaluations: dict[str, Measurements] = {}
         self._parent_macs: dict[str, int] = {}
 
     @property
@@ -374,7 +374,7 @@ class CaseRunner:
             measured = self.latency(parent, chosen.model, chosen.masks)
         return {"prune_ratio": nominal_pp if chosen is not None else 0.0, **measured}
 
-    def evaluate_all(self, model: nn.Module) -> Evaluation:
+    def evaluate_all(self, model: nn.Module) -> Measurements:
         """Accuracy, loss and per-example correctness of ``model`` on every distribution.
 
         One artifact per network holds every distribution; the latest few are also kept in

@@ -16,7 +16,7 @@ from robustprune.metrics import (
     excess_error_slope,
 )
 from robustprune.metrics.bootstrap import CaseIntervals, bootstrap_case, degenerate_reason
-from robustprune.results import CaseResult, Evaluation, PointResult, SeedResult
+from robustprune.results import CaseResult, Measurements, PointResult, SeedResult
 
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -186,7 +186,7 @@ def _latency(seeds) -> dict[str, Any] | None:
             {
                 "prune_ratio": s.latency["prune_ratio"],
                 "parent_s": s.latency["parent_s"],
-                "compacted_s": s.latency["pruned_s"],
+                "compacted_s": s.latency["compacted_s"],
                 "speedup": s.latency["speedup"],
                 "parameters": s.latency["parameters"],
             }
@@ -304,7 +304,7 @@ def _outcomes(seeds: list[SeedResult], distributions: list[str]) -> dict[str, An
     return outcomes_block(parent, pruned, digests)
 
 
-def _error(evaluation: Evaluation, name: str) -> float:
+def _error(evaluation: Measurements, name: str) -> float:
     return 1 - evaluation[name].accuracy
 
 

@@ -44,16 +44,29 @@ class Curve:
 
 @dataclass(frozen=True)
 class Measurement:
-    """One network on one distribution's test set."""
+    """One network on one test set: top-1 accuracy (mean IoU for segmentation) and mean loss,
+    both over the whole set (what ``robustprune.train.evaluate`` returns)."""
 
     accuracy: float
     loss: float
-    correct: torch.Tensor
-    """Per test example, whether the prediction was right (bool); empty for segmentation."""
+    correct: torch.Tensor | None = None
+    """Per test example, whether the prediction was right (bool, on CPU); empty (harness) or
+    None (``evaluate``) for segmentation."""
+    logits: torch.Tensor | None = None
+    """N x classes on CPU, when ``evaluate`` was asked to keep them."""
+
+    @property
+    def error(self) -> float:
+        """1 - accuracy (for segmentation: 1 - mean IoU)."""
+        return 1.0 - self.accuracy
 
 
-Evaluation = dict[str, Measurement]
-"""Distribution name (``nominal``, ``corruption:fog:3``, ...) -> measurement."""
+Measurements = dict[str, Measurement]
+"""One network on every distribution: name (``nominal``, ``corruption:fog:3``, ...) ->
+measurement."""
+
+Evaluation = Measurements
+"""The old name of :data:`Measurements`."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,7 @@ class PointResult:
     prune_ratio: float
     """The ratio achieved (dead structure included)."""
     flop_reduction: float
-    evaluation: Evaluation
+    evaluation: Measurements
 
 
 @dataclass
@@ -73,7 +86,7 @@ class SeedResult:
     """Everything measured for one seed of a case."""
 
     seed: int
-    parent_eval: Evaluation
+    parent_eval: Measurements
     points: list[PointResult]
     similarity: dict[str, Any] | None = None
     """Noise similarity to the parent, curves keyed by prune ratio as a number

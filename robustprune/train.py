@@ -8,7 +8,6 @@ mean/std, so datasets hold plain ``[0, 1]`` images and shifts act before normali
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +15,7 @@ from torch import nn
 
 from robustprune.pruning.masks import Masks, apply_masks
 from robustprune.recipes import Recipe, get_recipe, list_recipes  # noqa: F401  (re-exported)
+from robustprune.results import Measurement
 
 Progress = Callable[[str], None]
 
@@ -38,19 +38,8 @@ class NonFiniteLossError(FloatingPointError):
     """
 
 
-@dataclass
-class Evaluation:
-    """Top-1 accuracy (or mean IoU for segmentation) and mean loss, both over the whole set."""
-
-    accuracy: float
-    loss: float
-    correct: torch.Tensor | None = None  # per-example bool, classification only, on CPU
-    logits: torch.Tensor | None = None  # N x classes, on CPU, when asked for
-
-    @property
-    def error(self) -> float:
-        """1 - accuracy (for segmentation: 1 - mean IoU)."""
-        return 1.0 - self.accuracy
+Evaluation = Measurement
+"""The old name of :class:`robustprune.results.Measurement`, which ``evaluate`` returns."""
 
 
 def normalize_batch(
@@ -186,7 +175,7 @@ def evaluate(
     device: torch.device | str,
     batch_size: int = 500,
     keep_logits: bool = False,
-) -> Evaluation:
+) -> Measurement:
     """Accuracy and mean cross-entropy of ``model`` on ``images`` (an ImageSet), normalized with ``data``'s statistics."""
     device = torch.device(device)
     model.to(device).eval()
@@ -213,10 +202,10 @@ def evaluate(
         present = union > 0
         mean_iou = (intersection[present] / union[present]).mean().item()
         labelled = max(1, int(confusion.sum().item()))
-        return Evaluation(accuracy=mean_iou, loss=total_loss / labelled, logits=logits_all)
+        return Measurement(accuracy=mean_iou, loss=total_loss / labelled, logits=logits_all)
     correct = torch.cat(correct_parts) if correct_parts else torch.zeros(0, dtype=torch.bool)
     count = max(1, len(correct))
-    return Evaluation(
+    return Measurement(
         accuracy=correct.float().sum().item() / count,
         loss=total_loss / count,
         correct=correct,

@@ -48,7 +48,7 @@ def test_medians_interleave_the_models_and_skip_the_warmup(monkeypatch) -> None:
     clock = itertools.count(1)
     result = compare_latency(big, small, (3, 4, 4), (1, 2), repeats=3)
     assert result["parent_s"] == {"1": 30.0, "2": 90.0}
-    assert result["pruned_s"] == {"1": 4.0, "2": 10.0}
+    assert result["compacted_s"] == {"1": 4.0, "2": 10.0}
     assert result["speedup"] == {"1": 7.5, "2": 9.0}
     assert result["threads"] == torch.get_num_threads() and result["device"] == "cpu"
 
@@ -146,7 +146,7 @@ def seed_result(seed: int, speedup: dict[str, float] | None) -> SeedResult:
     latency = None
     if speedup is not None:
         latency = {
-            "prune_ratio": 0.5, "parent_s": {"1": 2e-3, "64": 4e-2}, "pruned_s": {"1": 1e-3,
+            "prune_ratio": 0.5, "parent_s": {"1": 2e-3, "64": 4e-2}, "compacted_s": {"1": 1e-3,
             "64": 1e-2}, "speedup": speedup, "batch_sizes": [1, 64], "repeats": 5, "warmup": 1,
             "threads": 1, "device": "cpu", "parameters": {"parent": 100, "compacted": 40},
         }  # fmt: skip

@@ -108,19 +108,19 @@ def compare_latency(
 ) -> dict[str, Any]:
     """Median latency of ``parent`` and ``pruned`` and the speedup, per batch size (plain JSON).
 
-    Keys are strings (JSON objects): ``{"parent_s": {"1": s, "64": s}, "pruned_s": {...},
-    "speedup": {"1": parent / pruned, ...}, "batch_sizes", "repeats", "warmup", "threads",
+    Keys are strings (JSON objects): ``{"parent_s": {"1": s, "64": s}, "compacted_s": {...},
+    "speedup": {"1": parent / compacted, ...}, "batch_sizes", "repeats", "warmup", "threads",
     "device"}``; ``threads`` is ``torch.get_num_threads()`` of the measuring process.
     """
     times = measure_latencies(
         {"parent": parent, "pruned": pruned}, input_shape, batch_sizes, repeats, warmup
     )
     parent_s = {str(b): statistics.median(times["parent"][b]) for b in batch_sizes}
-    pruned_s = {str(b): statistics.median(times["pruned"][b]) for b in batch_sizes}
+    compacted_s = {str(b): statistics.median(times["pruned"][b]) for b in batch_sizes}
     return {
         "parent_s": parent_s,
-        "pruned_s": pruned_s,
-        "speedup": {b: parent_s[b] / pruned_s[b] for b in parent_s},
+        "compacted_s": compacted_s,
+        "speedup": {b: parent_s[b] / compacted_s[b] for b in parent_s},
         "batch_sizes": list(batch_sizes),
         "repeats": repeats,
         "warmup": warmup,

@@ -83,7 +83,7 @@ class RecordCollector:
         return [self._records[key] for key in sorted(self._records)]
 
     def leaderboard(self, environment: dict[str, Any] | None = None) -> dict[str, Any]:
-        """A schema-1 leaderboard of everything collected."""
+        """A leaderboard (``robustprune.leaderboard.make_leaderboard``) of everything collected."""
         return make_leaderboard(self.records(), environment)
 
 
@@ -93,6 +93,3 @@ def devices(records: Iterable[dict[str, Any]]) -> str:
         {str(record.get("environment", {}).get("device", "unknown")) for record in records}
     )
     return ", ".join(names) or "unknown"
-
-
-collector_key = pytest.StashKey[RecordCollector]()
