@@ -32,7 +32,7 @@ PHASES = {
         ("robustprune.pruning.pfp", "channel_sensitivities"),
     ],
     "trace": [
-        ("robustprune.pruning.filters", "channel_structure"),
+        ("robustprune.pruning.scored", "channel_structure"),
         ("robustprune.pruning.pfp", "channel_structure"),
     ],
     "dead structure": [("robustprune.pruning.dead", "DeadStructure.probe")],

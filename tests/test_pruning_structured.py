@@ -94,3 +94,67 @@ def test_batchnorm_of_removed_filters_counts_as_kept() -> None:
     assert prune_ratio(model, masks, count) == pytest.approx(removed_weights / count, rel=1e-12)
     # one filter with its consumer slice is ~3 % of this net: the target is met within half that
     assert prune_ratio(model, masks, count) == pytest.approx(0.5, abs=0.015)
+
+
+def propagate_group_by_group(structure, masks: dict) -> dict:
+    """The rule of ``ChannelStructure.propagate`` applied the plain way, one group after the
+    other until a whole pass changes nothing: the reference the flat propagation must equal."""
+    from robustprune.pruning.masks import kept_entries, weight_name
+    from robustprune.pruning.structure import AFFINE, CONSUMER, PRODUCER
+
+    result = {name: mask.clone() for name, mask in masks.items()}
+
+    def mask(module: str) -> Tensor:
+        name = weight_name(module)
+        if name not in result:
+            result[name] = torch.ones_like(structure._parameters[name], dtype=torch.bool)
+        return result[name]
+
+    while True:
+        before = kept_entries(result)
+        for group in structure.groups:
+            produced = torch.zeros(group.width, dtype=torch.bool)
+            for member in group.role(PRODUCER):
+                weight = mask(member.module)
+                rows = weight.reshape(weight.shape[0], -1).any(dim=1)
+                produced[member.channel[rows[member.index]]] = True
+            consumed = torch.full((group.width,), group.reaches_output or not group.role(CONSUMER))
+            for member in group.role(CONSUMER):
+                weight = mask(member.module)
+                columns = weight.transpose(0, 1).reshape(weight.shape[1], -1).any(dim=1)
+                consumed[member.channel[columns[member.index]]] = True
+            dead = ~(produced & consumed)
+            for member in group.members:
+                gone = member.index[dead[member.channel]]
+                if member.role == CONSUMER:
+                    mask(member.module)[:, gone] = False
+                elif member.role != AFFINE:
+                    mask(member.module)[gone] = False
+        if kept_entries(result) == before:
+            return result
+
+
+@pytest.mark.parametrize("arch", cifar_archs())
+def test_flat_propagation_equals_propagating_group_by_group(arch: str) -> None:
+    """Judging every group at once per round reaches the fixed point the plain loop reaches,
+    on random removals of single entries, whole filters and whole input channels."""
+    from robustprune.pruning.structure import channel_structure
+
+    torch.manual_seed(0)
+    model = create(arch, num_classes=10, in_channels=3, input_size=8).eval()
+    structure = channel_structure(model, torch.randn(2, 3, 8, 8))
+    generator = torch.Generator().manual_seed(1)
+    for trial in range(6):
+        masks = {}
+        for name, weight in prunable_weights(model).items():
+            keep = torch.rand(weight.shape, generator=generator) > 0.3 * (trial % 3) / 2
+            filters = torch.rand(weight.shape[0], generator=generator) < 0.15 * trial
+            channels = torch.rand(weight.shape[1], generator=generator) < 0.1 * trial
+            keep[filters] = False
+            keep[:, channels] = False
+            masks[name] = keep
+        expected = propagate_group_by_group(structure, masks)
+        found = structure.propagate(masks)
+        assert found.keys() == expected.keys()
+        for name in expected:
+            assert torch.equal(found[name], expected[name]), (arch, trial, name)

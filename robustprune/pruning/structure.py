@@ -30,7 +30,6 @@ from torch import Tensor, nn
 from robustprune.pruning.masks import (
     Masks,
     is_prunable,
-    kept_entries,
     prunable_modules,
     weight_name,
 )
@@ -80,6 +79,7 @@ class ChannelStructure:
         )
         self._parameters = dict(model.named_parameters())
         self._input_factors = _input_factors(self.modules, groups)
+        self._flat: _FlatMembers | None = None
 
     def input_factor(self, consumer: str) -> int:
         """Input columns per group channel of ``consumer`` (1 unless a Linear after a flatten)."""
@@ -87,51 +87,120 @@ class ChannelStructure:
 
     def propagate(self, masks: Masks) -> Masks:
         """``masks`` closed under structured removal (a new dict; only prunable layers' weight
-        masks change or are added, biases and BN are never masked)."""
+        masks change or are added, biases and BN are never masked).
+
+        Every group is judged at once per round, over flat vectors of all layers' rows and
+        columns: a few tensor operations per layer instead of a dozen per group member (the
+        knob searches call this tens of times per step). Each round only removes, and removing
+        more never revives a channel, so the rounds reach the same fixed point as judging one
+        group after the other would.
+        """
         result = {name: mask.clone() for name, mask in masks.items()}
-        before = kept_entries(result)
+        flat = self._flat_members()
+        for name in flat.layers:
+            self._mask(name, result)
         while True:
-            for group in self.groups:
-                self._propagate_group(group, result)
-            after = kept_entries(result)
-            if after == before:
+            rows, columns = flat.alive(result)
+            dead = ~(flat.produced(rows) & flat.consumed(columns))
+            kill_rows = torch.zeros_like(rows)
+            kill_rows[flat.producer_rows[dead[flat.producer_channels]]] = True
+            kill_columns = torch.zeros_like(columns)
+            kill_columns[flat.consumer_columns[dead[flat.consumer_channels]]] = True
+            kill_rows &= rows
+            kill_columns &= columns
+            if not bool(kill_rows.any() or kill_columns.any()):
                 return result
-            before = after
+            flat.remove(result, kill_rows, kill_columns)
+
+    def _flat_members(self) -> _FlatMembers:
+        if self._flat is None:
+            self._flat = _FlatMembers(self.groups, self._parameters)
+        return self._flat
 
     def _mask(self, name: str, masks: Masks) -> Tensor:
         if name not in masks:
             masks[name] = torch.ones_like(self._parameters[name], dtype=torch.bool)
         return masks[name]
 
-    def _propagate_group(self, group: ChannelGroup, masks: Masks) -> None:
-        produced = torch.zeros(group.width, dtype=torch.bool)
-        for member in group.role(PRODUCER):
-            weight = self._mask(weight_name(member.module), masks)
-            rows = weight.reshape(weight.shape[0], -1).any(dim=1).cpu()
-            produced[member.channel[rows[member.index]]] = True
-        consumers = group.role(CONSUMER)
-        if group.reaches_output or not consumers:
-            consumed = torch.ones(group.width, dtype=torch.bool)
-        else:
-            consumed = torch.zeros(group.width, dtype=torch.bool)
-            for member in consumers:
-                weight = self._mask(weight_name(member.module), masks)
-                columns = weight.transpose(0, 1).reshape(weight.shape[1], -1).any(dim=1).cpu()
-                consumed[member.channel[columns[member.index]]] = True
-        dead = ~(produced & consumed)
-        if not bool(dead.any()):
-            return
-        for member in group.members:
-            if member.role == AFFINE:
-                continue  # BN and depthwise parameters stay (they are retrained)
-            gone = member.index[dead[member.channel]]
-            if gone.numel() == 0:
-                continue
-            weight = self._mask(weight_name(member.module), masks)
-            if member.role == CONSUMER:
-                weight[:, gone.to(weight.device)] = False
-            else:
-                weight[gone.to(weight.device)] = False
+
+class _FlatMembers:
+    """Every group's producers and consumers as flat index vectors: position ``p`` of the
+    vector of all layers' output rows (or input columns) belongs to group channel ``c`` of the
+    vector of all groups' channels."""
+
+    def __init__(self, groups: list[ChannelGroup], parameters: dict[str, Tensor]) -> None:
+        layers = list(
+            dict.fromkeys(
+                weight_name(member.module)
+                for group in groups
+                for member in group.members
+                if member.role != AFFINE
+            )
+        )
+        self.layers = layers
+        self.shapes = {name: parameters[name].shape for name in layers}
+        row_start, column_start, position = {}, {}, [0, 0]
+        for name in layers:
+            row_start[name], column_start[name] = position
+            position[0] += self.shapes[name][0]
+            position[1] += self.shapes[name][1]
+        self.row_start, self.column_start = row_start, column_start
+        producer_rows, producer_channels, consumer_columns, consumer_channels = [], [], [], []
+        always_consumed, offset = [], 0
+        for group in groups:
+            for member in group.members:
+                name = weight_name(member.module)
+                if member.role == PRODUCER:
+                    producer_rows.append(member.index + row_start[name])
+                    producer_channels.append(member.channel + offset)
+                elif member.role == CONSUMER:
+                    consumer_columns.append(member.index + column_start[name])
+                    consumer_channels.append(member.channel + offset)
+            open_end = group.reaches_output or not group.role(CONSUMER)
+            always_consumed.append(torch.full((group.width,), open_end, dtype=torch.bool))
+            offset += group.width
+        empty = torch.zeros(0, dtype=torch.long)
+        self.producer_rows = torch.cat(producer_rows) if producer_rows else empty
+        self.producer_channels = torch.cat(producer_channels) if producer_channels else empty
+        self.consumer_columns = torch.cat(consumer_columns) if consumer_columns else empty
+        self.consumer_channels = torch.cat(consumer_channels) if consumer_channels else empty
+        self.always_consumed = (
+            torch.cat(always_consumed) if always_consumed else torch.zeros(0, dtype=torch.bool)
+        )
+
+    def alive(self, masks: Masks) -> tuple[Tensor, Tensor]:
+        """(every layer's rows with a kept entry, every layer's columns with one), flat, on CPU."""
+        rows = [masks[name].reshape(masks[name].shape[0], -1).any(dim=1) for name in self.layers]
+        columns = [
+            masks[name].transpose(0, 1).reshape(masks[name].shape[1], -1).any(dim=1)
+            for name in self.layers
+        ]
+        return torch.cat(rows).cpu(), torch.cat(columns).cpu()
+
+    def produced(self, rows: Tensor) -> Tensor:
+        """Group channels that some producer still writes."""
+        produced = torch.zeros_like(self.always_consumed)
+        produced[self.producer_channels[rows[self.producer_rows]]] = True
+        return produced
+
+    def consumed(self, columns: Tensor) -> Tensor:
+        """Group channels that some consumer still reads, or that reach the output."""
+        consumed = self.always_consumed.clone()
+        consumed[self.consumer_channels[columns[self.consumer_columns]]] = True
+        return consumed
+
+    def remove(self, masks: Masks, kill_rows: Tensor, kill_columns: Tensor) -> None:
+        """Set the rows and columns marked in the flat vectors to False, in place."""
+        for name in self.layers:
+            out_width, in_width = self.shapes[name][0], self.shapes[name][1]
+            row_start, column_start = self.row_start[name], self.column_start[name]
+            rows = kill_rows[row_start : row_start + out_width]
+            columns = kill_columns[column_start : column_start + in_width]
+            mask = masks[name]
+            if bool(rows.any()):
+                mask[rows.to(mask.device)] = False
+            if bool(columns.any()):
+                mask[:, columns.to(mask.device)] = False
 
 
 def kill_input_channels(weight_mask: Tensor, dead: Tensor, factor: int = 1) -> None:
