@@ -276,3 +276,16 @@ def test_smoke_methods_and_method_thresholds_must_be_methods_the_suite_runs(
                 MINIMAL + "methods = ['SiPP']\n[thresholds.methods.SIPP]\nnominal_pp = 0.1\n",
             )
         )
+
+
+def test_the_zoo_suite_keeps_the_digits_settings_frozen() -> None:
+    """digits_zoo reports its methods under the settings chosen for the digits suite before any
+    of them ran: delta, grid, shifts, recipes and mode must stay the digits suite's."""
+    zoo, digits = load_suite("digits_zoo"), load_suite("digits")
+    for field in ("dataset", "delta", "grid", "shifts", "mode"):
+        assert getattr(zoo, field) == getattr(digits, field), field
+    for arch in zoo.archs:
+        assert zoo.train_recipes[arch] == digits.train_recipes[arch]
+        assert zoo.retrain_recipes[arch] == digits.retrain_recipes[arch]
+    assert set(zoo.archs) <= set(digits.archs)
+    assert not set(zoo.seeds) & set(digits.seeds)  # held-out parents
