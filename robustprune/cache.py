@@ -275,8 +275,8 @@ class ArtifactStore:
             if self._stored_or_cleared(kind, key, fields) is not None:
                 return False
             tensor_path, sidecar_path, _ = self._paths(kind, key)
-            _atomic_write(tensor_path, tensors)
-            _atomic_write(sidecar_path, sidecar)
+            write_atomic(tensor_path, tensors)
+            write_atomic(sidecar_path, sidecar)
             return True
 
     def _write(
@@ -314,8 +314,8 @@ class ArtifactStore:
             )
         )
         sidecar["digest"] = sidecar_digest(sidecar)
-        _atomic_write(tensor_path, payload)
-        _atomic_write(sidecar_path, json.dumps(sidecar, indent=1, sort_keys=True).encode())
+        write_atomic(tensor_path, payload)
+        write_atomic(sidecar_path, json.dumps(sidecar, indent=1, sort_keys=True).encode())
 
     def _delete(self, kind: str, key: str) -> None:
         tensor_path, sidecar_path, _ = self._paths(kind, key)
@@ -383,12 +383,6 @@ def _check_tensors(payload: bytes, sidecar: dict[str, Any], name: str) -> Tensor
         return load_safetensors(payload) if payload else {}
     except Exception as error:  # noqa: BLE001 - any parse failure means: rebuild
         raise CorruptArtifactError(f"{name} is not safetensors: {error}") from None
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so a reader sees either the old file, or all of the new one
-    (with the permissions the umask gives: ``paths.write_atomic``)."""
-    write_atomic(path, data)
 
 
 # -- fingerprints: what keys say about networks and masks ----------------------------------

@@ -66,7 +66,7 @@ from robustprune.results import (
     PointResult,
     SeedResult,
 )
-from robustprune.suite import Case, Suite
+from robustprune.suite import TRAIN_MIXES, Case, Suite
 from robustprune.train import ENGINE_VERSION, evaluate, normalize_batch, train
 
 Progress = Callable[[str], None]
@@ -122,9 +122,10 @@ class CaseRunner:
         if self.suite.train_mix is None:
             return self.data.train
 
-        if self.suite.train_mix != "mix1":
+        if self.suite.train_mix not in TRAIN_MIXES:
             raise ValueError(
-                f"{self.suite.path}: unknown train_mix {self.suite.train_mix!r}; valid: 'mix1'"
+                f"{self.suite.path}: unknown train_mix {self.suite.train_mix!r}; "
+                f"valid: {', '.join(map(repr, TRAIN_MIXES))}"
             )
         return mix1_training_set(self.data.train, seed=0)
 

@@ -43,12 +43,12 @@ from robustprune.pruning.masks import (
     combine_masks,
     prunable_weights,
 )
+from robustprune.suite import MODES
 from robustprune.train import ENGINE_VERSION, get_recipe, train
 
 PIPELINE_VERSION = 2
 """Part of every step's cache key; bump when the loop changes what a step produces."""
 
-MODES = ("iterative", "one-shot")
 _STATE, _MASK = "state.", "mask."
 
 

@@ -19,6 +19,7 @@ from robustprune.leaderboard.schema import SUPPORTED_SCHEMAS
 from robustprune.report import figures
 from robustprune.report.html import ReportFigure, Section, render_index
 from robustprune.report.outdir import ReportDirectory, ReportDirectoryError
+from robustprune.report.style import slug
 
 __all__ = ["SUPPORTED_SCHEMAS", "ReportDirectoryError", "load_leaderboard", "write_report"]
 
@@ -149,7 +150,7 @@ def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) 
             if saved is not None:
                 section.figures.append(saved)
         for record in section.records:
-            method = figures_slug(str(record.get("method", "?")))
+            method = slug(str(record.get("method", "?")))
             for kind, (draw, caption) in RECORD_FIGURES.items():
                 saved = _save(
                     draw(record, section.records),
@@ -165,8 +166,3 @@ def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) 
     index.write_text(render_index(data, sections, JSON_NAME), encoding="utf-8")
     target.finish()
     return index
-
-
-def figures_slug(text: str) -> str:
-    """`text` made safe as part of a file name."""
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in text) or "_"

@@ -7,7 +7,6 @@ next to it), so it opens from disk without network access.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 from robustprune.distributions import NOMINAL
 from robustprune.leaderboard.per_seed import AT_LEAST, percent, seed_potentials
 from robustprune.leaderboard.tables import legend_lines, seed_headers, seed_rows, summary_cell
-from robustprune.report.style import distribution_label, interval_note
+from robustprune.report.style import distribution_label, finite, interval_note, slug
 
 Record = dict[str, Any]
 
@@ -46,7 +45,7 @@ class Section:
     @property
     def anchor(self) -> str:
         """The section's HTML id."""
-        return "-".join(_slug(part) for part in (self.suite, self.dataset, self.arch))
+        return "-".join(slug(part) for part in (self.suite, self.dataset, self.arch))
 
     @property
     def title(self) -> str:
@@ -136,27 +135,19 @@ _SORTER_JS = """
 """
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in str(text)) or "_"
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _cell(stats: Any, kind: str) -> str:
     """A table cell for a {"mean", "std", "ci"} entry (or a bare number): ``mean [low, high]``
     with the 95 % interval, ``mean ± std`` without one; empty and grey when missing."""
     mean = stats.get("mean") if isinstance(stats, dict) else stats
     std = stats.get("std") if isinstance(stats, dict) else None
     ci = stats.get("ci") if isinstance(stats, dict) else None
-    if not _finite(mean):
+    if not finite(mean):
         return '<td class="missing" data-sort="">–</td>'
     scale, digits = {"ratio": (100.0, 1), "seconds": (1.0, 1)}.get(kind, (1.0, 3))
     text = f"{mean * scale:.{digits}f}"
-    if isinstance(ci, list) and len(ci) == 2 and all(_finite(v) for v in ci):
+    if isinstance(ci, list) and len(ci) == 2 and all(finite(v) for v in ci):
         text += f" [{ci[0] * scale:.{digits}f}, {ci[1] * scale:.{digits}f}]"
-    elif _finite(std):
+    elif finite(std):
         text += f" ± {std * scale:.{digits}f}"
     return f'<td data-sort="{mean!r}">{escape(text)}</td>'
 
@@ -165,7 +156,7 @@ def _split_cell(text: str, mean: Any) -> str:
     """A cell whose text is ``"mean [low, high] …"``: the mean on top, the rest (interval,
     noise, kind) below in smaller type, so the columns stay narrow enough to fit the page."""
     head, _, rest = text.partition(" ")
-    if not _finite(mean) or text == "—":
+    if not finite(mean) or text == "—":
         return f'<td class="missing" data-sort="">{escape(text)}</td>'
     below = f' <span class="ci">{escape(rest)}</span>' if rest else ""
     return f'<td data-sort="{mean!r}">{escape(head)}{below}</td>'
@@ -303,7 +294,7 @@ def timings_table(section: Section) -> str:
             _text_cell(", ".join(str(s) for s in record.get("seeds") or [])),
         ]
         cells += [_cell(v, "seconds") for v in seconds]
-        cells.append(_cell(sum(v for v in seconds if _finite(v)), "seconds"))
+        cells.append(_cell(sum(v for v in seconds if finite(v)), "seconds"))
         cells.append(
             _text_cell(
                 "; ".join(

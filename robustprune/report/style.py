@@ -116,7 +116,13 @@ def short_label(distribution: str) -> str:
 
 
 def finite(value: Any) -> bool:
+    """Whether ``value`` is a real number (not a bool, not NaN or infinite)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def slug(text: str) -> str:
+    """``text`` made safe as part of a file name or an HTML id."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in str(text)) or "_"
 
 
 def mean(values: Sequence[float]) -> float:
