@@ -77,13 +77,27 @@ class Case:
 
     @property
     def id(self) -> str:
-        """Readable pytest id, e.g. ``digits-resnet20-WT``."""
-        return f"{self.suite.name}-{self.arch}-{self.method}"
+        """Readable pytest id, e.g. ``digits-resnet20-WT`` (:func:`case_id`)."""
+        return case_id(self.suite.name, self.arch, self.method)
 
     @property
     def group(self) -> str:
         """xdist loadgroup: every case of one parent population runs on one worker."""
         return f"{self.suite.name}-{self.arch}"
+
+
+def case_id(suite: str, arch: str, method: str) -> str:
+    """A case's id, ``<suite>-<arch>-<method>`` (``digits-resnet20-WT``); method labels hold
+    no ``-``, so :func:`case_group_of` can read the group back."""
+    return f"{suite}-{arch}-{method}"
+
+
+def case_group_of(case_id: str) -> str | None:
+    """The group (``<suite>-<arch>``) of a case id written by :func:`case_id`: everything
+    before the last ``-``; None for an id of another form."""
+    if case_id.count("-") < 2:
+        return None
+    return case_id.rsplit("-", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from robustprune.suite import case_group_of
+
 
 def case_group(nodeid: str) -> str:
-    """``...::test_prune_potential[digits-resnet20-WT]`` -> ``digits-resnet20``; else the node id.
-
-    Case ids are ``<suite>-<arch>-<method>``; the group is everything before the last dash.
-    """
+    """``...::test_prune_potential[digits-resnet20-WT]`` -> ``digits-resnet20``
+    (``robustprune.suite.case_group_of``); else the node id."""
     if "@" in nodeid:  # an xdist_group suffix, should a future pytest keep it again
         return nodeid.rsplit("@", 1)[-1]
     if nodeid.endswith("]") and "[" in nodeid:
-        case_id = nodeid[nodeid.index("[") + 1 : -1]
-        if case_id.count("-") >= 2:
-            return case_id.rsplit("-", 1)[0]
+        group = case_group_of(nodeid[nodeid.index("[") + 1 : -1])
+        if group is not None:
+            return group
     return nodeid
 
 
