@@ -226,7 +226,7 @@ class ArtifactStore:
         """The raw ``(tensors, sidecar)`` file contents of a stored artifact, or None when absent.
 
         Not verified here: :meth:`verify_files` or :meth:`import_files` on the receiving side
-        checks them (how a Ray task ships an artifact to a store it cannot open, robustprune.cluster).
+        checks them (how a Ray task ships an artifact to a store it cannot open, robustprune.ray_tasks).
         """
         tensor_path, sidecar_path, _ = self._paths(kind, key)
         try:

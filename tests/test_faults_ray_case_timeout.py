@@ -17,6 +17,7 @@ import pytest
 
 from robustprune.plugin.faults import CaseTimeoutError
 from robustprune.plugin.ray_run import RayRun
+from robustprune.ray_tasks import Unit
 
 
 def test_a_timed_out_case_cancels_only_its_own_unfinished_tasks(monkeypatch) -> None:
@@ -26,19 +27,17 @@ def test_a_timed_out_case_cancels_only_its_own_unfinished_tasks(monkeypatch) -> 
     monkeypatch.setitem(sys.modules, "ray", fake_ray)
 
     run = RayRun(config=SimpleNamespace(), options=SimpleNamespace())
-    units = [
-        ("parent", "resnet20", 0),
-        ("curve", "resnet20", "Hang", 0),
-        ("curve", "resnet20", "Hang", 1),
-        ("case", "resnet20", "Hang"),
-        ("curve", "resnet20", "WT", 0),
-        ("case", "resnet20", "WT"),
-    ]
-    for unit in units:
-        run.refs[unit] = f"ref {unit}"
+    parent = Unit("parent", "resnet20", seed=0)
+    finished_curve = Unit("curve", "resnet20", "Hang", 0)
+    running_curve = Unit("curve", "resnet20", "Hang", 1)
+    case_unit = Unit("case", "resnet20", "Hang")
+    other_curve = Unit("curve", "resnet20", "WT", 0)
+    other_case = Unit("case", "resnet20", "WT")
+    for unit in (parent, finished_curve, running_curve, case_unit, other_curve, other_case):
+        run.refs[unit] = f"ref {unit.label}"
         run.events[unit] = threading.Event()
-    run.events[("parent", "resnet20", 0)].set()
-    run.events[("curve", "resnet20", "Hang", 0)].set()  # finished before the deadline
+    run.events[parent].set()
+    run.events[finished_curve].set()  # finished before the deadline
 
     def deadline_passes() -> None:
         raise CaseTimeoutError("resnet20/Hang ran longer than --rp-case-timeout 5 s")
@@ -46,8 +45,5 @@ def test_a_timed_out_case_cancels_only_its_own_unfinished_tasks(monkeypatch) -> 
     monkeypatch.setattr(run, "echo_finished", deadline_passes)
     case = SimpleNamespace(arch="resnet20", method="Hang")
     with pytest.raises(CaseTimeoutError):
-        run.wait(("curve", "resnet20", "Hang", 1), case)
-    assert cancelled == [
-        ("ref ('curve', 'resnet20', 'Hang', 1)", True),
-        ("ref ('case', 'resnet20', 'Hang')", True),
-    ]
+        run.wait(running_curve, case)
+    assert cancelled == [("ref curve resnet20/Hang seed 1", True), ("ref case resnet20/Hang", True)]

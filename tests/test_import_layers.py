@@ -8,7 +8,7 @@ import sys
 RAY_TASK_IMPORTS = """
 import sys
 
-import robustprune.cluster as tasks
+import robustprune.ray_tasks as tasks
 import robustprune.harness  # what a task's run_unit imports to build a unit
 
 tasks._registry({})  # every registry a task loads: built-ins and installed entry points

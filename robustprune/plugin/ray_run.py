@@ -1,7 +1,7 @@
 """``--rp-ray``: this pytest session drives a Ray cluster that does the benchmark's work.
 
 After collection (and ``-k``/``-m`` selection) the driver submits exactly the units the selected
-cases need (robustprune.cluster: shifts, parents, parent evaluations, curves, case
+cases need (robustprune.ray_tasks: shifts, parents, parent evaluations, curves, case
 evaluations), each once, as Ray tasks with their dependencies as arguments. With
 ``--rp-ray-store driver`` the tasks send every artifact they build to a small actor on this
 node that imports it into the driver's store at once (so a killed driver's next run finds every
@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from robustprune.cluster import MAX_RETRIES, Job, UnitName, UnitResult, unit_label, unit_plan
 from robustprune.plugin.case_builders import skip_unless_cuda
 from robustprune.plugin.faults import CaseTimeoutError
+from robustprune.ray_tasks import MAX_RETRIES, Job, Unit, UnitResult, unit_plan
 
 PLUGIN_NAME = "robustprune-ray"
 
@@ -85,9 +85,9 @@ class RayRun:
 
     def __init__(self, config: pytest.Config, options: Any) -> None:
         self.config, self.options = config, options
-        self.events: dict[UnitName, threading.Event] = {}
-        self.results: dict[UnitName, UnitResult] = {}
-        self.errors: dict[UnitName, str] = {}
+        self.events: dict[Unit, threading.Event] = {}
+        self.results: dict[Unit, UnitResult] = {}
+        self.errors: dict[Unit, str] = {}
         self.gpus = False
         self.connected = False
         self.stopping = threading.Event()
@@ -95,7 +95,7 @@ class RayRun:
         self.failure: str | None = None
         self.finished_lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         """Lines about finished units, echoed by the waiting tests (see :meth:`echo_finished`)."""
-        self.refs: dict[UnitName, Any] = {}
+        self.refs: dict[Unit, Any] = {}
         """Each submitted unit's result reference (to cancel a timed-out case's own tasks)."""
 
     # -- submission ------------------------------------------------------------------------
@@ -143,9 +143,9 @@ class RayRun:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        from robustprune.cluster import DriverStore, run_unit, ship_by_value
         from robustprune.device import benchmark_threads
         from robustprune.plugin.registries import get_pruner_registry
+        from robustprune.ray_tasks import DriverStore, run_unit, ship_by_value
 
         registry = get_pruner_registry(self.config)
         # by registered class name: a suite's labels of one class share it
@@ -164,36 +164,36 @@ class RayRun:
             )
         resources = {"num_gpus": 1} if self.gpus else {"num_cpus": 1}
         task = ray.remote(run_unit)
-        refs: dict[UnitName, tuple[Any, Any]] = {}  # (UnitResult, its files) per unit
+        refs: dict[Unit, tuple[Any, Any]] = {}  # (UnitResult, its files) per unit
         threads = benchmark_threads()
         by_arch_method = {(case.arch, case.method): case for case in cases}
-        for name, needs in unit_plan(cases, suite.seeds).items():
+        for unit, needs in unit_plan(cases, suite.seeds).items():
             uses = {}
-            if name[0] in ("curve", "case"):
-                uses = {classes[name[2]]: pruners[classes[name[2]]]}
+            if unit.kind in ("curve", "case"):
+                uses = {classes[unit.method]: pruners[classes[unit.method]]}
             job = Job(
-                name=name,
+                unit=unit,
                 suite=suite,
-                case=by_arch_method.get(tuple(name[1:])) if name[0] == "case" else None,
+                case=by_arch_method[(unit.arch, unit.method)] if unit.kind == "case" else None,
                 pruners=uses,
                 data_root=None if self.options.data is None else str(self.options.data),
                 store_root=store_root if shared else None,
                 threads=threads,
             )
             options = dict(max_retries=MAX_RETRIES, retry_exceptions=False, **resources)
-            refs[name] = task.options(name=unit_label(name), num_returns=2, **options).remote(
+            refs[unit] = task.options(name=unit.label, num_returns=2, **options).remote(
                 job, driver, *(ref for need in needs for ref in refs[need])
             )
-            self.events[name] = threading.Event()
+            self.events[unit] = threading.Event()
         self.driver = driver  # keep the actor alive while tasks may call it
-        self.refs = {name: ref for name, (ref, _files) in refs.items()}
+        self.refs = {unit: ref for unit, (ref, _files) in refs.items()}
         self.say(
             f"ray: {len(refs)} tasks for {len(cases)} case{'s' * (len(cases) != 1)} on "
             f"{'GPUs' if self.gpus else 'CPUs'} of the cluster; artifacts in "
             f"{store_root} ({self.options.ray_store} store)"
         )
         self.collector = threading.Thread(
-            target=self.collect, args=({ref: name for name, (ref, _) in refs.items()},),
+            target=self.collect, args=({ref: unit for unit, (ref, _) in refs.items()},),
             name="robustprune-ray-collector", daemon=True,
         )  # fmt: skip
         self.collector.start()
@@ -207,7 +207,7 @@ class RayRun:
 
     # -- results ---------------------------------------------------------------------------
 
-    def collect(self, pending: dict[Any, UnitName]) -> None:
+    def collect(self, pending: dict[Any, Unit]) -> None:
         """Take each unit's result as its task finishes (its artifacts are in the store by then)."""
         import ray
 
@@ -215,30 +215,30 @@ class RayRun:
             while pending and not self.stopping.is_set():
                 ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.5)
                 for ref in ready:
-                    name = pending.pop(ref)
+                    unit = pending.pop(ref)
                     try:
-                        self.results[name] = ray.get(ref)
-                        info = self.results[name].info
+                        self.results[unit] = ray.get(ref)
+                        info = self.results[unit].info
                         outcome = info.get("origin") or ("skipped" if "skip" in info else "done")
                     except Exception as error:  # noqa: BLE001 - reported by the waiting cases
-                        self.errors[name] = str(error)
+                        self.errors[unit] = str(error)
                         outcome = "FAILED"
-                    self.events[name].set()
+                    self.events[unit].set()
                     done = len(self.events) - len(pending)
                     self.finished_lines.put(
-                        f"ray {done}/{len(self.events)}: {unit_label(name)} {outcome}"
+                        f"ray {done}/{len(self.events)}: {unit.label} {outcome}"
                     )
         except Exception as error:  # noqa: BLE001 - e.g. the cluster went away
             self.failure = f"{type(error).__name__}: {error}"
             for event in self.events.values():
                 event.set()
 
-    def wait(self, name: UnitName, case: Any = None) -> UnitResult:
+    def wait(self, unit: Unit, case: Any = None) -> UnitResult:
         """The unit's result once its task finished; RayUnitError (remote traceback) when it
         failed. A ``case`` that times out while waiting has its own tasks cancelled."""
-        event = self.events.get(name)
+        event = self.events.get(unit)
         if event is None:
-            raise RayUnitError(f"--rp-ray: {unit_label(name)} was not submitted")
+            raise RayUnitError(f"--rp-ray: {unit.label} was not submitted")
         try:
             while not event.wait(0.5):
                 self.echo_finished()
@@ -247,13 +247,11 @@ class RayRun:
                 self.cancel_case(case.arch, case.method)
             raise
         self.echo_finished()
-        if name in self.errors:
-            raise RayUnitError(
-                f"{unit_label(name)} failed on the Ray cluster:\n{self.errors[name]}"
-            )
-        if name not in self.results:
+        if unit in self.errors:
+            raise RayUnitError(f"{unit.label} failed on the Ray cluster:\n{self.errors[unit]}")
+        if unit not in self.results:
             raise RayUnitError(f"--rp-ray: lost the Ray cluster: {self.failure}")
-        return self.results[name]
+        return self.results[unit]
 
     def cancel_case(self, arch: str, method: str) -> None:
         """Cancel the unfinished tasks that only this case needs (its curves and its evaluation;
@@ -262,7 +260,7 @@ class RayRun:
         import ray
 
         for unit, ref in self.refs.items():
-            own = unit[0] in ("curve", "case") and unit[1:3] == (arch, method)
+            own = unit.kind in ("curve", "case") and (unit.arch, unit.method) == (arch, method)
             if own and not self.events[unit].is_set():
                 ray.cancel(ref, force=True)
 
@@ -307,21 +305,21 @@ class RayCases:
         skip_unless_cuda(self.runner.suite, self.run.gpus, "the Ray cluster has none")
         built = []
         for seed in self.runner.suite.seeds:
-            info = _skip_if_missing(self.run.wait(("parent", case.arch, seed), case)).info
+            info = _skip_if_missing(self.run.wait(Unit("parent", case.arch, seed=seed), case)).info
             built.append(replace(self.runner.parent(case.arch, seed), **_facts(info)))
         return built
 
     def curves(self, case: Any, parents: list[Any]) -> list[Any]:
         built = []
         for seed in self.runner.suite.seeds:
-            unit = ("curve", case.arch, case.method, seed)
+            unit = Unit("curve", case.arch, case.method, seed)
             info = _skip_if_missing(self.run.wait(unit, case)).info
             built.append(replace(self.runner.curve(case.arch, case.method, seed), **_facts(info)))
         return built
 
     def case_result(self, case: Any, parents: list[Any], curves: list[Any]) -> Any:
         """The CaseResult the case's task measured."""
-        unit = ("case", case.arch, case.method)
+        unit = Unit("case", case.arch, case.method)
         return _skip_if_missing(self.run.wait(unit, case)).info["result"]
 
 

@@ -36,51 +36,55 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from robustprune.cache import Artifact, ArtifactStore, CorruptArtifactError
 
 Files = dict[tuple[str, str], tuple[bytes, bytes]]
 """``(kind, key) -> (tensor file bytes, sidecar bytes)``, as ArtifactStore.export_files gives."""
 
-UnitName = tuple
-"""``("shifts",)``, ``("parent", arch, seed)``, ``("parent_eval", arch, seed)``,
-``("curve", arch, method, seed)`` or ``("case", arch, method)``."""
+
+class Unit(NamedTuple):
+    """One piece of a Ray run's work: ``Unit("shifts")``, ``Unit("parent", arch, seed=s)``,
+    ``Unit("parent_eval", arch, seed=s)``, ``Unit("curve", arch, method, s)`` or
+    ``Unit("case", arch, method)``; a field the kind does not use is None."""
+
+    kind: str
+    arch: str | None = None
+    method: str | None = None
+    seed: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``curve tinynet/WT seed 0``: how progress lines and errors name a unit."""
+        if self.kind in ("parent", "parent_eval"):
+            return f"{self.kind} {self.arch} seed {self.seed}"
+        if self.kind == "curve":
+            return f"curve {self.arch}/{self.method} seed {self.seed}"
+        if self.kind == "case":
+            return f"case {self.arch}/{self.method}"
+        return self.kind
+
 
 MAX_RETRIES = 3
 """Ray re-runs a task this many times when its worker process or node dies (not on errors)."""
 
 
-def unit_label(name: UnitName) -> str:
-    """``curve tinynet/WT seed 0``: how progress lines and errors name a unit."""
-    kind, *rest = name
-    if kind == "parent" or kind == "parent_eval":
-        return f"{kind} {rest[0]} seed {rest[1]}"
-    if kind == "curve":
-        return f"curve {rest[0]}/{rest[1]} seed {rest[2]}"
-    if kind == "case":
-        return f"case {rest[0]}/{rest[1]}"
-    return kind
-
-
-def unit_plan(cases: list[Any], seeds: tuple[int, ...]) -> dict[UnitName, tuple[UnitName, ...]]:
+def unit_plan(cases: list[Any], seeds: tuple[int, ...]) -> dict[Unit, tuple[Unit, ...]]:
     """Every unit ``cases`` need, each once, with the units it depends on (dependencies first)."""
-    plan: dict[UnitName, tuple[UnitName, ...]] = {}
+    plan: dict[Unit, tuple[Unit, ...]] = {}
+    shifts = Unit("shifts")
     if cases:
-        plan[("shifts",)] = ()
+        plan[shifts] = ()
     for case in cases:
-        for seed in seeds:
-            plan.setdefault(("parent", case.arch, seed), ())
-            plan.setdefault(
-                ("parent_eval", case.arch, seed), (("parent", case.arch, seed), ("shifts",))
-            )
-            plan.setdefault(("curve", case.arch, case.method, seed), (("parent", case.arch, seed),))
-        plan[("case", case.arch, case.method)] = (
-            ("shifts",),
-            *(("parent", case.arch, s) for s in seeds),
-            *(("parent_eval", case.arch, s) for s in seeds),
-            *(("curve", case.arch, case.method, s) for s in seeds),
-        )
+        parents = [Unit("parent", case.arch, seed=seed) for seed in seeds]
+        parent_evals = [Unit("parent_eval", case.arch, seed=seed) for seed in seeds]
+        curves = [Unit("curve", case.arch, case.method, seed) for seed in seeds]
+        for parent, parent_eval, curve in zip(parents, parent_evals, curves, strict=True):
+            plan.setdefault(parent, ())
+            plan.setdefault(parent_eval, (parent, shifts))
+            plan.setdefault(curve, (parent,))
+        plan[Unit("case", case.arch, case.method)] = (shifts, *parents, *parent_evals, *curves)
     return plan
 
 
@@ -88,7 +92,7 @@ def unit_plan(cases: list[Any], seeds: tuple[int, ...]) -> dict[UnitName, tuple[
 class Job:
     """What a task needs besides its inputs: the unit, the suite, where data and artifacts are."""
 
-    name: UnitName
+    unit: Unit
     suite: Any
     case: Any | None
     pruners: dict[str, type]
@@ -104,7 +108,7 @@ class Job:
 class UnitResult:
     """What a task returns first: a few facts about the unit (its files are the second return)."""
 
-    name: UnitName
+    unit: Unit
     info: dict[str, Any] = field(default_factory=dict)
     """``origin``/``seconds`` of a parent or curve, ``result`` (the CaseResult) of a case,
     ``skip`` (why) when the dataset is missing."""
@@ -195,7 +199,7 @@ def run_unit(job: Job, driver: Any | None, *inputs: UnitResult | Files) -> tuple
     given: tuple[UnitResult, ...] = inputs[0::2]  # type: ignore[assignment]
     for result in given:
         if "skip" in result.info:
-            return UnitResult(job.name, {"skip": result.info["skip"]}), {}
+            return UnitResult(job.unit, {"skip": result.info["skip"]}), {}
     from robustprune.device import THREADS_ENV, configure_worker
 
     os.environ[THREADS_ENV] = str(job.threads)
@@ -210,8 +214,8 @@ def run_unit(job: Job, driver: Any | None, *inputs: UnitResult | Files) -> tuple
         try:
             result = _build(job, store, device, given)
         except DatasetNotFoundError as error:
-            return UnitResult(job.name, {"skip": str(error)}), {}
-        if job.name[0] == "case":
+            return UnitResult(job.unit, {"skip": str(error)}), {}
+        if job.unit.kind == "case":
             return result, {}
         files = dict(store.loaded)
         for kind, key in store.artifacts():
@@ -228,38 +232,35 @@ def _build(
     from robustprune.harness import CaseRunner
 
     runner = CaseRunner(job.suite, store, device, job.data_root, registry=_registry(job.pruners))
-    kind, *rest = job.name
+    unit = job.unit
     try:
-        if kind == "shifts":
+        if unit.kind == "shifts":
             runner.distributions  # noqa: B018 - generates and stores the shifted test sets
-            return UnitResult(job.name)
-        if kind == "parent":
-            parent = runner.parent(*rest)
-            return UnitResult(job.name, {"origin": parent.origin, "seconds": parent.seconds})
-        if kind == "parent_eval":
-            runner.evaluate_all(runner.parent(*rest).model)
-            return UnitResult(job.name)
-        if kind == "curve":
-            curve = runner.curve(*rest)
-            return UnitResult(job.name, {"origin": curve.origin, "seconds": curve.seconds})
-        if kind == "case":
-            facts = {given.name: given.info for given in inputs}
-            case, seeds = job.case, job.suite.seeds
+            return UnitResult(unit)
+        if unit.kind == "parent":
+            parent = runner.parent(unit.arch, unit.seed)
+            return UnitResult(unit, {"origin": parent.origin, "seconds": parent.seconds})
+        if unit.kind == "parent_eval":
+            runner.evaluate_all(runner.parent(unit.arch, unit.seed).model)
+            return UnitResult(unit)
+        if unit.kind == "curve":
+            curve = runner.curve(unit.arch, unit.method, unit.seed)
+            return UnitResult(unit, {"origin": curve.origin, "seconds": curve.seconds})
+        if unit.kind == "case":
+            facts = {given.unit: given.info for given in inputs}
+            arch, method, seeds = unit.arch, unit.method, job.suite.seeds
             parents = [
-                _as_built(runner.parent(case.arch, s), facts.get(("parent", case.arch, s)))
+                _as_built(runner.parent(arch, s), facts.get(Unit("parent", arch, seed=s)))
                 for s in seeds
             ]
             curves = [
-                _as_built(
-                    runner.curve(case.arch, case.method, s),
-                    facts.get(("curve", case.arch, case.method, s)),
-                )
+                _as_built(runner.curve(arch, method, s), facts.get(Unit("curve", arch, method, s)))
                 for s in seeds
             ]
-            return UnitResult(job.name, {"result": runner.run(case, parents, curves)})
+            return UnitResult(unit, {"result": runner.run(job.case, parents, curves)})
     except DatasetNotFoundError as error:
-        return UnitResult(job.name, {"skip": str(error)})
-    raise ValueError(f"unknown unit {job.name!r}")
+        return UnitResult(unit, {"skip": str(error)})
+    raise ValueError(f"unknown unit {unit!r}")
 
 
 def _as_built(value: Any, info: dict[str, Any] | None) -> Any:
