@@ -23,3 +23,34 @@ NOISE_BALL_EPS: tuple[float, ...] = (
 )
 """The paper's noise-ball radii: linspace(0, 0.7, 15), bit for bit as ``numpy.linspace``
 computes it (i · (0.7 / 14), the last exactly 0.7); records store these values."""
+
+
+# -- how a distribution's name is shown ----------------------------------------------------
+
+
+def distribution_label(name: str) -> str:
+    """A title: 'corruption:fog:3' -> 'fog (severity 3)', 'noise:uniform:0.1' -> 'uniform noise
+    ε=0.1'; any other name as it is."""
+    parts = name.split(":")
+    if len(parts) == 3 and parts[0] == "corruption":
+        return f"{parts[1]} (severity {parts[2]})"
+    if len(parts) == 3 and parts[0] == "noise":
+        return f"{parts[1]} noise ε={parts[2]}"
+    return name
+
+
+def tick_label(name: str) -> str:
+    """A figure's tick label: 'corruption:fog:3' -> 'fog 3', 'noise:uniform:0.1' -> 'noise
+    ε=0.1'; any other name as it is."""
+    parts = name.split(":")
+    if len(parts) == 3 and parts[0] == "corruption":
+        return f"{parts[1].replace('_', ' ')} {parts[2]}"
+    if len(parts) == 3 and parts[0] == "noise":
+        return f"noise ε={parts[2]}"
+    return name
+
+
+def short_distribution(name: str) -> str:
+    """A table's column or list entry: ``corruption:fog:3`` -> ``fog:3``, ``noise:uniform:0.3``
+    -> ``uniform:0.3`` (the family goes); any name with fewer parts as it is."""
+    return name.split(":", 1)[1] if name.count(":") >= 2 else name

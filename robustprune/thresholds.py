@@ -6,7 +6,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from robustprune.distributions import NOMINAL
+from robustprune.distributions import NOMINAL, short_distribution
 
 
 def effective_thresholds(record: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def describe_curve(record: dict[str, Any], seed_index: int = 0) -> str:
                 *[point["accuracy"][d] for d in distributions],
             ]
         )
-    headers = ["prune ratio", "FLOP red.", *[_short(d) for d in distributions]]
+    headers = ["prune ratio", "FLOP red.", *[short_distribution(d) for d in distributions]]
     delta = record["delta"]
     seed = record["seeds"][seed_index]
     title = (
@@ -81,8 +81,3 @@ def failure_message(record: dict[str, Any], failures: list[str]) -> str:
     """What a failing case prints: the violations, then the curve of every seed."""
     curves = "\n\n".join(describe_curve(record, i) for i in range(len(record["seeds"])))
     return "\n".join(f"- {failure}" for failure in failures) + "\n\n" + curves
-
-
-def _short(distribution: str) -> str:
-    """``corruption:gaussian_noise:3`` -> ``gaussian_noise:3`` for narrow table headers."""
-    return distribution.split(":", 1)[1] if distribution.startswith("corruption:") else distribution

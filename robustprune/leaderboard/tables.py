@@ -13,7 +13,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from robustprune.distributions import NOMINAL
+from robustprune.distributions import NOMINAL, short_distribution
 from robustprune.leaderboard.per_seed import (
     below_grid,
     census,
@@ -62,11 +62,6 @@ def shown_metrics(records: list[dict[str, Any]]) -> list[str]:
     """The summary metrics to show: every standard one, and optional ones some record has."""
     optional = [m for m in OPTIONAL_METRICS if any(m in r["summary"] for r in records)]
     return [*SUMMARY_METRICS, *optional]
-
-
-def short_distribution(name: str) -> str:
-    """``corruption:fog:3`` -> ``fog:3``; ``noise:uniform:0.3`` -> ``uniform:0.3``."""
-    return name.split(":", 1)[1] if name.count(":") >= 2 else name
 
 
 def excluded_shifts(record: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from robustprune.distributions import NOMINAL
+from robustprune.distributions import NOMINAL, distribution_label, tick_label
 from robustprune.leaderboard.per_seed import seed_potentials, seed_summary
 from robustprune.report.record_figures import (
     cross_confidence,
@@ -31,7 +31,6 @@ from robustprune.report.record_figures import (
 )
 from robustprune.report.style import (
     PAGE_WIDTH,
-    distribution_label,
     finite,
     group_title,
     interval_note,
@@ -40,7 +39,6 @@ from robustprune.report.style import (
     method_styles,
     new_figure,
     save_figure,
-    short_label,
     styled,
 )
 
@@ -274,7 +272,7 @@ def prune_potential_bars(records: Sequence[Record]) -> Figure | None:
     if NOMINAL in distributions and len(distributions) > 1:
         axes.axvline(0.5, color="0.5", linewidth=0.8)
     axes.set_xticks(range(len(distributions)))
-    labels = [short_label(d) + (" †" if d in degenerate else "") for d in distributions]
+    labels = [tick_label(d) + (" †" if d in degenerate else "") for d in distributions]
     axes.set_xticklabels(labels, rotation=35, ha="right", rotation_mode="anchor")
     for label, distribution in zip(axes.get_xticklabels(), distributions, strict=True):
         if distribution in degenerate:

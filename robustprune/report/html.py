@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from robustprune.distributions import NOMINAL
+from robustprune.distributions import NOMINAL, distribution_label
 from robustprune.leaderboard.per_seed import AT_LEAST, percent, seed_potentials
 from robustprune.leaderboard.tables import legend_lines, seed_headers, seed_rows, summary_cell
-from robustprune.report.style import distribution_label, finite, interval_note, slug
+from robustprune.report.style import finite, interval_note, slug
 
 Record = dict[str, Any]
 

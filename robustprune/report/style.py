@@ -95,26 +95,6 @@ def legend_below(figure: Figure, axes: Any, columns: int | None = None) -> None:
         )  # fmt: skip
 
 
-def distribution_label(distribution: str) -> str:
-    """'corruption:fog:3' -> 'fog (severity 3)', 'noise:uniform:0.1' -> 'uniform noise ε=0.1'."""
-    parts = distribution.split(":")
-    if len(parts) == 3 and parts[0] == "corruption":
-        return f"{parts[1]} (severity {parts[2]})"
-    if len(parts) == 3 and parts[0] == "noise":
-        return f"{parts[1]} noise ε={parts[2]}"
-    return distribution
-
-
-def short_label(distribution: str) -> str:
-    """A tick label: 'corruption:fog:3' -> 'fog 3', 'noise:uniform:0.1' -> 'noise ε=0.1'."""
-    parts = distribution.split(":")
-    if len(parts) == 3 and parts[0] == "corruption":
-        return f"{parts[1].replace('_', ' ')} {parts[2]}"
-    if len(parts) == 3 and parts[0] == "noise":
-        return f"noise ε={parts[2]}"
-    return distribution
-
-
 def finite(value: Any) -> bool:
     """Whether ``value`` is a real number (not a bool, not NaN or infinite)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
