@@ -65,6 +65,17 @@ class Thresholds:
             "excess_error_slope_max": None if math.isinf(slope) else slope,
         }
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Thresholds:
+        """The thresholds a record's ``thresholds`` holds (:meth:`to_dict` read back)."""
+        slope = values["excess_error_slope_max"]
+        return cls(
+            nominal_pp=values["nominal_pp"],
+            shifted_pp=dict(values["shifted_pp"]),
+            shifted_pp_default=values["shifted_pp_default"],
+            excess_error_slope_max=math.inf if slope is None else slope,
+        )
+
 
 @dataclass(frozen=True)
 class Case:

@@ -7,6 +7,7 @@ from typing import Any
 from tabulate import tabulate
 
 from robustprune.distributions import NOMINAL, short_distribution
+from robustprune.suite import Thresholds
 
 
 def effective_thresholds(record: dict[str, Any]) -> dict[str, Any]:
@@ -16,14 +17,10 @@ def effective_thresholds(record: dict[str, Any]) -> dict[str, Any]:
     ``robustprune.leaderboard.case_gate_failures``, the same code as ``robustprune compare``.
     """
     suite = record["thresholds"]
-    shifted = {
-        name: suite["shifted_pp"].get(name, suite["shifted_pp_default"])
-        for name in record["distributions"]
-        if name != NOMINAL
-    }
+    shifted = Thresholds.from_dict(suite).for_shift
     return {
         "nominal_pp": suite["nominal_pp"],
-        "shifted_pp": shifted,
+        "shifted_pp": {name: shifted(name) for name in record["distributions"] if name != NOMINAL},
         "excess_error_slope_max": suite["excess_error_slope_max"],
     }
 

@@ -151,6 +151,27 @@ def test_method_thresholds_override_the_suite_ones(tmp_path: Path) -> None:
     assert suite.thresholds_for("FT").nominal_pp == 0.1
 
 
+def test_a_record_gets_each_shift_its_own_threshold_or_the_default(tmp_path: Path) -> None:
+    from robustprune.suite import Thresholds
+    from robustprune.thresholds import effective_thresholds
+
+    shifts = 'shifts = ["noise:uniform:0.3", "noise:uniform:0.5"]\n'
+    text = MINIMAL.replace('shifts = ["noise:uniform:0.3"]\n', shifts) + (
+        '[thresholds]\nnominal_pp = 0.1\nshifted_pp = { "noise:uniform:0.5" = 0.2 }\n'
+    )
+    thresholds = load_suite(write(tmp_path, text)).thresholds_for("WT")
+    assert Thresholds.from_dict(thresholds.to_dict()) == thresholds
+    record = {
+        "thresholds": thresholds.to_dict(),
+        "distributions": ["nominal", "noise:uniform:0.3", "noise:uniform:0.5"],
+    }
+    assert effective_thresholds(record) == {
+        "nominal_pp": 0.1,
+        "shifted_pp": {"noise:uniform:0.3": 0.0, "noise:uniform:0.5": 0.2},
+        "excess_error_slope_max": None,
+    }
+
+
 def test_unknown_threshold_key_is_named(tmp_path: Path) -> None:
     with pytest.raises(
         SuiteError, match=r"unknown key 'nominal' in \[thresholds\] \(did you mean 'nominal_pp'\?\)"
