@@ -293,7 +293,7 @@ def test_a_rerun_into_the_same_folder_drops_stale_figures(
 def test_unknown_schema_and_missing_file_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"schema 7 is not supported; supported: \[1, 2\]"):
         write_report({"schema": 7, "records": []}, tmp_path)
-    with pytest.raises(FileNotFoundError, match="nowhere.json"):
+    with pytest.raises(ValueError, match="nowhere.json' does not exist"):
         write_report(tmp_path / "nowhere.json", tmp_path)
     with pytest.raises(ValueError, match="'records' must be a list"):
         write_report({"schema": 1, "records": {"WT": {}}}, tmp_path)

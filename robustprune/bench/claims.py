@@ -24,7 +24,6 @@ Needs scipy (Student-t quantiles): ``pip install 'robustprune[stats]'``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,12 +31,14 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from robustprune.distributions import NOMINAL
+from robustprune.leaderboard import load_leaderboard
+
 try:
     from scipy import stats
 except ImportError:  # the stats extra; the message below says how to get it
     stats = None
 
-NOMINAL = "nominal"
 RESAMPLES = 10_000
 CONFIDENCE = 0.95
 
@@ -159,7 +160,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> None:
             f"{parser.prog} needs scipy for its Student-t intervals, which is not installed: "
             "pip install 'robustprune[stats]' (or pip install scipy)"
         )
-    board = json.loads(args.leaderboard.read_text())
+    board = load_leaderboard(args.leaderboard)
     records = board["records"]
     methods = [m for m in args.methods.split(",") if m] or sorted({r["method"] for r in records})
     seeds = sorted({s for r in records for s in r["seeds"]})

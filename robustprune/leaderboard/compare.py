@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
+from robustprune.distributions import NOMINAL
 from robustprune.leaderboard.outcomes import case_outcomes
 from robustprune.leaderboard.resample import (
     GATE_CONFIDENCE,
@@ -504,7 +505,7 @@ def suite_differences(baseline: dict[str, Any], suite: Any, seeds: Sequence[int]
     problems = []
     for record in records:
         settings = _settings(record)
-        shifts = [name for name in settings["shifts"] if name != "nominal"]
+        shifts = [name for name in settings["shifts"] if name != NOMINAL]
         for name, value in expected.items():
             if settings[name] != value:
                 problems.append(f"{name} {settings[name]} -> {value}")

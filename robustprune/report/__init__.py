@@ -15,13 +15,14 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from robustprune.leaderboard.files import load_leaderboard
 from robustprune.leaderboard.schema import SUPPORTED_SCHEMAS
 from robustprune.report import figures
 from robustprune.report.html import ReportFigure, Section, render_index
 from robustprune.report.outdir import ReportDirectory, ReportDirectoryError
 from robustprune.report.style import slug
 
-__all__ = ["SUPPORTED_SCHEMAS", "ReportDirectoryError", "load_leaderboard", "write_report"]
+__all__ = ["SUPPORTED_SCHEMAS", "ReportDirectoryError", "write_report"]
 
 JSON_NAME = "leaderboard.json"
 FIGURES_DIR = "figures"
@@ -67,21 +68,11 @@ RECORD_FIGURES: dict[str, tuple[Callable[[Record, Sequence[Record]], Figure | No
 }
 
 
-def load_leaderboard(leaderboard: dict[str, Any] | Path | str) -> dict[str, Any]:
-    """The leaderboard as a dict (read from a path if needed), checked for a known schema."""
+def _readable(leaderboard: dict[str, Any] | Path | str) -> dict[str, Any]:
+    """The leaderboard as a dict: a file read and validated by the leaderboard loader, or a
+    dict checked for what a report reads (a known schema, a list of records)."""
     if not isinstance(leaderboard, dict):
-        path = Path(leaderboard)
-        try:
-            leaderboard = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"leaderboard file {str(path)!r} does not exist") from None
-        except json.JSONDecodeError as error:
-            raise ValueError(f"leaderboard file {str(path)!r} is not valid JSON: {error}") from None
-        if not isinstance(leaderboard, dict):
-            raise ValueError(
-                f"leaderboard file {str(path)!r} holds a {type(leaderboard).__name__}, "
-                "expected an object with 'schema' and 'records'"
-            )
+        return load_leaderboard(leaderboard)
     schema = leaderboard.get("schema")
     if schema not in SUPPORTED_SCHEMAS:
         raise ValueError(
@@ -134,7 +125,7 @@ def write_report(leaderboard: dict[str, Any] | Path | str, out_dir: Path | str) 
     :mod:`robustprune.report.outdir`); otherwise :class:`ReportDirectoryError` is raised and
     nothing is changed. Files of an earlier report that this one does not rewrite are removed.
     """
-    data = load_leaderboard(leaderboard)
+    data = _readable(leaderboard)
     out_dir = Path(out_dir)
     target = ReportDirectory(out_dir)
     json_path = target.claim(out_dir / JSON_NAME)
