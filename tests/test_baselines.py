@@ -15,9 +15,10 @@ from robustprune.baselines import (
     shipped_baseline,
 )
 from robustprune.cli import main
-from robustprune.leaderboard import load_leaderboard
+from robustprune.leaderboard import load_leaderboard, suite_differences
 from robustprune.plugin.options import resolve_compare
-from robustprune.suite import list_suites
+from robustprune.pruning import default_registry
+from robustprune.suite import list_suites, load_suite
 
 pytest_plugins = ["pytester"]
 
@@ -30,8 +31,19 @@ def test_the_digits_baseline_ships_inside_the_package() -> None:
 
 
 def test_every_shipped_baseline_belongs_to_a_shipped_suite() -> None:
-    assert "digits" in list_baselines()
+    assert {"digits", "digits_zoo"} <= set(list_baselines())
     assert set(list_baselines()) <= set(list_suites())
+
+
+@pytest.mark.parametrize("name", list_baselines())
+def test_every_shipped_baseline_matches_its_suite_and_covers_every_case(name: str) -> None:
+    """A suite whose settings move on without its baseline would leave a gate that refuses to
+    compare; one whose methods or networks grow would leave cases the gate never checks."""
+    suite = load_suite(name)
+    baseline = load_leaderboard(shipped_baseline(name))
+    assert suite_differences(baseline, suite, suite.seeds) == []
+    cases = {(record["arch"], record["method"]) for record in baseline["records"]}
+    assert cases == {(case.arch, case.method) for case in suite.cases(default_registry().names())}
 
 
 def test_an_unknown_baseline_name_is_an_error_listing_the_shipped_ones() -> None:
