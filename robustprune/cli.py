@@ -35,8 +35,8 @@ from robustprune.leaderboard import (
     LeaderboardError,
     check_gates,
     compare,
+    gate_argument,
     load_leaderboard,
-    parse_gate,
     render_comparison,
     render_csv,
     render_markdown,
@@ -88,13 +88,6 @@ class CommandError(Exception):
     """A problem the user can fix; printed without a traceback, exit status 2."""
 
 
-def _gate(text: str) -> Gate:
-    try:
-        return parse_gate(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per action."""
     parser = argparse.ArgumentParser(
@@ -133,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     comparing.add_argument("current", type=Path, metavar="CURRENT.json")
     comparing.add_argument(
-        "--fail", metavar="METRIC:TOL", type=_gate, action="append", default=[],
+        "--fail", metavar="METRIC:TOL", type=gate_argument, action="append", default=[],
         help=f"gate (repeatable); METRIC is one of {', '.join(ALL_METRICS)} or prune_potential; "
         "TOL is absolute (0.05) or in percentage points (5%%)",
     )  # fmt: skip

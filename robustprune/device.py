@@ -12,6 +12,15 @@ def default_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of the model's first parameter (or buffer); CPU for a model with neither."""
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
 def worker_index(worker_id: str | None) -> int:
     """0 for the controller or a run without xdist, N for xdist's ``gwN``."""
     if not worker_id or not worker_id.startswith("gw"):

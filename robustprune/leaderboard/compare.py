@@ -16,6 +16,7 @@ one fails. See docs/records.md and docs/statistics.md.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import math
 from collections.abc import Sequence
@@ -78,6 +79,14 @@ class Gate:
 
     def __str__(self) -> str:
         return self.text or f"{self.metric}:{self.tolerance:g}"
+
+
+def gate_argument(text: str) -> Gate:
+    """:func:`parse_gate` as an argparse ``type``: ``compare --fail`` and ``--rp-compare-fail``."""
+    try:
+        return parse_gate(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_gate(text: str) -> Gate:

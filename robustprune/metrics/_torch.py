@@ -8,14 +8,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (or buffer); CPU for a model with neither."""
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")
+from robustprune.device import model_device
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from robustprune.metrics._torch import model_device
+from robustprune.device import model_device
 
 
 def _spatial(input_size: int | tuple[int, int]) -> tuple[int, int]:

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from robustprune.device import model_device
+
 BATCH_SIZES: tuple[int, ...] = (1, 64)
 """Batch sizes records report (the speedup column is the one at 64)."""
 REPEATS = 5
@@ -34,11 +36,6 @@ def _check(batch_sizes: Sequence[int], repeats: int, warmup: int) -> None:
         raise ValueError(f"repeats must be a positive int, got {repeats!r}")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _timed(model: nn.Module, inputs: torch.Tensor) -> float:
@@ -70,7 +67,7 @@ def measure_latencies(
     _check(batch_sizes, repeats, warmup)
     if not models:
         raise ValueError("measure_latencies needs at least one model")
-    devices = {label: _device_of(model) for label, model in models.items()}
+    devices = {label: model_device(model) for label, model in models.items()}
     device = next(iter(devices.values()))
     if any(d != device for d in devices.values()):
         shown = ", ".join(f"{label}: {d}" for label, d in devices.items())
@@ -125,5 +122,5 @@ def compare_latency(
         "repeats": repeats,
         "warmup": warmup,
         "threads": torch.get_num_threads(),
-        "device": str(_device_of(parent)),
+        "device": str(model_device(parent)),
     }

@@ -13,7 +13,7 @@ import pytest
 
 from robustprune.baselines import BaselineError, resolve_baseline
 from robustprune.history import LATEST, default_history_dir, latest_run
-from robustprune.leaderboard import Gate, parse_gate
+from robustprune.leaderboard import Gate, gate_argument
 from robustprune.paths import default_cache_root
 from robustprune.suite import SuiteError, parse_seeds
 
@@ -72,13 +72,6 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _gate(text: str) -> Gate:
-    try:
-        return parse_gate(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def add_options(parser: pytest.Parser) -> None:
     """Register the ``robustprune`` option group."""
     group = parser.getgroup("robustprune", "robustprune benchmark harness")
@@ -114,7 +107,7 @@ def add_options(parser: pytest.Parser) -> None:
         help="run history directory (default: $ROBUSTPRUNE_HISTORY, else <--rp-cache>/history)",
     )  # fmt: skip
     group.addoption(
-        "--rp-compare-fail", metavar="METRIC:TOL", action="append", type=_gate, default=[],
+        "--rp-compare-fail", metavar="METRIC:TOL", action="append", type=gate_argument, default=[],
         help="fail the session when METRIC is worse than the --rp-compare baseline by more "
         "than TOL with 95%% confidence (repeatable; e.g. prune_potential:4%%, which gates nominal "
         "and shifted prune potential)",

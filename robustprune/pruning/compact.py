@@ -25,6 +25,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
+from robustprune.device import model_device
 from robustprune.pruning.masks import Masks, apply_masks
 from robustprune.pruning.structure import (
     AFFINE,
@@ -57,7 +58,7 @@ def compact(model: nn.Module, masks: Masks, example_input: Tensor) -> nn.Module:
             f"the model; valid names are model.named_parameters(), e.g. "
             f"{next(iter(parameters), '')!r}"
         )
-    device = next(model.parameters()).device
+    device = model_device(model)
     example = example_input.to(device)
     compacted = copy.deepcopy(model)
     apply_masks(compacted, masks)

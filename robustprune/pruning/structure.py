@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from robustprune.device import model_device
 from robustprune.pruning.masks import (
     Masks,
     is_prunable,
@@ -287,7 +288,7 @@ def _dependency_graph(model: nn.Module, example: Tensor, torch_pruning):
     try:
         with torch.enable_grad():  # the graph is traced through autograd
             return torch_pruning.DependencyGraph().build_dependency(
-                model, example_inputs=example.to(next(model.parameters()).device)
+                model, example_inputs=example.to(model_device(model))
             )
     finally:
         model.train(was_training)
