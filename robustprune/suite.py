@@ -94,17 +94,22 @@ class Case:
     @property
     def group(self) -> str:
         """xdist loadgroup: every case of one parent population runs on one worker."""
-        return f"{self.suite.name}-{self.arch}"
+        return group_id(self.suite.name, self.arch)
+
+
+def group_id(suite: str, arch: str) -> str:
+    """The group of an architecture's cases, ``<suite>-<arch>`` (``digits-resnet20``)."""
+    return f"{suite}-{arch}"
 
 
 def case_id(suite: str, arch: str, method: str) -> str:
-    """A case's id, ``<suite>-<arch>-<method>`` (``digits-resnet20-WT``); method labels hold
-    no ``-``, so :func:`case_group_of` can read the group back."""
-    return f"{suite}-{arch}-{method}"
+    """A case's id, ``<group>-<method>`` (``digits-resnet20-WT``); method labels hold no
+    ``-``, so :func:`case_group_of` can read the group back."""
+    return f"{group_id(suite, arch)}-{method}"
 
 
 def case_group_of(case_id: str) -> str | None:
-    """The group (``<suite>-<arch>``) of a case id written by :func:`case_id`: everything
+    """The group (:func:`group_id`) of a case id written by :func:`case_id`: everything
     before the last ``-``; None for an id of another form."""
     if case_id.count("-") < 2:
         return None

@@ -140,6 +140,15 @@ def test_parse_seeds_names_the_bad_value(text: str, message: str) -> None:
         parse_seeds(text)
 
 
+def test_a_case_id_gives_back_its_group(tmp_path: Path) -> None:
+    from robustprune.suite import case_group_of
+
+    [case] = load_suite(write(tmp_path, MINIMAL + 'methods = ["WT"]\n')).cases(METHODS)
+    assert (case.id, case.group) == ("mine-resnet20-WT", "mine-resnet20")
+    assert case_group_of(case.id) == case.group
+    assert case_group_of("resnet20") is None
+
+
 def test_method_thresholds_override_the_suite_ones(tmp_path: Path) -> None:
     text = (
         MINIMAL
