@@ -1,5 +1,6 @@
 """Facts about the evaluated distributions that every layer shares: the name of the unshifted
-test set, the corruption severities and the noise-ball radii.
+test set, the corruption severities, the noise-ball radii, the float slack when errors on a
+distribution are compared, and how a distribution's name is shown.
 
 This module imports nothing, so the harness, records, reports, leaderboards, metrics and the
 data loaders can all import it without pulling in torch or creating an import cycle.
@@ -12,6 +13,11 @@ NOMINAL = "nominal"
 
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 """Corruption severities, as in CIFAR-10-C and ImageNet-C: one parameter per severity."""
+
+ERROR_TOLERANCE = 1e-9
+"""Float slack in "error <= parent error + delta": errors are 1 - accuracy computed from
+counts, so this absorbs round-off such as 0.105 <= 0.1 + 0.005 without changing any real
+decision."""
 
 NOISE_BALL_MAX_EPS = 0.7
 """Largest noise-ball radius (half-width of the uniform noise, in normalized units)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from robustprune.identity import run_provenance
 from robustprune.leaderboard import write_leaderboard
-from robustprune.leaderboard.files import _git_state
+from robustprune.leaderboard.files import git_state
 from robustprune.machine import class_of
 from robustprune.paths import default_cache_root
 
@@ -87,7 +87,7 @@ def save_run(
     if len(suites) != 1:
         raise HistoryError(f"a stored run holds one suite; this leaderboard has {suites}")
     created = created or datetime.now(UTC)
-    git = _git_state(checkout)
+    git = git_state(checkout)
     directory = history / suites[0]
     directory.mkdir(parents=True, exist_ok=True)
     taken = {path.name for path in directory.iterdir()}

@@ -121,7 +121,7 @@ def train(
             if data.augment == "cifar":
                 inputs = cifar_augment(inputs, generator)
             inputs = normalize_batch(inputs, data.mean, data.std)
-            loss = F.cross_entropy(_logits(model(inputs)), targets, ignore_index=IGNORE_INDEX)
+            loss = F.cross_entropy(logits_of(model(inputs)), targets, ignore_index=IGNORE_INDEX)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -184,7 +184,7 @@ def evaluate(
     for start in range(0, len(images), batch_size):
         index = torch.arange(start, min(start + batch_size, len(images)))
         inputs, targets = images.batch(index, device)
-        logits = _logits(model(normalize_batch(inputs, data.mean, data.std)))
+        logits = logits_of(model(normalize_batch(inputs, data.mean, data.std)))
         total_loss += F.cross_entropy(
             logits, targets, ignore_index=IGNORE_INDEX, reduction="sum"
         ).item()
@@ -213,7 +213,7 @@ def evaluate(
     )
 
 
-def _logits(output) -> torch.Tensor:
+def logits_of(output) -> torch.Tensor:
     """Models may return a tensor or torchvision's ``{"out": ...}`` dict."""
     return output["out"] if isinstance(output, dict) else output
 

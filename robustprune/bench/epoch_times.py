@@ -45,7 +45,7 @@ from robustprune.models import create
 from robustprune.pruning import default_registry
 from robustprune.recipes import get_recipe
 from robustprune.suite import load_suite
-from robustprune.train import IGNORE_INDEX, _logits, cifar_augment, normalize_batch
+from robustprune.train import IGNORE_INDEX, cifar_augment, logits_of, normalize_batch
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def time_arch(arch: str, data: Data, batch: int, iterations: int, device: torch.
 
     def train_step() -> None:
         inputs = cifar_augment(images, generator) if data.augment else images
-        logits = _logits(model(normalize_batch(inputs, MEAN, STD)))
+        logits = logits_of(model(normalize_batch(inputs, MEAN, STD)))
         loss = F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -112,7 +112,7 @@ def time_arch(arch: str, data: Data, batch: int, iterations: int, device: torch.
 
     @torch.no_grad()
     def eval_step() -> None:
-        _logits(model(normalize_batch(images[:eval_batch], MEAN, STD))).argmax(1)
+        logits_of(model(normalize_batch(images[:eval_batch], MEAN, STD))).argmax(1)
 
     eval_s = median_seconds(eval_step, iterations, device)
     return train_s, eval_s / eval_batch

@@ -33,12 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from robustprune.cache import ArtifactStore
-from robustprune.distributions import NOMINAL
+from robustprune.distributions import ERROR_TOLERANCE, NOMINAL
 from robustprune.harness import CaseRunner
 from robustprune.pruning import default_registry
 from robustprune.suite import load_suite
-
-_TOLERANCE = 1e-9  # as robustprune.metrics.potential
 
 
 def wilson_low(successes: float, total: int, z: float = 1.96) -> float:
@@ -74,7 +72,7 @@ def case_arrays(result, keep_ratios=None):
 
 def potentials(ratios: np.ndarray, errors: np.ndarray, delta: float) -> np.ndarray:
     """PP from errors (..., S, D, R+1) (parent first) and ratios (S, R): shape (..., S, D)."""
-    qualifies = errors[..., 1:] <= errors[..., :1] + delta + _TOLERANCE
+    qualifies = errors[..., 1:] <= errors[..., :1] + delta + ERROR_TOLERANCE
     candidates = np.where(qualifies, ratios[:, None, :], 0.0)
     return candidates.max(axis=-1, initial=0.0)
 
@@ -137,7 +135,7 @@ def analyse(
             boot_pp = potentials(ratios, 1 - boot_accuracy, delta)
         else:
             qualifies = (
-                1 - boot_accuracy[..., 1:] <= 1 - boot_accuracy[..., :1] + delta + _TOLERANCE
+                1 - boot_accuracy[..., 1:] <= 1 - boot_accuracy[..., :1] + delta + ERROR_TOLERANCE
             )
             boot_pp = np.where(qualifies, boot_ratios[:, :, None, :], 0.0).max(axis=-1, initial=0.0)
         boot = summarize(boot_pp, shifted)

@@ -61,7 +61,8 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     return Path(cache).expanduser() / "robustprune" / "data"
 
 
-def _as_index(index: Tensor | Sequence[int] | np.ndarray, device: torch.device) -> Tensor:
+def as_index(index: Tensor | Sequence[int] | np.ndarray, device: torch.device) -> Tensor:
+    """``index`` as a 1-D long tensor on ``device``; a ValueError for any other shape."""
     index = torch.as_tensor(index, dtype=torch.long)
     if index.ndim != 1:
         raise ValueError(f"index must be 1-D, got shape {tuple(index.shape)}")
@@ -142,7 +143,7 @@ class ImageSet:
     ) -> tuple[Tensor, Tensor]:
         """Images (float32 in [0, 1]) and labels at `index`, on `device` (default: where the set lives)."""
         target = torch.device(device) if device is not None else self.device
-        index = _as_index(index, self.device)
+        index = as_index(index, self.device)
         images = self.images.index_select(0, index).to(target)
         labels = self.labels.index_select(0, index).to(target)
         if images.dtype == torch.uint8:
@@ -151,7 +152,7 @@ class ImageSet:
 
     def subset(self, index: Tensor | Sequence[int] | np.ndarray) -> ImageSet:
         """A new ImageSet holding the samples at `index` (copied)."""
-        index = _as_index(index, self.device)
+        index = as_index(index, self.device)
         return ImageSet(self.images.index_select(0, index), self.labels.index_select(0, index))
 
     def batches(

@@ -21,7 +21,7 @@ from robustprune.data.core import (
     DatasetNotFoundError,
     DatasetSplits,
     FileBackedSet,
-    _as_index,
+    as_index,
     data_root,
     register_dataset,
     split_indices,
@@ -149,7 +149,7 @@ class FolderImageSet(FileBackedSet):
 
     def subset(self, index: Tensor | Sequence[int] | np.ndarray) -> FolderImageSet:
         """The files at `index` as a new FolderImageSet (same decoding)."""
-        index = _as_index(index, torch.device("cpu"))
+        index = as_index(index, torch.device("cpu"))
         files = [self.files[i] for i in index.tolist()]
         return FolderImageSet(
             files, self.labels[index], self.mode, self.resize, self.crop, self.workers
@@ -169,7 +169,7 @@ class FolderImageSet(FileBackedSet):
         self, index: Tensor | Sequence[int] | np.ndarray, device: torch.device | str | None = None
     ) -> tuple[Tensor, Tensor]:
         """Decoded images (float32 in [0, 1], N×3×crop×crop) and labels at `index`, on `device`."""
-        positions = _as_index(index, torch.device("cpu")).tolist()
+        positions = as_index(index, torch.device("cpu")).tolist()
         seeds = (
             torch.randint(0, 2**31 - 1, (len(positions),)).tolist()
             if self.mode == "train"

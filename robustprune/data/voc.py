@@ -21,7 +21,7 @@ from robustprune.data.core import (
     DatasetNotFoundError,
     DatasetSplits,
     FileBackedSet,
-    _as_index,
+    as_index,
     data_root,
     register_dataset,
     split_indices,
@@ -103,7 +103,7 @@ class SegmentationSet(FileBackedSet):
 
     def subset(self, index: Tensor | Sequence[int] | np.ndarray) -> SegmentationSet:
         """The pairs at `index` as a new SegmentationSet."""
-        positions = _as_index(index, torch.device("cpu")).tolist()
+        positions = as_index(index, torch.device("cpu")).tolist()
         return SegmentationSet(
             [self.images[i] for i in positions],
             [self.masks[i] for i in positions],
@@ -139,7 +139,7 @@ class SegmentationSet(FileBackedSet):
         self, index: Tensor | Sequence[int] | np.ndarray, device: torch.device | str | None = None
     ) -> tuple[Tensor, Tensor]:
         """Images (float32 in [0, 1], N×3×size×size) and masks (int64 N×size×size) on `device`."""
-        positions = _as_index(index, torch.device("cpu")).tolist()
+        positions = as_index(index, torch.device("cpu")).tolist()
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             pairs = list(pool.map(self.decode, positions))
         if pairs:

@@ -63,7 +63,7 @@ def _static_environment() -> tuple[tuple[str, Any], ...]:
         "host": platform.node(),
         "cpu": _cpu_model(),
     }
-    info.update(_git_state(Path(__file__).resolve().parent))
+    info.update(git_state(Path(__file__).resolve().parent))
     return tuple(info.items())
 
 
@@ -81,7 +81,7 @@ def _cpu_model() -> str:
     return f"{name} ({os.cpu_count()} logical cores)"
 
 
-def _git_state(directory: Path) -> dict[str, Any]:
+def git_state(directory: Path) -> dict[str, Any]:
     """``git_commit`` and ``git_dirty`` (tracked files modified) of the checkout, or {} outside one."""
 
     def git(*args: str) -> str | None:

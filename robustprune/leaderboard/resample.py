@@ -25,9 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_TOLERANCE = 1e-9
-"""As robustprune.metrics.potential: float slack in "error <= parent error + delta"
-(restated here: importing robustprune.metrics would import torch)."""
+from robustprune.distributions import ERROR_TOLERANCE
 
 OUTCOME_METRICS: tuple[str, ...] = (
     "nominal_pp",
@@ -77,7 +75,7 @@ def _per_seed(outcomes: CaseOutcomes, weights: Mapping[int, np.ndarray]) -> dict
         right = (weights[n] @ rows.T).astype(np.float64)
         accuracy = (right / n).reshape(-1, seeds, num_ratios + 1)
         error = 1.0 - accuracy
-        qualifies = error[..., 1:] <= error[..., :1] + outcomes.delta + _TOLERANCE
+        qualifies = error[..., 1:] <= error[..., :1] + outcomes.delta + ERROR_TOLERANCE
         potential[name] = np.where(qualifies, outcomes.ratios[None], 0.0).max(axis=-1, initial=0.0)
         change[name] = (accuracy[..., 1:] - accuracy[..., :1]).mean(axis=-1)
     values = {

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from robustprune.distributions import NOMINAL
-from robustprune.metrics.potential import _TOLERANCE, _check_delta
+from robustprune.distributions import ERROR_TOLERANCE, NOMINAL
+from robustprune.metrics.potential import check_delta
 
 Interval = tuple[float, float]
 
@@ -68,7 +68,7 @@ def bootstrap_case(
     (degenerate ones left out by the caller); ``excess_shifts`` those the excess error averages.
     ``flop_reductions`` (S, R) gives the FLOP reduction at each seed's nominal prune potential.
     """
-    _check_delta(delta)
+    check_delta(delta)
     if not isinstance(num_resamples, int) or num_resamples < 1:
         raise ValueError(f"num_resamples must be a positive integer, got {num_resamples!r}")
     if not 0.0 < confidence < 1.0:
@@ -124,7 +124,7 @@ def bootstrap_case(
             accuracy = (counts[n].astype(np.float64) @ block.T.astype(np.float64)) / n
             error = 1.0 - accuracy.reshape(size, num_seeds, num_ratios + 1)
             errors[name] = error
-            qualifies = error[..., 1:] <= error[..., :1] + delta + _TOLERANCE
+            qualifies = error[..., 1:] <= error[..., :1] + delta + ERROR_TOLERANCE
             table = np.where(qualifies, ratios[None], 0.0).max(axis=-1, initial=0.0)
             potentials[name] = np.maximum(table, 0.0)
             keep(f"potential:{name}", seed_mean(potentials[name]))
@@ -203,7 +203,7 @@ def degenerate_reason(
         return None
     chance = 1.0 / num_classes
     low, high = interval
-    if low <= chance + delta + _TOLERANCE:
+    if low <= chance + delta + ERROR_TOLERANCE:
         return (
             f"parent accuracy {parent_accuracy:.1%} (95% interval {low:.1%}–{high:.1%}) is not "
             f"clearly above chance {chance:.1%} + δ {delta:.1%}"

@@ -12,11 +12,9 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_DELTA = 0.005
+from robustprune.distributions import ERROR_TOLERANCE
 
-# Errors are computed as 1 - accuracy from counts; this absorbs float round-off in
-# comparisons such as 0.105 <= 0.1 + 0.005 without changing any real decision.
-_TOLERANCE = 1e-9
+DEFAULT_DELTA = 0.005
 
 
 def _as_vector(values: Iterable[float], name: str) -> np.ndarray:
@@ -28,7 +26,8 @@ def _as_vector(values: Iterable[float], name: str) -> np.ndarray:
     return array
 
 
-def _check_delta(delta: float) -> None:
+def check_delta(delta: float) -> None:
+    """A ValueError unless ``delta`` is a finite fraction >= 0."""
     if not np.isfinite(delta) or delta < 0:
         raise ValueError(
             f"delta must be a finite fraction >= 0 (0.005 = 0.5 points), got {delta!r}"
@@ -55,8 +54,8 @@ def prune_potential(
         )
     if not np.isfinite(parent_error):
         raise ValueError(f"parent_error must be a finite fraction, got {parent_error!r}")
-    _check_delta(delta)
-    qualifies = error_array <= parent_error + delta + _TOLERANCE
+    check_delta(delta)
+    qualifies = error_array <= parent_error + delta + ERROR_TOLERANCE
     if not qualifies.any():
         return 0.0
     return float(max(0.0, ratio_array[qualifies].max()))
@@ -108,7 +107,7 @@ def _potential_table(
     ratios: np.ndarray, errors: np.ndarray, parent_errors: np.ndarray, delta: float
 ) -> np.ndarray:
     """Vectorised P: ``errors`` (..., R), ``parent_errors`` (...), ``ratios`` broadcastable to errors."""
-    qualifies = errors <= parent_errors[..., None] + delta + _TOLERANCE
+    qualifies = errors <= parent_errors[..., None] + delta + ERROR_TOLERANCE
     candidates = np.where(qualifies, np.broadcast_to(ratios, errors.shape), 0.0)
     return np.maximum(candidates.max(axis=-1, initial=0.0), 0.0)
 
@@ -156,7 +155,7 @@ def bootstrap_prune_potential(
         raise ValueError(f"num_resamples must be a positive integer, got {num_resamples!r}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    _check_delta(delta)
+    check_delta(delta)
     if ratio_array.ndim == 1:
         ratio_array = np.broadcast_to(ratio_array, (seeds, num_ratios))
 

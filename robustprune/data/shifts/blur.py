@@ -213,7 +213,7 @@ def zoom_blur(x: Tensor, factors: tuple[float, ...], context: CorruptionContext)
     """Mean of x and its centre zooms by each factor (relative, so no size scaling needed)."""
     n, c, h, w = x.shape
     if h * w <= ZOOM_DENSE_MAX_PIXELS:
-        operator = ops._cached_on(zoom_blur_operator(h, w, tuple(factors)), x)
+        operator = ops.cached_on(zoom_blur_operator(h, w, tuple(factors)), x)
         return torch.matmul(x.reshape(n * c, h * w), operator.T).reshape(n, c, h, w)
     out = x.clone()
     for factor in factors:

@@ -101,7 +101,7 @@ def _axis_matrix(taps: tuple[float, ...], size: int, mode: str) -> Tensor:
 def axis_matrix(kernel: Tensor | tuple[float, ...], size: int, mode: str, like: Tensor) -> Tensor:
     """`_axis_matrix` for a 1-D `kernel`, in `like`'s dtype and on its device."""
     taps = tuple(float(t) for t in (kernel.tolist() if isinstance(kernel, Tensor) else kernel))
-    return _cached_on(_axis_matrix(taps, size, mode), like)
+    return cached_on(_axis_matrix(taps, size, mode), like)
 
 
 @functools.lru_cache(maxsize=256)
@@ -109,7 +109,8 @@ def _cached_cast(matrix: Tensor, dtype: torch.dtype, device: torch.device) -> Te
     return matrix.to(device=device, dtype=dtype)
 
 
-def _cached_on(matrix: Tensor, like: Tensor) -> Tensor:
+def cached_on(matrix: Tensor, like: Tensor) -> Tensor:
+    """``matrix`` in ``like``'s dtype on ``like``'s device (each cast made once, then cached)."""
     return _cached_cast(matrix, like.dtype, like.device)
 
 
@@ -221,8 +222,8 @@ def clipped_zoom(x: Tensor, factor: float) -> Tensor:
     corners aligned) to round(crop·factor), centre trim back to the input size — as two small
     matmuls (one matrix per axis)."""
     h, w = x.shape[-2:]
-    rows = _cached_on(zoom_matrix(h, float(factor)), x)
-    cols = _cached_on(zoom_matrix(w, float(factor)), x)
+    rows = cached_on(zoom_matrix(h, float(factor)), x)
+    cols = cached_on(zoom_matrix(w, float(factor)), x)
     return torch.matmul(rows, torch.matmul(x, cols.T))
 
 
