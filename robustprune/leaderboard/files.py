@@ -141,10 +141,6 @@ def load_leaderboard(path: str | Path) -> dict[str, Any]:
     return leaderboard
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    write_atomic(path, text)  # honours the umask (mkstemp alone makes 0600 files)
-
-
 def dumps(leaderboard: dict[str, Any]) -> str:
     """The canonical JSON text of a leaderboard (strict JSON: no NaN)."""
     return json.dumps(leaderboard, indent=2, sort_keys=True, allow_nan=False) + "\n"
@@ -162,6 +158,6 @@ def write_leaderboard(leaderboard: dict[str, Any], out_dir: str | Path) -> list[
     }
     paths = []
     for name, text in outputs.items():
-        _write_atomic(out_dir / name, text)
+        write_atomic(out_dir / name, text)
         paths.append(out_dir / name)
     return paths
