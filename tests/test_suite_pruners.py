@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny import RecordingStore, tiny_data
+from tiny import RecordingStore, SeededRandom, conftest_registering, tiny_data
 from torch import nn
 
 import robustprune
@@ -32,40 +32,12 @@ from robustprune.pruning import (
     Pruner,
     PrunerRegistry,
     default_registry,
-    parameter_count,
-    prunable_weights,
 )
 from robustprune.recipes import Recipe, list_recipes, register_recipe
 from robustprune.record import build_record
 from robustprune.suite import SuiteError, load_suite, validate_suite
 
 pytest_plugins = ["pytester"]
-
-
-class SeededRandom(Pruner):
-    """Random weights from the generator ``seed``; already-zero weights go first (nested)."""
-
-    name = "SeededRandom"
-    structured = False
-    data_informed = False
-
-    def __init__(self, seed: int = 0) -> None:
-        if seed < 0:
-            raise ValueError(f"seed must be >= 0, got {seed}")
-        self.seed = seed
-
-    def prune(self, model, prune_ratio, sample):
-        weights = prunable_weights(model)
-        flat = torch.cat([w.detach().flatten() for w in weights.values()])
-        scores = torch.rand(flat.numel(), generator=torch.Generator().manual_seed(self.seed))
-        keep = torch.ones_like(flat, dtype=torch.bool)
-        removed = round(prune_ratio * parameter_count(model))
-        keep[(scores + (flat != 0)).argsort()[:removed]] = False
-        masks, start = {}, 0
-        for name, weight in weights.items():
-            masks[name] = keep[start : start + weight.numel()].view(weight.shape)
-            start += weight.numel()
-        return masks
 
 
 class NeedsScale(SeededRandom):
@@ -325,23 +297,7 @@ def test_a_comparison_names_changed_arguments_of_a_label(tmp_path: Path) -> None
     ]
 
 
-HOOK_CONFTEST = """
-from robustprune.pruning import Pruner
-
-
-class SeededRandom(Pruner):
-    name, structured, data_informed = "SeededRandom", False, False
-
-    def __init__(self, seed: int = 0):
-        self.seed = seed
-
-    def prune(self, model, prune_ratio, sample):
-        raise AssertionError("these tests only list and check the cases")
-
-
-def pytest_robustprune_pruners(registry):
-    registry.register(SeededRandom, origin="conftest.py")
-"""
+HOOK_CONFTEST = conftest_registering("SeededRandom")
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """What several test modules share: small synthetic data (no dataset on disk), a store that
-records what it was asked for, two plugin pruners, and the reproducible part of a leaderboard."""
+records what it was asked for, test pruners (random, seeded random, broken), the text of a conftest
+that registers them, and the reproducible part of a leaderboard."""
 
 from __future__ import annotations
 
@@ -47,24 +48,36 @@ class RecordingStore(ArtifactStore):
         return [(kind, fields) for kind, fields, computed in self.requests if computed]
 
 
-class RandomPruner(Pruner):
-    """Random weights from a fixed generator; already-zero weights go first (nested steps)."""
+class SeededRandom(Pruner):
+    """Random weights from the generator ``seed``; already-zero weights go first (nested)."""
 
-    name = "Random"
+    name = "SeededRandom"
     structured = False
     data_informed = False
+
+    def __init__(self, seed: int = 0) -> None:
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        self.seed = seed
 
     def prune(self, model, prune_ratio, sample):
         weights = prunable_weights(model)
         flat = torch.cat([w.detach().flatten() for w in weights.values()])
-        scores = torch.rand(flat.numel(), generator=torch.Generator().manual_seed(0)) + (flat != 0)
+        scores = torch.rand(flat.numel(), generator=torch.Generator().manual_seed(self.seed))
         keep = torch.ones_like(flat, dtype=torch.bool)
-        keep[scores.argsort()[: round(prune_ratio * parameter_count(model))]] = False
+        removed = round(prune_ratio * parameter_count(model))
+        keep[(scores + (flat != 0)).argsort()[:removed]] = False
         masks, start = {}, 0
         for name, weight in weights.items():
             masks[name] = keep[start : start + weight.numel()].view(weight.shape)
             start += weight.numel()
         return masks
+
+
+class RandomPruner(SeededRandom):
+    """SeededRandom from generator 0, registered as ``Random``."""
+
+    name = "Random"
 
 
 class BrokenPruner(Pruner):
