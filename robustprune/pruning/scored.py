@@ -240,10 +240,9 @@ class UnitRanking:
         self, model: nn.Module, units: UnitShapes, scores: dict[str, Tensor], allocation: str
     ) -> None:
         self.units = units
-        self.zero_counts = {name: int(units.zero(name).sum()) for name in scores}
-        self.orders = {
-            name: removal_order(score, units.zero(name)) for name, score in scores.items()
-        }
+        zero = {name: units.zero(name) for name in scores}
+        self.zero_counts = {name: int(zero[name].sum()) for name in scores}
+        self.orders = {name: removal_order(score, zero[name]) for name, score in scores.items()}
         live = {name: len(order) - self.zero_counts[name] for name, order in self.orders.items()}
         if allocation == "uniform":
             # as torchprune's FT: a layer with n live units keeps max(1, round(keep * n)) at keep
