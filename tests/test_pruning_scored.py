@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from test_plugin_extensions import doc_block
+from tiny import two_conv_net
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
@@ -97,18 +98,7 @@ def test_a_ten_line_score_pruner_meets_the_contract_iteratively(arch, pruner_cla
 
 def shrunk_layer_net() -> nn.Module:
     """A network whose second conv weight decay has shrunk below every other weight."""
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1, bias=False),
-        nn.BatchNorm2d(16),
-        nn.ReLU(),
-        nn.Conv2d(16, 16, 3, padding=1, bias=False),
-        nn.BatchNorm2d(16),
-        nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(16, 10),
-    ).eval()
+    model = two_conv_net(in_channels=1, bias=False)
     with torch.no_grad():
         model[3].weight.mul_(1e-4)
     return model

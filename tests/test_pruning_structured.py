@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import Tensor, nn
+from tiny import two_conv_net
+from torch import Tensor
 
 from robustprune.models import create, list_models, model_info
 from robustprune.pruning import (
@@ -73,18 +74,7 @@ def test_filter_methods_prune_whole_units_and_never_batchnorm(arch: str, method:
 
 def test_batchnorm_of_removed_filters_counts_as_kept() -> None:
     """The paper's ratio: a removed filter's bias and BN scale and shift stay in the count."""
-    torch.manual_seed(0)
-    model = nn.Sequential(
-        nn.Conv2d(3, 16, 3, padding=1),
-        nn.BatchNorm2d(16),
-        nn.ReLU(),
-        nn.Conv2d(16, 16, 3, padding=1),
-        nn.BatchNorm2d(16),
-        nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(16, 10),
-    ).eval()
+    model = two_conv_net(in_channels=3)
     sample = [(torch.randn(32, 3, 8, 8), torch.zeros(32, dtype=torch.long))]
     masks = default_registry().create("FT").prune(model, 0.5, sample)
     removed_filters = int((~masks["0.weight"].reshape(16, -1).any(dim=1)).sum())

@@ -108,3 +108,22 @@ def reproducible_records(leaderboard: Path | dict[str, Any]) -> list[dict[str, A
     (``robustprune.leaderboard.reproducible_part``)."""
     board = json.loads(leaderboard.read_text()) if isinstance(leaderboard, Path) else leaderboard
     return [reproducible_part(record) for record in board["records"]]
+
+
+def two_conv_net(in_channels: int, bias: bool = True) -> torch.nn.Module:
+    """conv-BN-ReLU twice (16 filters), pooled into a Linear of 10 classes, in eval mode,
+    initialised from seed 0: the smallest network with a prunable layer between two others."""
+    from torch import nn
+
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 16, 3, padding=1, bias=bias),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1, bias=bias),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    ).eval()
