@@ -114,11 +114,16 @@ def channel_maxima(
         candidate_channel, candidate_bound = candidates[1], candidates[3]
         order = torch.argsort(candidate_bound / channel_bound[candidate_channel], descending=True)
         candidates = _take(candidates, order)
-    while candidates[0].numel():
-        sample, channel, offset, _bound = _take(candidates, slice(None, REFINE_BATCH))
-        refine(sample, channel, offset)
-        candidates = _take(candidates, slice(REFINE_BATCH, None))
-        candidates = _take(candidates, candidates[3] > best[candidates[1]])
+    # window by window in that order; a candidate whose bound no longer exceeds its channel's
+    # best (which only grows) cannot raise it, so each window is filtered just before use
+    for start in range(0, row.numel(), REFINE_BATCH):
+        sample, channel, offset, bound = _take(candidates, slice(start, start + REFINE_BATCH))
+        if start > 0:
+            sample, channel, offset, bound = _take(
+                (sample, channel, offset, bound), bound > best[channel]
+            )
+        if sample.numel():
+            refine(sample, channel, offset)
     return best
 
 
