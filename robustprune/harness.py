@@ -70,7 +70,7 @@ from robustprune.suite import TRAIN_MIXES, Case, Suite
 from robustprune.train import ENGINE_VERSION, evaluate, normalize_batch, train
 
 Progress = Callable[[str], None]
-EVALUATION_VERSION = 1
+EVALUATION_VERSION = 2
 EVALUATIONS_KEPT = 32
 """Evaluations a runner keeps in memory (the parents' are read again by every method)."""
 LATENCY_VERSION = 1

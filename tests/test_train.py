@@ -566,3 +566,47 @@ def test_digits_recipe_trains_resnet20_to_97_percent() -> None:
     trained = train(model, data, "digits", seed=0, device=rp_device.default_device())
     result = evaluate(trained, data.test, data, rp_device.default_device())
     assert result.accuracy >= 0.97, f"digits test accuracy {result.accuracy:.4f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# memory layout
+
+
+def _default_layout(model: nn.Module) -> bool:
+    return all(tensor.is_contiguous() for tensor in model.state_dict().values())
+
+
+def test_training_and_evaluation_hand_the_model_back_in_the_default_layout() -> None:
+    data = _synthetic_splits()
+    model = train(_tiny_model(0), data, SHORT, seed=0, device="cpu")
+    assert _default_layout(model)
+    evaluate(model, data.test, data, "cpu")
+    assert _default_layout(model)
+
+
+def test_channels_last_converts_inside_the_block_and_restores_after_an_error() -> None:
+    model = _tiny_model(0)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    with pytest.raises(RuntimeError, match="inside"):
+        with rp_device.channels_last(model):
+            assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+            assert not model.conv.weight.is_contiguous()
+            raise RuntimeError("inside")
+    assert _default_layout(model)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, before[name]), name  # a layout never changes values
+
+
+def test_training_runs_in_channels_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    import robustprune.train as engine
+
+    seen = []
+    original = engine._run_recipe
+
+    def spy(model, *args, **kwargs):
+        seen.append(model.conv.weight.is_contiguous(memory_format=torch.channels_last))
+        return original(model, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "_run_recipe", spy)
+    train(_tiny_model(0), _synthetic_splits(), SHORT, seed=0, device="cpu")
+    assert seen == [True]

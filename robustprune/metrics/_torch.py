@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from robustprune.device import model_device
+from robustprune.device import channels_last, model_device
 
 
 @contextmanager
@@ -47,10 +47,11 @@ def batched_logits(
     model: nn.Module, inputs: torch.Tensor, batch_size: int, device: torch.device
 ) -> torch.Tensor:
     """Logits of ``model`` on ``inputs`` in chunks of ``batch_size``, returned on ``device``."""
-    outputs = [
-        model(inputs[start : start + batch_size].to(device))
-        for start in range(0, inputs.shape[0], batch_size)
-    ]
+    with channels_last(model):
+        outputs = [
+            model(inputs[start : start + batch_size].to(device))
+            for start in range(0, inputs.shape[0], batch_size)
+        ]
     if not outputs:
         return torch.empty(0, device=device)
     return torch.cat(outputs)
