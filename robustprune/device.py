@@ -30,7 +30,7 @@ def channels_last(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
     values).
 
     Training and every forward pass of the benchmark run in this layout: convolutions over the
-    digits suite's 8 x 8 images run 10-45 % faster in it on CPU (docs/benchmarks.md). Their
+    digits suite's 8 x 8 images run up to 45 % faster in it on CPU (docs/benchmarks.md). Their
     float sums are taken in another order than in the default layout, so results differ in
     the last bits: part of ``train.ENGINE_VERSION`` and the harness's ``EVALUATION_VERSION``,
     which change with it.
