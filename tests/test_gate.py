@@ -123,7 +123,7 @@ def test_a_baseline_of_other_settings_is_found_before_the_run() -> None:
     assert suite_differences(baseline, suite, suite.seeds) == []
     changed = dataclasses.replace(suite, delta=0.6, grid=(0.5, 0.9))
     problems = suite_differences(baseline, changed, (0, 1, 2))
-    assert "delta 0.03 -> 0.6" in problems and "seeds [0, 1] -> [0, 1, 2]" in problems
+    assert "delta 0.03 -> 0.6" in problems and "seeds [0, 1, 2, 3] -> [0, 1, 2]" in problems
     assert any(problem.startswith("grid [0.3, 0.578772") for problem in problems)
     other = dataclasses.replace(suite, name="mine")
     assert suite_differences(baseline, other, suite.seeds) == [
