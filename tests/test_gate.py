@@ -180,7 +180,12 @@ def test_a_slower_rerun_on_a_loaded_machine_is_shown_not_judged() -> None:
     between runs, which the spread between one run's seeds does not contain. Such a change is
     listed as a timing, is no regression, and fails only a gate that names the speedup."""
     baseline = load_leaderboard(BASELINE)
-    record = next(r for r in baseline["records"] if r["summary"].get("speedup_at_pp"))
+    timed = [r for r in baseline["records"] if r["summary"].get("speedup_at_pp")]
+    # the best-known speedup of the baseline (smallest spread between seeds for its size)
+    record = min(
+        timed,
+        key=lambda r: r["summary"]["speedup_at_pp"]["std"] / r["summary"]["speedup_at_pp"]["mean"],
+    )
     slower = copy.deepcopy(record)
     slower["summary"]["speedup_at_pp"]["mean"] = record["summary"]["speedup_at_pp"]["mean"] * 0.7
     comparison = compare(board(record), board(slower))

@@ -248,3 +248,37 @@ def test_the_docs_channel_groups_example_prints_what_it_says(capsys) -> None:
     ]
     exec(block, {})
     assert capsys.readouterr().out.splitlines() == said
+
+
+class _CliffRanking:
+    """A ranking of two layers' units, alternating a, b, a, b, ...; its "masks" are the removed
+    counts per layer."""
+
+    events = ["a", "b", "a", "b", "a", "b"]
+
+    def masks(self, count: int, extra: str | None = None) -> dict:
+        counts = {"a": 0, "b": 0}
+        for name in self.events[:count]:
+            counts[name] += 1
+        if extra is not None:
+            counts[extra] += 1
+        return counts
+
+
+def _cliff_ratio(counts: dict) -> float:
+    """0.1 per removed unit, and a cascade of 0.15 more once layer a loses its second unit."""
+    return 0.1 * (counts["a"] + counts["b"]) + (0.15 if counts["a"] >= 2 else 0.0)
+
+
+def test_a_step_over_a_dead_structure_cliff_takes_one_unit_of_another_layer() -> None:
+    from robustprune.pruning.scored import one_unit_elsewhere
+
+    ranking = _CliffRanking()
+    # in order: 0.0, 0.1, 0.2, then 0.45 (a's second unit tips the cascade): 0.3 is unreachable
+    assert [_cliff_ratio(ranking.masks(k)) for k in range(4)] == pytest.approx(
+        [0.0, 0.1, 0.2, 0.45]
+    )
+    found = one_unit_elsewhere(ranking, lambda masks, rounds: masks, _cliff_ratio, 0.3)
+    assert found == {"a": 1, "b": 2}
+    # nothing within the contract's tolerance: the caller keeps its masks and validation says why
+    assert one_unit_elsewhere(ranking, lambda masks, rounds: masks, _cliff_ratio, 0.25) is None

@@ -189,7 +189,7 @@ def test_page_shows_grid_end_bounds_flop_kind_speedup_noise_and_a_legend(
                  and t["attrs"]["data-arch"] == "vgg11_bn_slim")  # fmt: skip
     rows = {row[0][0]: row for row in board["rows"]}
     nominal = board["headers"].index("nominal PP %")
-    assert rows["WT"][nominal][0].startswith("≥95.6")  # a seed at the grid's last point
+    assert rows["WT"][nominal][0].startswith("≥96.2")  # a seed at the grid's last point
     flops = board["headers"].index("FLOP reduction at PP %")
     assert rows["WT"][flops][0].endswith("theor.") and rows["FT"][flops][0].endswith("real")
     speedup = board["headers"].index("speedup at PP ×")
@@ -198,11 +198,15 @@ def test_page_shows_grid_end_bounds_flop_kind_speedup_noise_and_a_legend(
                  and t["attrs"]["data-arch"] == "densenet22")  # fmt: skip
     column = seeds["headers"].index("speedup at PP ×")
     ft = [row for row in seeds["rows"] if row[0][0] == "FT"]
-    # seed 1 was not pruned (PP 0): no speedup, and its PP is shown as below the grid
+    # a seed that was not pruned (PP 0) has no speedup, and its PP is shown as below the grid;
+    # the baseline's densenet22 FT has seeds of both kinds
     speedups = [row[column][0] for row in ft]
-    assert re.fullmatch(r"\d+\.\d\d", speedups[0]) and speedups[1] == "—", speedups
     potentials = [row[seeds["headers"].index("nominal PP %")][0] for row in ft]
-    assert re.fullmatch(r"\d+\.\d", potentials[0]) and potentials[1].startswith("<"), potentials
+    assert "—" in speedups and any(re.fullmatch(r"\d+\.\d\d", s) for s in speedups), speedups
+    for speedup, potential in zip(speedups, potentials, strict=True):
+        assert (speedup == "—") == potential.startswith("<"), (speedups, potentials)
+        if speedup != "—":
+            assert re.fullmatch(r"\d+\.\d\d", speedup) and re.fullmatch(r"\d+\.\d", potential)
     assert '<ul class="legend"><li>PP = prune potential' in html
 
 

@@ -11,6 +11,7 @@ steps zeroed removed (masks are nested), never empties a layer, removes dead str
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -23,8 +24,9 @@ from robustprune.pruning.budget import (
     fit_live_threshold,
     ratio_meter,
 )
-from robustprune.pruning.dead import DeadStructure
+from robustprune.pruning.dead import MAX_ROUNDS, DeadStructure
 from robustprune.pruning.masks import (
+    DEFAULT_TOLERANCE,
     Masks,
     combine_masks,
     current_masks,
@@ -102,16 +104,21 @@ class ChannelScorePruner(Pruner):
         units = UnitShapes(structure, unit)
         scores = _checked_scores(self, self.scores(model, sample), units.shapes(), units.unscored)
         ranking = UnitRanking(model, units, scores, allocation)
-        return fit_live(
+        remove_dead = DeadStructure(model, sample, structure).remove
+        achieved = ratio_meter(model)
+        masks = fit_live(
             ranking.masks,
-            DeadStructure(model, sample, structure).remove,
-            ratio_meter(model),
+            remove_dead,
+            achieved,
             0,
             len(ranking.events),
             prune_ratio,
             integer=True,
             tolerance=STRUCTURED_TOLERANCE,
         )
+        if abs(achieved(masks) - prune_ratio) <= DEFAULT_TOLERANCE:
+            return masks
+        return one_unit_elsewhere(ranking, remove_dead, achieved, prune_ratio) or masks
 
 
 def _choice(pruner: Pruner, attribute: str, choices: tuple[str, ...]) -> str:
@@ -263,17 +270,63 @@ class UnitRanking:
         self.events = [event[-1] for event in ranked]
         self.existing = current_masks(model)  # entries zeroed by earlier steps stay removed
 
-    def masks(self, removed_events: float) -> Masks:
-        """Masks removing the first ``removed_events`` events and every zero unit, propagated."""
+    def masks(self, removed_events: float, extra: str | None = None) -> Masks:
+        """Masks removing the first ``removed_events`` events and every zero unit (and, with
+        ``extra``, the next unit of that layer too), propagated."""
         counts = dict(self.zero_counts)
         for name in self.events[: int(removed_events)]:
             counts[name] += 1
+        if extra is not None:
+            counts[extra] += 1
         masks = {}
         for name, order in self.orders.items():
             keep = torch.ones(len(order), dtype=torch.bool, device=order.device)
             keep[order[: counts[name]]] = False
             masks[name] = self.units.mask(name, keep)
         return self.units.structure.propagate(combine_masks(masks, self.existing))
+
+
+ALTERNATIVE_LAYERS = 8
+"""Layers whose next unit ``one_unit_elsewhere`` tries (those of the next events in order)."""
+
+
+def one_unit_elsewhere(
+    ranking: UnitRanking,
+    remove_dead: Callable[[Masks, int], Masks],
+    achieved: Callable[[Masks], float],
+    target: float,
+) -> Masks | None:
+    """Masks within the contract's tolerance of ``target``, or None, for a step where no count
+    of the ranking's events lands there: removing the next unit in order tips dead structure
+    over a cliff (its cascade removes more than the tolerance). From the largest count still
+    below the target (on live masks, at the fixed point), one unit of another layer goes
+    instead of the next one, for each of the layers of the following events; the closest
+    achieved ratio is taken. The masks stay structured and at most one unit per layer off the
+    uniform or global order; steps that meet the target in order never get here."""
+
+    def live(count: int, extra: str | None = None) -> Masks:
+        return remove_dead(ranking.masks(count, extra), MAX_ROUNDS)
+
+    below, above = 0, len(ranking.events)
+    while above - below > 1:
+        middle = (below + above) // 2
+        if achieved(live(middle)) <= target:
+            below = middle
+        else:
+            above = middle
+    skipped = ranking.events[below] if below < len(ranking.events) else None
+    tried, best, best_error = set(), None, math.inf
+    for name in ranking.events[below + 1 :]:
+        if len(tried) == ALTERNATIVE_LAYERS:
+            break
+        if name == skipped or name in tried:
+            continue
+        tried.add(name)
+        masks = live(below, name)
+        error = abs(achieved(masks) - target)
+        if error < best_error:
+            best, best_error = masks, error
+    return best if best_error <= DEFAULT_TOLERANCE else None
 
 
 def removal_fraction(removed: int, live: int) -> float:
