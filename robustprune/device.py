@@ -32,8 +32,9 @@ def channels_last(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
     Training and every forward pass of the benchmark run in this layout: convolutions over the
     digits suite's 8 x 8 images run up to 45 % faster in it on CPU (docs/benchmarks.md). Their
     float sums are taken in another order than in the default layout, so results differ in
-    the last bits: part of ``train.ENGINE_VERSION`` and the harness's ``EVALUATION_VERSION``,
-    which change with it.
+    the last bits. This module's source is part of the keys of trained networks, evaluations
+    and similarities (``train.engine_digest``, the harness's similarity key), so editing it
+    recomputes them.
     """
     model.to(memory_format=torch.channels_last)
     try:

@@ -32,6 +32,7 @@ from robustprune.data import load_dataset
 from robustprune.data.core import dataset_loader
 from robustprune.data.shifts import mix1_training_set, shifted_test_set
 from robustprune.data.shifts.registry import dataset_shift_entry, get_corruption, get_shift
+from robustprune.device import channels_last
 from robustprune.distributions import NOMINAL
 from robustprune.identity import (
     builtin_digest,
@@ -67,7 +68,7 @@ from robustprune.results import (
     SeedResult,
 )
 from robustprune.suite import TRAIN_MIXES, Case, Suite
-from robustprune.train import ENGINE_VERSION, evaluate, normalize_batch, train
+from robustprune.train import ENGINE_VERSION, engine_digest, evaluate, normalize_batch, train
 
 Progress = Callable[[str], None]
 EVALUATION_VERSION = 2
@@ -151,7 +152,7 @@ class CaseRunner:
     @cached_property
     def engine_code(self) -> dict[str, str]:
         """The code that trains and evaluates (and mixes the robust training set, if used)."""
-        code = {"engine": builtin_digest(train.__module__)}
+        code = {"engine": engine_digest()}
         if self.suite.train_mix is not None:
             code["train_mix"] = builtin_digest(mix1_training_set.__module__)
         return code
@@ -437,6 +438,7 @@ class CaseRunner:
             "version": EVALUATION_VERSION,
             "images": images_digest(self.data.test),
             "code": builtin_digest(noise_similarities.__module__),
+            "layout": builtin_digest(channels_last.__module__),  # batched_logits runs in it
         }
 
         def build(model: nn.Module):

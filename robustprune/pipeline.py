@@ -44,7 +44,7 @@ from robustprune.pruning.masks import (
     prunable_weights,
 )
 from robustprune.suite import MODES
-from robustprune.train import ENGINE_VERSION, get_recipe, train
+from robustprune.train import ENGINE_VERSION, engine_digest, get_recipe, train
 
 PIPELINE_VERSION = 2
 """Part of every step's cache key; bump when the loop changes what a step produces."""
@@ -119,7 +119,7 @@ def prune_curve(
         "pipeline": builtin_digest(__name__),
         "sample": builtin_digest(draw_sample.__module__),
         "masks": builtin_digest(combine_masks.__module__),
-        "engine": builtin_digest(train.__module__),
+        "engine": engine_digest(),
     }
     machine = machine_key(device)
     points: list[CurvePoint] = []

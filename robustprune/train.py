@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from robustprune.device import channels_last
+from robustprune.identity import builtin_digest
 from robustprune.pruning.masks import Masks, apply_masks
 from robustprune.recipes import Recipe, get_recipe, list_recipes  # noqa: F401  (re-exported)
 from robustprune.results import Measurement
@@ -23,6 +24,14 @@ Progress = Callable[[str], None]
 ENGINE_VERSION = 2
 """Part of every cache key of a trained network; bump when training changes its results
 (2: training and evaluation in channels-last layout, ``device.channels_last``)."""
+
+
+def engine_digest() -> str:
+    """The code identity of training and evaluation, for artifact keys: this module and the
+    module of ``device.channels_last``, the layout both run in (a top-level module's
+    ``builtin_digest`` covers itself only)."""
+    return builtin_digest(__name__) + builtin_digest(channels_last.__module__)
+
 
 IGNORE_INDEX = 255
 """Segmentation label that marks pixels to ignore (VOC's border)."""

@@ -610,3 +610,18 @@ def test_training_runs_in_channels_last(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(engine, "_run_recipe", spy)
     train(_tiny_model(0), _synthetic_splits(), SHORT, seed=0, device="cpu")
     assert seen == [True]
+
+
+def test_the_engine_digest_changes_with_the_layout_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Artifact keys must change when the code that computed them changes: the engine's digest
+    covers ``device`` (where ``channels_last`` lives), not only train.py."""
+    import robustprune.train as engine
+
+    before = engine.engine_digest()
+    real = engine.builtin_digest
+    monkeypatch.setattr(
+        engine,
+        "builtin_digest",
+        lambda name: real(name) + ("edited" if name == rp_device.channels_last.__module__ else ""),
+    )
+    assert engine.engine_digest() != before
