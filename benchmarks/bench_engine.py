@@ -24,7 +24,7 @@ from torch import nn
 
 from robustprune import models
 from robustprune.data import DatasetSplits, load_dataset
-from robustprune.device import default_device
+from robustprune.device import channels_last, default_device
 from robustprune.recipes import Recipe, get_recipe
 from robustprune.train import train
 
@@ -64,7 +64,13 @@ def bare_loop(
     mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
     model.to(device).train()
-    model.to(memory_format=torch.channels_last)
+    with channels_last(model):
+        _bare_steps(model, images, labels, mean, std, recipe, generator, device)
+    model.eval()
+
+
+def _bare_steps(model, images, labels, mean, std, recipe, generator, device) -> None:
+    """The bare loop's SGD steps."""
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=recipe.lr,
@@ -86,7 +92,6 @@ def bare_loop(
             loss.backward()
             optimizer.step()
             scheduler.step()
-    model.to(memory_format=torch.contiguous_format).eval()
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
