@@ -214,3 +214,70 @@ def test_a_layer_dead_on_s_keeps_one_weight_that_earlier_steps_did_not_remove():
         assert int(masks[name].sum()) == 1, name
     kept = masks["2.weight"]
     assert bool((model[2].weight.detach() != 0)[kept].all())  # not an entry removed before
+
+
+def test_a_consumer_reads_only_the_producers_upstream_of_it():
+    """Stream channel 2 removed at the stem only: block a's first conv reads nothing but the
+    stem's constant there, so its slice goes; block b and the classifier read a2's output too."""
+    model = TwoBlockResNet().eval()
+    structure = channel_structure(model, torch.randn(2, 1, 6, 6))
+    masks = {"stem.weight": torch.ones_like(model.stem.weight, dtype=torch.bool)}
+    masks["stem.weight"][2] = False
+    propagated = structure.propagate(masks)
+    assert not propagated["a1.weight"][:, 2].any()
+    assert propagated["a1.weight"][:, [0, 1, 3]].all()
+    assert propagated["b1.weight"].all() and propagated["fc.weight"].all()
+    assert propagated["a2.weight"].all() and propagated["b2.weight"].all()
+
+
+def test_a_producer_goes_when_no_consumer_downstream_of_it_reads_the_channel():
+    """The classifier drops stream channel 4: b2's filter 4 feeds nothing else and goes; the
+    stem's and a2's stay, since a1 and b1 downstream of them still read channel 4."""
+    model = TwoBlockResNet().eval()
+    structure = channel_structure(model, torch.randn(2, 1, 6, 6))
+    masks = {"fc.weight": torch.ones_like(model.fc.weight, dtype=torch.bool)}
+    masks["fc.weight"][:, 4] = False
+    propagated = structure.propagate(masks)
+    assert not propagated["b2.weight"][4].any()
+    assert propagated["stem.weight"][4].all() and propagated["a2.weight"][4].all()
+    assert propagated["b1.weight"].all() and propagated["a1.weight"].all()
+
+
+def test_the_probe_finds_no_structure_that_propagation_left():
+    """Whole filters removed at random over the stream of a residual net: after propagation a
+    pass over S finds no kept input channel constant (the graph decided every such case), and
+    handing back masks a pass found settled costs no further pass."""
+    torch.manual_seed(0)
+    model = TwoBlockResNet().eval()
+    with torch.no_grad():  # every ReLU fires on S: whatever is constant is so by structure
+        for shift in (
+            model.stem_bn.bias,
+            model.a_bn.bias,
+            model.b_bn.bias,
+            model.a1.bias,
+            model.b1.bias,
+        ):
+            shift.fill_(5.0)
+    sample = [(torch.randn(16, 1, 6, 6), torch.zeros(16, dtype=torch.long))]
+    structure = channel_structure(model, sample[0][0][:2])
+    masks = {}
+    for name in ("stem", "a2", "b2", "a1"):
+        keep = torch.ones_like(getattr(model, name).weight, dtype=torch.bool)
+        keep[torch.randperm(keep.shape[0])[:3]] = False
+        masks[f"{name}.weight"] = keep
+    propagated = structure.propagate(masks)
+    dead = DeadStructure(model, sample, structure)
+    _gradients, constant = dead.probe(propagated)
+    for layer, constant_inputs in constant.items():
+        weight_mask = propagated.get(f"{layer}.weight")
+        if weight_mask is None:
+            continue
+        kept_columns = weight_mask.transpose(0, 1).reshape(weight_mask.shape[1], -1).any(dim=1)
+        assert not (constant_inputs & kept_columns).any(), layer
+    settled = dead.remove(propagated, rounds=1)
+    probes = []
+    original = dead.probe
+    dead.probe = lambda current: probes.append(1) or original(current)
+    again = dead.remove(settled)
+    assert probes == [] and again is not settled
+    assert all(torch.equal(again[name], settled[name]) for name in settled)

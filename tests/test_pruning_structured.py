@@ -87,10 +87,12 @@ def test_batchnorm_of_removed_filters_counts_as_kept() -> None:
 
 
 def propagate_group_by_group(structure, masks: dict) -> dict:
-    """The rule of ``ChannelStructure.propagate`` applied the plain way, one group after the
-    other until a whole pass changes nothing: the reference the flat propagation must equal."""
+    """The rule of ``ChannelStructure.propagate`` applied the plain way, one member of one group
+    after the other until a whole pass changes nothing: the reference the flat propagation must
+    equal. A consumer's channel goes when no producer upstream of it writes it; a producer's
+    filter goes when no consumer downstream of it reads it (unless the group is open-ended)."""
     from robustprune.pruning.masks import kept_entries, weight_name
-    from robustprune.pruning.structure import AFFINE, CONSUMER, PRODUCER
+    from robustprune.pruning.structure import CONSUMER, PRODUCER
 
     result = {name: mask.clone() for name, mask in masks.items()}
 
@@ -100,26 +102,37 @@ def propagate_group_by_group(structure, masks: dict) -> dict:
             result[name] = torch.ones_like(structure._parameters[name], dtype=torch.bool)
         return result[name]
 
+    def rows(member) -> Tensor:
+        weight = mask(member.module)
+        return weight.reshape(weight.shape[0], -1).any(dim=1)[member.index]
+
+    def columns(member) -> Tensor:
+        weight = mask(member.module)
+        return weight.transpose(0, 1).reshape(weight.shape[1], -1).any(dim=1)[member.index]
+
     while True:
         before = kept_entries(result)
         for group in structure.groups:
-            produced = torch.zeros(group.width, dtype=torch.bool)
-            for member in group.role(PRODUCER):
-                weight = mask(member.module)
-                rows = weight.reshape(weight.shape[0], -1).any(dim=1)
-                produced[member.channel[rows[member.index]]] = True
-            consumed = torch.full((group.width,), group.reaches_output or not group.role(CONSUMER))
-            for member in group.role(CONSUMER):
-                weight = mask(member.module)
-                columns = weight.transpose(0, 1).reshape(weight.shape[1], -1).any(dim=1)
-                consumed[member.channel[columns[member.index]]] = True
-            dead = ~(produced & consumed)
-            for member in group.members:
-                gone = member.index[dead[member.channel]]
-                if member.role == CONSUMER:
-                    mask(member.module)[:, gone] = False
-                elif member.role != AFFINE:
-                    mask(member.module)[gone] = False
+            producers, consumers = group.role(PRODUCER), group.role(CONSUMER)
+
+            def linked(producer, consumer, group=group, producers=producers) -> bool:
+                upstream = [p for p in producers if (p.module, consumer.module) in group.reads]
+                return not upstream or producer in upstream
+
+            for consumer in consumers:
+                written = torch.zeros(group.width, dtype=torch.bool)
+                for producer in producers:
+                    if linked(producer, consumer):
+                        written[producer.channel[rows(producer)]] = True
+                mask(consumer.module)[:, consumer.index[~written[consumer.channel]]] = False
+            for producer in producers:
+                downstream = [c for c in consumers if linked(producer, c)]
+                if group.reaches_output or not downstream:
+                    continue
+                read = torch.zeros(group.width, dtype=torch.bool)
+                for consumer in downstream:
+                    read[consumer.channel[columns(consumer)]] = True
+                mask(producer.module)[producer.index[~read[producer.channel]]] = False
         if kept_entries(result) == before:
             return result
 

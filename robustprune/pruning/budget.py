@@ -49,7 +49,10 @@ def fit_live(
     only if they do is the search repeated with every candidate taken to its fixed point,
     going on from the round already done for it. So the result is always the fixed-point
     search's, at one pass over S per candidate plus one where the candidates settle in one
-    round (the common case).
+    round (the common case). Where the chosen candidate's own pass found nothing to remove,
+    it is a fixed point already and the check costs no pass (``DeadStructure.remove``
+    remembers such results); for structured methods, whose cheap masks carry the structural
+    dead units (structure.py), that is the usual case on networks without dead ReLUs.
     """
     cheap: dict[float, Masks] = {}
     first_round: dict[float, Masks] = {}

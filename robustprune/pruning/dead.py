@@ -52,10 +52,16 @@ class DeadStructure:
         self.structure = structure
         self.layers = prunable_modules(model)
         self._projections: dict[tuple[int, ...], Tensor] = {}
+        self._settled: dict[int, Masks] = {}  # results known to hold no dead structure, by id
 
     def remove(self, masks: Masks, rounds: int = MAX_ROUNDS) -> Masks:
         """``masks`` with every dead parameter removed too (a new dict): rounds of one pass over
-        S each until nothing changes, at most ``rounds`` (with 1, what one pass finds, unchecked)."""
+        S each until nothing changes, at most ``rounds`` (with 1, what one pass finds, unchecked).
+
+        A result whose last pass found nothing is a fixed point and is remembered: handing it
+        back costs no pass (a knob search re-checks its chosen masks that way)."""
+        if self._settled.get(id(masks)) is masks:
+            return {name: mask.clone() for name, mask in masks.items()}
         current = self._propagate({name: mask.clone() for name, mask in masks.items()})
         if not self.sample:
             return current
@@ -65,6 +71,7 @@ class DeadStructure:
             updated = self._propagate(updated)
             _keep_every_layer(updated, current, self.layers, self.structure is not None)
             if kept_entries(updated) == kept_entries(current):
+                self._settled[id(updated)] = updated
                 return updated
             current = updated
         return current

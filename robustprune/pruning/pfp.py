@@ -105,20 +105,22 @@ class ProvableFilterPruning(Pruner):
         def make_masks(log_epsilon: float) -> Masks:
             return masks_for(per_layer_kept(budgets, math.exp(log_epsilon)))
 
-        ratios: dict[int, float] = {}  # by id of a memoized mask set (bisection revisits them)
+        # by id of a mask set (bisection revisits them); the set is held so its id stays its own
+        ratios: dict[int, tuple[Masks, float]] = {}
 
         def ratio_of(masks: Masks) -> float:
-            if id(masks) not in ratios:
-                ratios[id(masks)] = achieved_ratio(masks)
-            return ratios[id(masks)]
+            known = ratios.get(id(masks))
+            if known is None or known[0] is not masks:
+                known = ratios[id(masks)] = (masks, achieved_ratio(masks))
+            return known[1]
 
-        live: dict[tuple[int, int], Masks] = {}  # by (id of a memoized mask set, rounds)
+        live: dict[tuple[int, int], tuple[Masks, Masks]] = {}  # (id, rounds) -> (masks, live)
 
         def remove_dead(masks: Masks, rounds: int) -> Masks:
-            key = (id(masks), rounds)
-            if key not in live:
-                live[key] = dead_structure.remove(masks, rounds)
-            return live[key]
+            known = live.get((id(masks), rounds))
+            if known is None or known[0] is not masks:
+                known = live[(id(masks), rounds)] = (masks, dead_structure.remove(masks, rounds))
+            return known[1]
 
         floor = per_layer_kept(budgets, math.exp(LOG_EPS_RANGE[0]))
         if ratio_of(masks_for(floor)) <= prune_ratio:

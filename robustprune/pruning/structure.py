@@ -7,11 +7,16 @@ shift, depthwise convs: *affines*) and the input slices of every layer that read
 (*consumers*). Each group has ``width`` channels, and every member maps its own indices onto
 them (a concatenation shifts them; a flatten before a Linear repeats each channel H*W times).
 
-Propagation closes a set of weight keep-masks under structured removal, to a fixed point:
-- a group channel whose producers are all removed no longer depends on the input (what is left
-  is its biases and BN shifts, a constant): every consumer slice of it goes;
-- a group channel that every consumer dropped takes all its producers' filters along, unless
-  the channel reaches the network's output.
+Propagation closes a set of weight keep-masks under structured removal, to a fixed point. It
+follows the data flow inside a group: a consumer reads what the producers *upstream* of it
+wrote (in a residual stream, the stem and the blocks before it; not the blocks after it).
+- a consumer's slice of a channel that no producer upstream of it still writes no longer
+  depends on the input (what is left is biases and BN shifts, a constant): the slice goes;
+- a producer's filter for a channel that no consumer downstream of it still reads goes too,
+  unless the group reaches the network's output.
+These are the whole-unit rules the data probe of dead.py applies (constant input channels,
+filters with zero gradient), decided here from the graph alone wherever the graph decides
+them, so a knob search sees most dead structure without a pass over S.
 Only weights of prunable layers are masked. Biases and BN scale/shift of removed channels stay,
 as in the reference (torchprune masks layer weights only, method/base/base_net.py): they are
 retrained and count as kept in the prune ratio; ``compact`` drops them physically.
@@ -54,12 +59,17 @@ class GroupMember:
 
 @dataclass(frozen=True)
 class ChannelGroup:
-    """Channels coupled through adds and concatenations, ``width`` of them."""
+    """Channels coupled through adds and concatenations, ``width`` of them.
+
+    ``reads`` holds the (producer, consumer) pairs where the consumer reads what the producer
+    writes, with no prunable layer between; a member missing from every pair is taken to be
+    linked to every member of the other role (the group-wide rule)."""
 
     root: str
     width: int
     members: tuple[GroupMember, ...]
     reaches_output: bool
+    reads: frozenset[tuple[str, str]] = frozenset()
 
     def role(self, role: str) -> list[GroupMember]:
         """The members playing ``role`` (PRODUCER, CONSUMER or AFFINE)."""
@@ -102,13 +112,7 @@ class ChannelStructure:
             self._mask(name, result)
         while True:
             rows, columns = flat.alive(result)
-            dead = ~(flat.produced(rows) & flat.consumed(columns))
-            kill_rows = torch.zeros_like(rows)
-            kill_rows[flat.producer_rows[dead[flat.producer_channels]]] = True
-            kill_columns = torch.zeros_like(columns)
-            kill_columns[flat.consumer_columns[dead[flat.consumer_channels]]] = True
-            kill_rows &= rows
-            kill_columns &= columns
+            kill_rows, kill_columns = flat.unread(rows, columns), flat.unwritten(rows, columns)
             if not bool(kill_rows.any() or kill_columns.any()):
                 return result
             flat.remove(result, kill_rows, kill_columns)
@@ -125,9 +129,9 @@ class ChannelStructure:
 
 
 class _FlatMembers:
-    """Every group's producers and consumers as flat index vectors: position ``p`` of the
-    vector of all layers' output rows (or input columns) belongs to group channel ``c`` of the
-    vector of all groups' channels."""
+    """Every group's producer-consumer links as flat index vectors over the vector of all
+    layers' output rows and the vector of all layers' input columns: ``pair_rows[i]`` writes
+    the channel that ``pair_columns[i]`` reads."""
 
     def __init__(self, groups: list[ChannelGroup], parameters: dict[str, Tensor]) -> None:
         layers = list(
@@ -146,28 +150,33 @@ class _FlatMembers:
             position[0] += self.shapes[name][0]
             position[1] += self.shapes[name][1]
         self.row_start, self.column_start = row_start, column_start
-        producer_rows, producer_channels, consumer_columns, consumer_channels = [], [], [], []
-        always_consumed, offset = [], 0
+        self.pair_rows, self.pair_columns = _empty(), _empty()
+        self.producer_rows = torch.zeros(position[0], dtype=torch.bool)
+        self.always_used = torch.zeros(position[0], dtype=torch.bool)
+        self.consumer_columns = torch.zeros(position[1], dtype=torch.bool)
         for group in groups:
-            for member in group.members:
-                name = weight_name(member.module)
-                if member.role == PRODUCER:
-                    producer_rows.append(member.index + row_start[name])
-                    producer_channels.append(member.channel + offset)
-                elif member.role == CONSUMER:
-                    consumer_columns.append(member.index + column_start[name])
-                    consumer_channels.append(member.channel + offset)
-            open_end = group.reaches_output or not group.role(CONSUMER)
-            always_consumed.append(torch.full((group.width,), open_end, dtype=torch.bool))
-            offset += group.width
-        empty = torch.zeros(0, dtype=torch.long)
-        self.producer_rows = torch.cat(producer_rows) if producer_rows else empty
-        self.producer_channels = torch.cat(producer_channels) if producer_channels else empty
-        self.consumer_columns = torch.cat(consumer_columns) if consumer_columns else empty
-        self.consumer_channels = torch.cat(consumer_channels) if consumer_channels else empty
-        self.always_consumed = (
-            torch.cat(always_consumed) if always_consumed else torch.zeros(0, dtype=torch.bool)
-        )
+            self._link(group)
+
+    def _link(self, group: ChannelGroup) -> None:
+        """Add ``group``'s producer rows, consumer columns and (row, column) links."""
+        producers, consumers = group.role(PRODUCER), group.role(CONSUMER)
+        rows = {p.module: p.index + self.row_start[weight_name(p.module)] for p in producers}
+        columns = {c.module: c.index + self.column_start[weight_name(c.module)] for c in consumers}
+        read_by: dict[str, list[str]] = {producer.module: [] for producer in producers}
+        for consumer in consumers:
+            upstream = [p for p in producers if (p.module, consumer.module) in group.reads]
+            for producer in upstream or producers:
+                read_by[producer.module].append(consumer.module)
+                same = consumer.channel[:, None] == producer.channel[None, :]
+                column, row = same.nonzero(as_tuple=True)
+                self.pair_columns = torch.cat([self.pair_columns, columns[consumer.module][column]])
+                self.pair_rows = torch.cat([self.pair_rows, rows[producer.module][row]])
+            self.consumer_columns[columns[consumer.module]] = True
+        open_end = group.reaches_output or not consumers
+        for producer in producers:
+            self.producer_rows[rows[producer.module]] = True
+            if open_end or not read_by[producer.module]:
+                self.always_used[rows[producer.module]] = True
 
     def alive(self, masks: Masks) -> tuple[Tensor, Tensor]:
         """(every layer's rows with a kept entry, every layer's columns with one), flat, on CPU."""
@@ -178,17 +187,17 @@ class _FlatMembers:
         ]
         return torch.cat(rows).cpu(), torch.cat(columns).cpu()
 
-    def produced(self, rows: Tensor) -> Tensor:
-        """Group channels that some producer still writes."""
-        produced = torch.zeros_like(self.always_consumed)
-        produced[self.producer_channels[rows[self.producer_rows]]] = True
-        return produced
+    def unwritten(self, rows: Tensor, columns: Tensor) -> Tensor:
+        """Kept consumer columns that no kept producer row upstream of them writes (flat)."""
+        written = torch.zeros_like(columns)
+        written[self.pair_columns[rows[self.pair_rows]]] = True
+        return columns & self.consumer_columns & ~written
 
-    def consumed(self, columns: Tensor) -> Tensor:
-        """Group channels that some consumer still reads, or that reach the output."""
-        consumed = self.always_consumed.clone()
-        consumed[self.consumer_channels[columns[self.consumer_columns]]] = True
-        return consumed
+    def unread(self, rows: Tensor, columns: Tensor) -> Tensor:
+        """Kept producer rows that no kept consumer column downstream of them reads (flat)."""
+        read = self.always_used.clone()
+        read[self.pair_rows[columns[self.pair_columns]]] = True
+        return rows & self.producer_rows & ~read
 
     def remove(self, masks: Masks, kill_rows: Tensor, kill_columns: Tensor) -> None:
         """Set the rows and columns marked in the flat vectors to False, in place."""
@@ -202,6 +211,10 @@ class _FlatMembers:
                 mask[rows.to(mask.device)] = False
             if bool(columns.any()):
                 mask[:, columns.to(mask.device)] = False
+
+
+def _empty() -> Tensor:
+    return torch.zeros(0, dtype=torch.long)
 
 
 def kill_input_channels(weight_mask: Tensor, dead: Tensor, factor: int = 1) -> None:
@@ -263,7 +276,14 @@ def channel_structure(model: nn.Module, example: Tensor) -> ChannelStructure:
         members = _merge_members(members)
         producers = [member.module for member in members if member.role == PRODUCER]
         reaches = any(_reaches_output(graph.module2node[modules[p]], modules) for p in producers)
-        groups.append(ChannelGroup(name, width, tuple(members), reaches))
+        consumers = {member.module for member in members if member.role == CONSUMER}
+        reads = frozenset(
+            (producer, consumer)
+            for producer in producers
+            for consumer in _readers(graph.module2node[modules[producer]], modules, names)
+            if consumer in consumers
+        )
+        groups.append(ChannelGroup(name, width, tuple(members), reaches, reads))
     return ChannelStructure(model, groups)
 
 
@@ -324,6 +344,24 @@ def _input_factors(modules: dict[str, nn.Module], groups: list[ChannelGroup]) ->
                 if factor > 1:
                     factors[member.module] = factor
     return factors
+
+
+def _readers(node, modules: dict[str, nn.Module], names: dict[nn.Module, str]) -> set[str]:
+    """The prunable layers that read ``node``'s output with no other prunable layer between."""
+    stack, seen, found = [node], set(), set()
+    while stack:
+        current = stack.pop()
+        for user in current.outputs:
+            if id(user) in seen:
+                continue
+            seen.add(id(user))
+            module = user.module
+            if isinstance(module, nn.Module) and is_prunable(module):
+                if names.get(module) in modules:
+                    found.add(names[module])
+                continue
+            stack.append(user)
+    return found
 
 
 def _reaches_output(node, modules: dict[str, nn.Module]) -> bool:
