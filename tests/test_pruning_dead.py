@@ -281,3 +281,33 @@ def test_the_probe_finds_no_structure_that_propagation_left():
     again = dead.remove(settled)
     assert probes == [] and again is not settled
     assert all(torch.equal(again[name], settled[name]) for name in settled)
+
+
+def test_a_weight_method_search_counts_structural_dead_channels_before_a_pass():
+    """Weight methods close their cheap masks over the channel groups too: a filter that loses
+    every weight leaves its channel constant, and every slice reading it is counted as removed
+    at once. Where the network cannot be traced, the masks pass unchanged, with a warning."""
+    from robustprune.pruning import budget
+
+    model = TwoBlockResNet().eval()
+    sample = [(torch.randn(4, 1, 6, 6), torch.zeros(4, dtype=torch.long))]
+    masks = {"stem.weight": torch.ones_like(model.stem.weight, dtype=torch.bool)}
+    masks["stem.weight"][2] = False
+    closed = budget.structural_closure(model, sample)(masks)
+    assert not closed["a1.weight"][:, 2].any() and closed["b1.weight"].all()
+    assert budget.structural_closure(model, [])(masks) is masks
+
+
+def test_an_untraceable_network_searches_without_the_closure(monkeypatch):
+    from robustprune.pruning import budget
+
+    def refuse(*_args):
+        raise RuntimeError("no graph")
+
+    monkeypatch.setattr(budget, "channel_structure", refuse)
+    model = TwoBlockResNet().eval()
+    sample = [(torch.randn(4, 1, 6, 6), torch.zeros(4, dtype=torch.long))]
+    masks = {"stem.weight": torch.ones_like(model.stem.weight, dtype=torch.bool)}
+    with pytest.warns(UserWarning, match="could not trace the channel groups of TwoBlockResNet"):
+        closure = budget.structural_closure(model, sample)
+    assert closure(masks) is masks

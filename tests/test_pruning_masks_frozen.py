@@ -4,7 +4,9 @@ the knob search stopped paying a pass over S per candidate (recorded at commit b
 last commit before that change). FT and PFP were re-recorded when structured propagation
 began to follow the data flow inside a channel group (a consumer reads only the producers
 upstream of it): their knob searches now see on the cheap masks what a pass over S used to
-find, and so land on other knobs; WT and SiPP did not move.
+find, and so land on other knobs. SiPP was re-recorded when weight methods began to close
+their cheap masks over the same groups (``budget.structural_closure``); WT's masks on this
+fixture did not move.
 
 A change that is meant to move masks (a new rule, a new tie-break) updates ``EXPECTED`` and
 says why in its commit; a torch or BLAS upgrade can move them too (sensitivities are float
@@ -24,7 +26,7 @@ from robustprune.pruning.masks import Masks, combine_masks
 
 EXPECTED = {
     "WT": "41b0365ab00180b2da738296535e0b5a047291d8d04a46ce32396d424ac5222f",
-    "SiPP": "52cefb32b4e7dda5f5bcd3abd8d9262285e97ce86c8307d7b33b1b48aa59f05d",
+    "SiPP": "1d896a2707b76208adeb9281e744435dccba4ff1aefc78baa983b3f9b6837fa4",
     "FT": "8555946acfde6b654a02f614093fbdd60c692ec22a12f40e6291c20a427ba22f",
     "PFP": "543f22ee8aef952b66dab63f1d26f099fbb791f97a4296e31a6f12940c6e4665",
 }

@@ -8,6 +8,7 @@ on live structure.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 from torch import Tensor, nn
@@ -15,6 +16,7 @@ from torch import Tensor, nn
 from robustprune.pruning.dead import MAX_ROUNDS, DeadStructure
 from robustprune.pruning.masks import GlobalThreshold, Masks, parameter_count, prune_ratio
 from robustprune.pruning.sample import Sample
+from robustprune.pruning.structure import channel_structure
 
 RATIO_TOLERANCE = 1e-3
 """How close (in prune ratio, 0.1 points) a knob search must land before it stops early; a
@@ -167,11 +169,33 @@ def fit_live_threshold(
     nominal ratio handed to the threshold is searched in [0, target]."""
     parent_count = parameter_count(model)
     ranking = GlobalThreshold(model, scores)
+    closure = structural_closure(model, sample)
     return fit_live(
-        lambda ratio: ranking.masks(ratio, parent_count),
+        lambda ratio: closure(ranking.masks(ratio, parent_count)),
         DeadStructure(model, sample).remove,
         ratio_meter(model),
         0.0,
         target,
         target,
     )
+
+
+def structural_closure(model: nn.Module, sample: Sample) -> Callable[[Masks], Masks]:
+    """What a weight method's knob search applies to its cheap masks: the channel groups'
+    structured propagation (structure.py), so whole channels left constant or unread by the
+    removed weights are counted before a pass over S finds them (the pass would remove them
+    anyway: the result is still the fixed point of the dead-structure rules). Without a sample,
+    or where the network cannot be traced, the masks are taken as they are (with a warning):
+    the search then needs more passes, not other rules."""
+    if not sample:
+        return lambda masks: masks
+    try:
+        structure = channel_structure(model, sample[0][0][:2])
+    except Exception as error:  # a plug-in network Torch-Pruning cannot trace
+        warnings.warn(
+            f"could not trace the channel groups of {type(model).__name__} ({error}); the "
+            "knob search goes on without them and may need more passes over S",
+            stacklevel=2,
+        )
+        return lambda masks: masks
+    return structure.propagate

@@ -23,6 +23,7 @@ from robustprune.pruning.budget import (
     fit_live,
     fit_live_threshold,
     ratio_meter,
+    structural_closure,
 )
 from robustprune.pruning.dead import MAX_ROUNDS, DeadStructure
 from robustprune.pruning.masks import (
@@ -73,9 +74,10 @@ class WeightScorePruner(Pruner):
         if allocation == "global":
             return fit_live_threshold(model, scores, sample, prune_ratio)
         ranking = LayerFractions(model, scores)
+        closure = structural_closure(model, sample)
         return fit_live(
-            ranking.masks, DeadStructure(model, sample).remove, ratio_meter(model), 0.0, 1.0,
-            prune_ratio,
+            lambda fraction: closure(ranking.masks(fraction)), DeadStructure(model, sample).remove,
+            ratio_meter(model), 0.0, 1.0, prune_ratio,
         )  # fmt: skip
 
 
