@@ -9,8 +9,9 @@ is one batch of ``--sample`` random CIFAR-sized images; with it, S is drawn from
 val split at the size rule of ``robustprune.pruning.sample_size`` (what the suites use), and
 the input shape is the dataset's. Prints one line per method: the median step time of
 ``--repeats`` runs and its split into phases (of the median run): scores (SiPP's and PFP's
-sensitivities), trace (the channel groups of FT and PFP), dead structure (passes over S, with
-their count) and search (the rest: the knob search's masks, propagation and ratios).
+sensitivities), trace (the channel groups, traced once per step by every method), dead
+structure (passes over S, with their count) and search (the rest: the knob search's masks,
+propagation and ratios).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ PHASES = {
     "trace": [
         ("robustprune.pruning.scored", "channel_structure"),
         ("robustprune.pruning.pfp", "channel_structure"),
+        ("robustprune.pruning.budget", "channel_structure"),  # weight methods' closure
     ],
     "dead structure": [("robustprune.pruning.dead", "DeadStructure.probe")],
 }
