@@ -275,12 +275,15 @@ def channel_structure(model: nn.Module, example: Tensor) -> ChannelStructure:
             )
         members = _merge_members(members)
         producers = [member.module for member in members if member.role == PRODUCER]
-        reaches = any(_reaches_output(graph.module2node[modules[p]], modules) for p in producers)
         consumers = {member.module for member in members if member.role == CONSUMER}
+        downstream = {
+            p: _downstream(graph.module2node[modules[p]], modules, names) for p in producers
+        }
+        reaches = any(reaches_output for _readers, reaches_output in downstream.values())
         reads = frozenset(
             (producer, consumer)
-            for producer in producers
-            for consumer in _readers(graph.module2node[modules[producer]], modules, names)
+            for producer, (readers, _reaches) in downstream.items()
+            for consumer in readers
             if consumer in consumers
         )
         groups.append(ChannelGroup(name, width, tuple(members), reaches, reads))
@@ -346,11 +349,14 @@ def _input_factors(modules: dict[str, nn.Module], groups: list[ChannelGroup]) ->
     return factors
 
 
-def _readers(node, modules: dict[str, nn.Module], names: dict[nn.Module, str]) -> set[str]:
-    """The prunable layers that read ``node``'s output with no other prunable layer between."""
-    stack, seen, found = [node], set(), set()
+def _downstream(node, modules: dict[str, nn.Module], names: dict) -> tuple[set[str], bool]:
+    """(the prunable layers that read ``node``'s output with no other prunable layer between,
+    whether the network's output is reachable from ``node`` that way)."""
+    stack, seen, readers, reaches_output = [node], set(), set(), False
     while stack:
         current = stack.pop()
+        if not current.outputs:
+            reaches_output = True
         for user in current.outputs:
             if id(user) in seen:
                 continue
@@ -358,28 +364,10 @@ def _readers(node, modules: dict[str, nn.Module], names: dict[nn.Module, str]) -
             module = user.module
             if isinstance(module, nn.Module) and is_prunable(module):
                 if names.get(module) in modules:
-                    found.add(names[module])
+                    readers.add(names[module])
                 continue
             stack.append(user)
-    return found
-
-
-def _reaches_output(node, modules: dict[str, nn.Module]) -> bool:
-    """True when the network's output is reachable from ``node`` without another prunable layer."""
-    stack, seen = [node], set()
-    while stack:
-        current = stack.pop()
-        if not current.outputs:
-            return True
-        for user in current.outputs:
-            if id(user) in seen:
-                continue
-            seen.add(id(user))
-            module = user.module
-            if isinstance(module, nn.Module) and is_prunable(module):
-                continue
-            stack.append(user)
-    return False
+    return readers, reaches_output
 
 
 def _out_width(module: nn.Module) -> int:
