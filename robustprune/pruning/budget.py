@@ -190,7 +190,9 @@ def structural_closure(model: nn.Module, sample: Sample) -> Callable[[Masks], Ma
     if not sample:
         return lambda masks: masks
     try:
-        structure = channel_structure(model, sample[0][0][:2])
+        with warnings.catch_warnings():  # it would speak of pruning parameters WT never touches
+            warnings.filterwarnings("ignore", message="Unwrapped parameters detected")
+            structure = channel_structure(model, sample[0][0][:2])
     except Exception as error:  # a plug-in network Torch-Pruning cannot trace
         warnings.warn(
             f"could not trace the channel groups of {type(model).__name__} ({error}); the "
