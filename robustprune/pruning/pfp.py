@@ -105,22 +105,16 @@ class ProvableFilterPruning(Pruner):
         def make_masks(log_epsilon: float) -> Masks:
             return masks_for(per_layer_kept(budgets, math.exp(log_epsilon)))
 
-        # by id of a mask set (bisection revisits them); the set is held so its id stays its own
-        ratios: dict[int, tuple[Masks, float]] = {}
+        ratios: dict[int, tuple[Masks, float]] = {}  # bisection revisits mask sets
+        live: dict[tuple[int, int], tuple[Masks, Masks]] = {}
 
         def ratio_of(masks: Masks) -> float:
-            known = ratios.get(id(masks))
-            if known is None or known[0] is not masks:
-                known = ratios[id(masks)] = (masks, achieved_ratio(masks))
-            return known[1]
-
-        live: dict[tuple[int, int], tuple[Masks, Masks]] = {}  # (id, rounds) -> (masks, live)
+            return _remembered(ratios, id(masks), masks, achieved_ratio)
 
         def remove_dead(masks: Masks, rounds: int) -> Masks:
-            known = live.get((id(masks), rounds))
-            if known is None or known[0] is not masks:
-                known = live[(id(masks), rounds)] = (masks, dead_structure.remove(masks, rounds))
-            return known[1]
+            return _remembered(
+                live, (id(masks), rounds), masks, lambda m: dead_structure.remove(m, rounds)
+            )
 
         floor = per_layer_kept(budgets, math.exp(LOG_EPS_RANGE[0]))
         if ratio_of(masks_for(floor)) <= prune_ratio:
@@ -150,6 +144,15 @@ class ProvableFilterPruning(Pruner):
             prune_ratio,
             tolerance=STRUCTURED_TOLERANCE,
         )
+
+
+def _remembered(cache: dict, key, masks: Masks, compute):
+    """``compute(masks)``, remembered under ``key`` (built from ``id(masks)``); the mask set is
+    held beside its value, so an id reused by a later, different set is not taken for it."""
+    known = cache.get(key)
+    if known is None or known[0] is not masks:
+        known = cache[key] = (masks, compute(masks))
+    return known[1]
 
 
 def per_layer_kept(budgets: dict[str, ChannelBudget], epsilon: float) -> dict[str, int]:
