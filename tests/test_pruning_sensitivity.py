@@ -143,3 +143,34 @@ def test_channel_sensitivities_equal_the_exact_scores_on_a_network():
                 ]
             )
             assert torch.equal(found[name].scores, expected.amax(dim=0)), (name, step)
+
+
+CONVS = [
+    dict(kernel_size=3, padding=1),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(3, 5), stride=(2, 1), padding=(2, 1), dilation=2),
+    dict(kernel_size=1),
+    dict(kernel_size=3, padding="same", dilation=(1, 2)),
+    dict(kernel_size=3, padding="valid"),
+    dict(kernel_size=3, padding=1, padding_mode="reflect"),
+    dict(kernel_size=3, padding=(1, 2), padding_mode="circular"),
+    dict(kernel_size=3, padding=1, padding_mode="replicate"),
+]
+
+
+@pytest.mark.parametrize("options", CONVS, ids=[str(options) for options in CONVS])
+def test_input_patches_of_a_conv_equal_unfold_of_the_padded_input(options):
+    """The strided-window patches are exactly F.unfold's, and the conv's output is their product
+    with the flattened weight (so the kernel's entries line up with the weight's)."""
+    module = nn.Conv2d(3, 4, **options)
+    inputs = torch.rand(2, 3, 9, 10, generator=torch.Generator().manual_seed(0))
+    mode = "constant" if module.padding_mode == "zeros" else module.padding_mode
+    padded = nn.functional.pad(inputs, module._reversed_padding_repeated_twice, mode=mode)
+    expected = nn.functional.unfold(
+        padded, module.kernel_size, dilation=module.dilation, stride=module.stride
+    )
+    patches = input_patches(module, inputs)
+    assert torch.equal(patches, expected)
+    output = module(inputs).detach()
+    product = module.weight.detach().reshape(4, -1) @ patches + module.bias.detach()[:, None]
+    torch.testing.assert_close(product.view_as(output), output, atol=1e-5, rtol=1e-5)

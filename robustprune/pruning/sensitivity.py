@@ -156,20 +156,7 @@ def _collect(
 def input_patches(module: nn.Module, inputs: Tensor) -> Tensor:
     """Input patches as n x K x P, nonnegative: the doubled batch [a+; -a-] if any entry is < 0."""
     if isinstance(module, nn.Conv2d):
-        if module.padding_mode == "zeros" and not isinstance(module.padding, str):
-            patches = F.unfold(
-                inputs,
-                module.kernel_size,
-                dilation=module.dilation,
-                padding=module.padding,
-                stride=module.stride,
-            )
-        else:
-            mode = "constant" if module.padding_mode == "zeros" else module.padding_mode
-            padded = F.pad(inputs, module._reversed_padding_repeated_twice, mode=mode)
-            patches = F.unfold(
-                padded, module.kernel_size, dilation=module.dilation, stride=module.stride
-            )
+        patches = conv_patches(module, inputs)
     else:
         patches = inputs.reshape(inputs.shape[0], -1, inputs.shape[-1]).transpose(1, 2)
     # patches hold input entries and padding only: nonnegative inputs (the common case after a
@@ -177,6 +164,22 @@ def input_patches(module: nn.Module, inputs: Tensor) -> Tensor:
     if bool((inputs < 0).any()) and bool((patches < 0).any()):
         patches = torch.cat([patches.clamp(min=0), (-patches).clamp(min=0)])
     return patches
+
+
+def conv_patches(module: nn.Conv2d, inputs: Tensor) -> Tensor:
+    """What ``F.unfold`` gives for ``module`` (n x C k_h k_w x H_out W_out, entries ordered as
+    the flattened weight), built as one copy of a strided view of the padded input: the same
+    values, several times faster than ``F.unfold`` on CPU."""
+    mode = "constant" if module.padding_mode == "zeros" else module.padding_mode
+    padded = F.pad(inputs, module._reversed_padding_repeated_twice, mode=mode)
+    windows = padded
+    for dim, (size, stride, dilation) in enumerate(
+        zip(module.kernel_size, module.stride, module.dilation, strict=True), start=2
+    ):
+        windows = windows.unfold(dim, dilation * (size - 1) + 1, stride)
+    taps = windows[..., :: module.dilation[0], :: module.dilation[1]]  # n C H_out W_out k_h k_w
+    count, _channels, rows, columns = taps.shape[:4]
+    return taps.permute(0, 1, 4, 5, 2, 3).reshape(count, -1, rows * columns)
 
 
 def mean_ratio_maxima(patches: Tensor, weight: Tensor) -> Tensor:
