@@ -7,8 +7,14 @@ import torch
 from torch import nn
 
 from robustprune.pruning import refine
+from robustprune.pruning.denominators import layer_denominators, reciprocal_denominators
 from robustprune.pruning.refine import channel_maxima, exact_entry_maxima
-from robustprune.pruning.sensitivity import channel_sensitivities, input_patches
+from robustprune.pruning.sensitivity import (
+    channel_sensitivities,
+    input_patches,
+    layer_patches,
+    nonnegative_batch,
+)
 
 
 def _reference(patches: torch.Tensor, weight: torch.Tensor, groups: int) -> torch.Tensor:
@@ -76,16 +82,34 @@ def test_channel_scores_in_float64():
     assert torch.equal(channel_maxima(patches, weight, groups), _reference(patches, weight, groups))
 
 
-def test_terms_below_the_power_floor_are_not_lost(monkeypatch):
+def test_terms_below_the_power_floor_are_not_lost():
     # filter 1 reads only channel 1, with 1e-12 of the largest weight: the 8th power underflows
-    # float32, so only the floor keeps the bound above the exact value (1 where a = 2)
+    # float32, yet the bound stays above every exact value (1 where a = 2)
     weight = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1e-12, 0.0], [1.0, 1e-12, 0.5]])
     patches = torch.tensor([[[1.0, 0.0], [1.0, 2.0], [3.0, 1e-3]]])  # n=1, K=3, P=2
     expected = _reference(patches, weight, 3)
     assert expected[1] == 1.0
     assert torch.equal(channel_maxima(patches, weight, 3), expected)
-    monkeypatch.setattr(refine, "POWER_FLOOR", 0.0)  # the floor is what makes this exact
-    assert channel_maxima(patches, weight, 3)[1] < 1.0
+    magnitude, reciprocal = reciprocal_denominators(patches, weight, fold=True)
+    values = (magnitude[:, :, None] * reciprocal[0][:, None, :] * patches[0]).amax(dim=0)
+    assert bool((refine._power_sum_bound(patches, magnitude, reciprocal)[0] >= values).all())
+
+
+def test_root_upper_bound_is_above_the_root_and_within_its_factor():
+    generator = torch.Generator().manual_seed(0)
+    for dtype, integer, smallest, largest in [
+        (torch.float32, torch.int32, 0x00800000, 0x7F7FFFFF),  # every positive normal float
+        (torch.float64, torch.int64, 0x0010000000000000, 0x7FEFFFFFFFFFFFFF),
+    ]:
+        values = torch.randint(smallest, largest, (200_000,), generator=generator)
+        values = values.to(integer).view(dtype)
+        for power in (2, 4, 8):
+            root = values.to(torch.float64) ** (1 / power)
+            ratio = refine.root_upper_bound(values.clone(), power).to(torch.float64) / root
+            assert float(ratio.min()) >= 1.0
+            assert float(ratio.max()) <= 2 ** (refine.LOG2_GAP * (1 + 1 / power)) * (1 + 1e-6)
+    with pytest.raises(ValueError, match="power=6"):
+        refine.root_upper_bound(torch.ones(3), 6)
 
 
 def test_near_zero_denominators_and_ties():
@@ -126,7 +150,7 @@ def test_channel_sensitivities_equal_the_exact_scores_on_a_network():
         "5": (model[5], model[4](model[3](model[2](model[1](model[0](inputs))))).detach()),
     }
     # one chunk of all ten, and one chunk per sample (the running maxima prune candidates; the
-    # reference takes the same chunks, as matmul's rounding of z may depend on the batch size)
+    # reference takes the same chunks and the layer's own z, whose rounding may depend on them)
     for max_elements, step in ((1 << 24, 10), (1 << 10, 1)):
         found = channel_sensitivities(model, [(inputs, None)], max_elements=max_elements)
         for name, (module, activations) in layers.items():
@@ -134,12 +158,15 @@ def test_channel_sensitivities_equal_the_exact_scores_on_a_network():
             flat = weight.reshape(weight.shape[0], -1)
             expected = torch.stack(
                 [
-                    _reference(
-                        input_patches(module, activations[start : start + step]),
+                    exact_entry_maxima(
+                        input_patches(module, chunk),
                         flat,
-                        weight.shape[1],
+                        1 << 24,
+                        layer_denominators(module, nonnegative_batch(chunk)),
                     )
-                    for start in range(0, 10, step)
+                    .view(weight.shape[1], -1)
+                    .amax(dim=1)
+                    for chunk in activations.split(step)
                 ]
             )
             assert torch.equal(found[name].scores, expected.amax(dim=0)), (name, step)
@@ -174,3 +201,20 @@ def test_input_patches_of_a_conv_equal_unfold_of_the_padded_input(options):
     output = module(inputs).detach()
     product = module.weight.detach().reshape(4, -1) @ patches + module.bias.detach()[:, None]
     torch.testing.assert_close(product.view_as(output), output, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layer", range(len(LAYERS)))
+def test_a_layers_own_denominators_equal_those_of_its_patches(layer):
+    """z by the layer's operation (what the engine uses) equals the matmul over its patches up
+    to the summation order; the weights' magnitudes are the same exactly."""
+    module = LAYERS[layer]()
+    size = 1 if layer == len(LAYERS) - 1 else 6
+    shape = (4, module.in_channels, size, size) if module.weight.dim() == 4 else (4, 12)
+    batch = nonnegative_batch(torch.randn(shape, generator=torch.Generator().manual_seed(layer)))
+    weight = module.weight.detach()
+    magnitude, reciprocal = layer_denominators(module, batch)
+    expected_magnitude, expected_reciprocal = reciprocal_denominators(
+        layer_patches(module, batch), weight.reshape(weight.shape[0], -1)
+    )
+    assert torch.equal(magnitude, expected_magnitude)
+    torch.testing.assert_close(reciprocal, expected_reciprocal, rtol=1e-4, atol=0.0)

@@ -8,7 +8,8 @@ W-_fk a_k / z-_f), taken as 0 where the denominator is ~0 (sensitivity.py).
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 DENOMINATOR_EPS = 1e-12
 """|z| at or below this counts as a zero denominator (g is taken as 0 there)."""
@@ -26,11 +27,34 @@ def layer_matmul(left: Tensor, right: Tensor, fold: bool) -> Tensor:
     return product.view(rows, count, columns).transpose(0, 1).contiguous()
 
 
-def reciprocal_denominators(
-    patches: Tensor, weight: Tensor, fold: bool = False
-) -> tuple[Tensor, Tensor]:
-    """[W+; |W-|] (2F x K) and |1/z| for both signs (n x 2F x P), 0 where |z| is ~0."""
+Denominators = tuple[Tensor, Tensor]
+"""[|W+|; |W-|] (2F x K) and |1/z| for both signs (n x 2F x P), 0 where |z| is ~0."""
+
+
+def reciprocal_denominators(patches: Tensor, weight: Tensor, fold: bool = False) -> Denominators:
+    """The denominators from unfolded ``patches`` and a flat ``weight`` (F x K), z by one matmul:
+    what the exactness tests and plain arrays use."""
     stacked = torch.cat([weight.clamp(min=0), weight.clamp(max=0)])
-    reciprocal = layer_matmul(stacked, patches, fold).abs_()  # |z|, n x 2F x P
-    small = ~(reciprocal > DENOMINATOR_EPS)
-    return stacked.abs_(), reciprocal.reciprocal_().masked_fill_(small, 0.0)  # |1/z| = 1/|z|
+    return stacked.abs_(), _reciprocal_magnitude(layer_matmul(stacked, patches, fold))
+
+
+def layer_denominators(module: nn.Module, inputs: Tensor) -> Denominators:
+    """The denominators of a Conv2d or Linear ``module`` on nonnegative ``inputs`` (its input
+    batch), z by the layer's own operation with the signed halves of its weight as 2F filters:
+    the values of ``reciprocal_denominators`` on the layer's patches, up to the summation
+    order, at the cost of one convolution instead of an unfold and a matmul."""
+    weight = module.weight.detach()
+    stacked = torch.cat([weight.clamp(min=0), weight.clamp(max=0)])
+    if isinstance(module, nn.Conv2d):
+        z = module._conv_forward(inputs, stacked, None).flatten(2)  # n x 2F x P
+    else:
+        rows = inputs.reshape(inputs.shape[0], -1, inputs.shape[-1])  # n x P x K
+        z = F.linear(rows, stacked).transpose(1, 2)
+    return stacked.abs_().reshape(stacked.shape[0], -1), _reciprocal_magnitude(z)
+
+
+def _reciprocal_magnitude(z: Tensor) -> Tensor:
+    """|1/z| = 1/|z|, 0 where |z| is ~0 (in place on ``z``)."""
+    magnitude = z.abs_()
+    small = ~(magnitude > DENOMINATOR_EPS)
+    return magnitude.reciprocal_().masked_fill_(small, 0.0)

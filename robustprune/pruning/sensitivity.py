@@ -19,7 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from robustprune.pruning.denominators import reciprocal_denominators
+from robustprune.pruning.denominators import (
+    Denominators,
+    layer_denominators,
+    reciprocal_denominators,
+)
 from robustprune.pruning.masks import prunable_modules
 from robustprune.pruning.refine import channel_maxima
 
@@ -44,8 +48,11 @@ class ScoreKind(Protocol):
         doubled batch) and the layer's filter count, so a chunk stays within ``max_elements``."""
         ...
 
-    def chunk_max(self, patches: Tensor, weight: Tensor, running: Tensor | None) -> Tensor:
-        """The scores' max over one chunk of patches; ``running`` is the max so far (or None)."""
+    def chunk_max(
+        self, patches: Tensor, weight: Tensor, denominators: Denominators, running: Tensor | None
+    ) -> Tensor:
+        """The scores' max over one chunk of patches with the layer's ``denominators`` of the
+        same chunk; ``running`` is the max so far (or None)."""
         ...
 
     def final(self, scores: Tensor, weight: Tensor) -> Tensor:
@@ -63,8 +70,10 @@ class WeightScores:
         per_sample = entries * patch_count + 4 * filters * (entries + patch_count)
         return max(1, max_elements // (2 * per_sample))
 
-    def chunk_max(self, patches: Tensor, weight: Tensor, running: Tensor | None) -> Tensor:
-        return mean_ratio_maxima(patches, _flat(weight))
+    def chunk_max(
+        self, patches: Tensor, weight: Tensor, denominators: Denominators, running: Tensor | None
+    ) -> Tensor:
+        return mean_ratio_maxima(patches, _flat(weight), denominators)
 
     def final(self, scores: Tensor, weight: Tensor) -> Tensor:
         return scores.view_as(weight)
@@ -81,8 +90,10 @@ class ChannelScores:
         per_sample = 4 * entries * patch_count + 8 * filters * patch_count
         return max(1, max_elements // (per_sample * first.shape[0]))
 
-    def chunk_max(self, patches: Tensor, weight: Tensor, running: Tensor | None) -> Tensor:
-        return channel_maxima(patches, _flat(weight), weight.shape[1], running)
+    def chunk_max(
+        self, patches: Tensor, weight: Tensor, denominators: Denominators, running: Tensor | None
+    ) -> Tensor:
+        return channel_maxima(patches, _flat(weight), weight.shape[1], running, denominators)
 
     def final(self, scores: Tensor, weight: Tensor) -> Tensor:
         return scores
@@ -123,10 +134,14 @@ def _collect(
             first = input_patches(module, activations[:1])
             step = kind.chunk_size(first, weight.shape[0], max_elements)
             for start in range(0, activations.shape[0], step):
-                patches = input_patches(module, activations[start : start + step])
+                batch = nonnegative_batch(activations[start : start + step])
+                patches = layer_patches(module, batch)
                 previous = results.get(name)
                 chunk_max = kind.chunk_max(
-                    patches, weight, None if previous is None else previous.scores
+                    patches,
+                    weight,
+                    layer_denominators(module, batch),
+                    None if previous is None else previous.scores,
                 )
                 if previous is None:
                     results[name] = LayerSensitivity(chunk_max, patches.shape[-1])
@@ -154,16 +169,25 @@ def _collect(
 
 
 def input_patches(module: nn.Module, inputs: Tensor) -> Tensor:
-    """Input patches as n x K x P, nonnegative: the doubled batch [a+; -a-] if any entry is < 0."""
+    """Input patches as n x K x P, nonnegative: those of the doubled batch [a+; -a-] if any
+    entry is < 0."""
+    return layer_patches(module, nonnegative_batch(inputs))
+
+
+def nonnegative_batch(inputs: Tensor) -> Tensor:
+    """``inputs`` itself if no entry is < 0 (the common case after a ReLU), else the doubled
+    batch [a+; -a-]: g is defined on nonnegative inputs, and a signed input's two halves are
+    scored as two inputs (zero padding and the copies other padding modes make keep the sign)."""
+    if bool((inputs < 0).any()):
+        return torch.cat([inputs.clamp(min=0), (-inputs).clamp(min=0)])
+    return inputs
+
+
+def layer_patches(module: nn.Module, inputs: Tensor) -> Tensor:
+    """The patches of a Conv2d (``conv_patches``) or Linear (its rows) as n x K x P."""
     if isinstance(module, nn.Conv2d):
-        patches = conv_patches(module, inputs)
-    else:
-        patches = inputs.reshape(inputs.shape[0], -1, inputs.shape[-1]).transpose(1, 2)
-    # patches hold input entries and padding only: nonnegative inputs (the common case after a
-    # ReLU) need no pass over the K-times larger patches
-    if bool((inputs < 0).any()) and bool((patches < 0).any()):
-        patches = torch.cat([patches.clamp(min=0), (-patches).clamp(min=0)])
-    return patches
+        return conv_patches(module, inputs)
+    return inputs.reshape(inputs.shape[0], -1, inputs.shape[-1]).transpose(1, 2)
 
 
 def conv_patches(module: nn.Conv2d, inputs: Tensor) -> Tensor:
@@ -182,11 +206,14 @@ def conv_patches(module: nn.Conv2d, inputs: Tensor) -> Tensor:
     return taps.permute(0, 1, 4, 5, 2, 3).reshape(count, -1, rows * columns)
 
 
-def mean_ratio_maxima(patches: Tensor, weight: Tensor) -> Tensor:
-    """SiPP's kernel: max over the chunk of (mean over patches of g_fk), as F x K."""
+def mean_ratio_maxima(
+    patches: Tensor, weight: Tensor, denominators: Denominators | None = None
+) -> Tensor:
+    """SiPP's kernel: max over the chunk of (mean over patches of g_fk), as F x K.
+    ``denominators`` are computed from the patches unless given (``layer_denominators``)."""
     _count, k, p = patches.shape
     filters = weight.shape[0]
-    magnitude, reciprocal = reciprocal_denominators(patches, weight)
+    magnitude, reciprocal = denominators or reciprocal_denominators(patches, weight)
     ratio_sums = torch.bmm(reciprocal, patches.transpose(1, 2))  # n x 2F x K: sum_p a_k / |z_f|
     g_mean = (magnitude * ratio_sums).view(-1, 2, filters, k).sum(dim=1) / p
     return g_mean.amax(dim=0)
