@@ -178,7 +178,7 @@ def nonnegative_batch(inputs: Tensor) -> Tensor:
     """``inputs`` itself if no entry is < 0 (the common case after a ReLU), else the doubled
     batch [a+; -a-]: g is defined on nonnegative inputs, and a signed input's two halves are
     scored as two inputs (zero padding and the copies other padding modes make keep the sign)."""
-    if bool((inputs < 0).any()):
+    if inputs.numel() and bool(inputs.amin() < 0):  # one pass, no mask
         return torch.cat([inputs.clamp(min=0), (-inputs).clamp(min=0)])
     return inputs
 
