@@ -19,11 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from robustprune.pruning.denominators import (
-    Denominators,
-    layer_denominators,
-    reciprocal_denominators,
-)
+from robustprune.pruning.denominators import layer_denominators, reciprocal_denominators
 from robustprune.pruning.masks import prunable_modules
 from robustprune.pruning.refine import channel_maxima
 
@@ -49,10 +45,10 @@ class ScoreKind(Protocol):
         ...
 
     def chunk_max(
-        self, patches: Tensor, weight: Tensor, denominators: Denominators, running: Tensor | None
+        self, module: nn.Module, inputs: Tensor, patches: Tensor, running: Tensor | None
     ) -> Tensor:
-        """The scores' max over one chunk of patches with the layer's ``denominators`` of the
-        same chunk; ``running`` is the max so far (or None)."""
+        """The scores' max over one chunk: the layer's nonnegative ``inputs`` and their
+        ``patches``; ``running`` is the max so far (or None)."""
         ...
 
     def final(self, scores: Tensor, weight: Tensor) -> Tensor:
@@ -71,9 +67,11 @@ class WeightScores:
         return max(1, max_elements // (2 * per_sample))
 
     def chunk_max(
-        self, patches: Tensor, weight: Tensor, denominators: Denominators, running: Tensor | None
+        self, module: nn.Module, inputs: Tensor, patches: Tensor, running: Tensor | None
     ) -> Tensor:
-        return mean_ratio_maxima(patches, _flat(weight), denominators)
+        # z by a matmul over the patches: the layer's own convolution is no faster for SiPP
+        # and would move its scores by rounding, so ties near the threshold could flip
+        return mean_ratio_maxima(patches, _flat(module.weight.detach()))
 
     def final(self, scores: Tensor, weight: Tensor) -> Tensor:
         return scores.view_as(weight)
@@ -91,8 +89,10 @@ class ChannelScores:
         return max(1, max_elements // (per_sample * first.shape[0]))
 
     def chunk_max(
-        self, patches: Tensor, weight: Tensor, denominators: Denominators, running: Tensor | None
+        self, module: nn.Module, inputs: Tensor, patches: Tensor, running: Tensor | None
     ) -> Tensor:
+        weight = module.weight.detach()
+        denominators = layer_denominators(module, inputs)  # one convolution: no matmul for z
         return channel_maxima(patches, _flat(weight), weight.shape[1], running, denominators)
 
     def final(self, scores: Tensor, weight: Tensor) -> Tensor:
@@ -129,19 +129,15 @@ def _collect(
 
     def hook_for(name: str, module: nn.Module):
         def hook(_module: nn.Module, inputs: tuple[Tensor, ...], _output: Tensor) -> None:
-            weight = module.weight.detach()
             activations = inputs[0].detach()
             first = input_patches(module, activations[:1])
-            step = kind.chunk_size(first, weight.shape[0], max_elements)
+            step = kind.chunk_size(first, module.weight.shape[0], max_elements)
             for start in range(0, activations.shape[0], step):
                 batch = nonnegative_batch(activations[start : start + step])
                 patches = layer_patches(module, batch)
                 previous = results.get(name)
                 chunk_max = kind.chunk_max(
-                    patches,
-                    weight,
-                    layer_denominators(module, batch),
-                    None if previous is None else previous.scores,
+                    module, batch, patches, None if previous is None else previous.scores
                 )
                 if previous is None:
                     results[name] = LayerSensitivity(chunk_max, patches.shape[-1])
@@ -206,14 +202,11 @@ def conv_patches(module: nn.Conv2d, inputs: Tensor) -> Tensor:
     return taps.permute(0, 1, 4, 5, 2, 3).reshape(count, -1, rows * columns)
 
 
-def mean_ratio_maxima(
-    patches: Tensor, weight: Tensor, denominators: Denominators | None = None
-) -> Tensor:
-    """SiPP's kernel: max over the chunk of (mean over patches of g_fk), as F x K.
-    ``denominators`` are computed from the patches unless given (``layer_denominators``)."""
+def mean_ratio_maxima(patches: Tensor, weight: Tensor) -> Tensor:
+    """SiPP's kernel: max over the chunk of (mean over patches of g_fk), as F x K."""
     _count, k, p = patches.shape
     filters = weight.shape[0]
-    magnitude, reciprocal = denominators or reciprocal_denominators(patches, weight)
+    magnitude, reciprocal = reciprocal_denominators(patches, weight)
     ratio_sums = torch.bmm(reciprocal, patches.transpose(1, 2))  # n x 2F x K: sum_p a_k / |z_f|
     g_mean = (magnitude * ratio_sums).view(-1, 2, filters, k).sum(dim=1) / p
     return g_mean.amax(dim=0)
