@@ -3,6 +3,7 @@
     python benchmarks/bench_pruning.py [--arch resnet20] [--size 32] [--sample 256] [--device cpu]
     python benchmarks/bench_pruning.py --methods WT,SiPP,FT,PFP --repeats 3
     python benchmarks/bench_pruning.py --dataset digits --arch vgg11_bn [--methods PFP]
+    python benchmarks/bench_pruning.py --scores-only --methods SiPP,PFP   # the scores alone
 
 Random weights (the cost does not depend on training). Without ``--dataset`` the sample set S
 is one batch of ``--sample`` random CIFAR-sized images; with it, S is drawn from that dataset's
@@ -11,7 +12,8 @@ the input shape is the dataset's. Prints one line per method: the median step ti
 ``--repeats`` runs and its split into phases (of the median run): scores (SiPP's and PFP's
 sensitivities), trace (the channel groups, traced once per step by every method), dead
 structure (passes over S, with their count) and search (the rest: the knob search's masks,
-propagation and ratios).
+propagation and ratios). ``--scores-only`` times just the scores of the data-informed methods
+named (SiPP, PFP), the part of their step that depends on neither the search nor the passes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ PHASES = {
     "dead structure": [("robustprune.pruning.dead", "DeadStructure.probe")],
 }
 """Phase -> the functions whose time it is (module, attribute path), wrapped while measuring."""
+
+SCORES = dict(zip(("SiPP", "PFP"), PHASES["scores"], strict=True))
+"""Method -> its score function (``--scores-only``)."""
 
 
 class PhaseClock:
@@ -112,8 +117,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default="SiPP,PFP", help="comma-separated pruner names")
     parser.add_argument("--ratio", type=float, default=0.5, help="target prune ratio of the step")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--scores-only", action="store_true", help="time SiPP's / PFP's scores, not the step"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
+    if args.scores_only:
+        unknown = [name for name in args.methods.split(",") if name not in SCORES]
+        if unknown:
+            parser.error(
+                f"--scores-only: {', '.join(unknown)} has no scores; choose from SiPP, PFP"
+            )
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -151,6 +165,18 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.arch} {'x'.join(map(str, shape))} |S|={inputs.shape[0]}{source} on {device} "
         f"({torch.get_num_threads()} threads): forward+backward over S = {reference * 1e3:.1f} ms"
     )
+    if args.scores_only:
+        for name in args.methods.split(","):
+            module_name, attribute = SCORES[name]
+            scores = getattr(importlib.import_module(module_name), attribute)
+            scores(model, sample)  # warm-up
+            seconds = _best_of(args.repeats, device, lambda s=scores: s(model, sample))
+            print(
+                f"{name:5s} scores: {seconds * 1e3:8.1f} ms = {seconds / reference:5.2f} x "
+                f"forward+backward (median of {args.repeats})",
+                flush=True,
+            )
+        return
     registry = default_registry()
     for name in args.methods.split(","):
         pruner = registry.create(name)
