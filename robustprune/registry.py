@@ -179,6 +179,26 @@ class Registry(Generic[T]):
             self._builtins = None
             self._state = "new"
 
+    def snapshot(self) -> tuple:
+        """Everything this registry holds, for ``restore`` (tests that reset it for a while)."""
+        with self._lock:
+            return (
+                dict(self._objects),
+                dict(self._origins),
+                dict(self._broken),
+                None if self._builtins is None else set(self._builtins),
+                self._state,
+            )
+
+    def restore(self, snapshot: tuple) -> None:
+        """Hold again exactly what ``snapshot`` held: names registered meanwhile are gone, and
+        names registered before it (by other tests or plugins) are back."""
+        objects, origins, broken, builtins, state = snapshot
+        with self._lock:
+            self._objects, self._origins, self._broken = dict(objects), dict(origins), dict(broken)
+            self._builtins = None if builtins is None else set(builtins)
+            self._state = state
+
     def _register_entry_point(self, name: str, obj: Any, origin: str) -> str | None:
         """How an entry point registers: under its own name (pruners override this)."""
         if self._origins.get(name) == origin:

@@ -84,16 +84,18 @@ def write_data(root: Path) -> Path:
 
 @pytest.fixture
 def fresh_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """A site directory on sys.path; every registry forgets its plugins before and after."""
+    """A site directory on sys.path; every registry forgets its plugins for the test and holds
+    afterwards what it held before (names other test modules registered included)."""
     site = tmp_path / "site"
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
+    before = {kind: load_extensions(kind).snapshot() for kind in KINDS}
     for kind in KINDS:
         load_extensions(kind).reset()
     importlib.invalidate_caches()
     yield site
     for kind in KINDS:
-        load_extensions(kind).reset()
+        load_extensions(kind).restore(before[kind])
     for module in ("mydigits", "badplugins"):
         sys.modules.pop(module, None)
 
@@ -373,3 +375,25 @@ def test_a_corruption_plugin_is_usable_as_corruption_name_severity(fresh_plugins
         shifts.register(
             "darken", Corruption("x", "mine", spec.parameters, abs), origin="conftest.py"
         )
+
+
+def test_a_reset_registry_restored_from_a_snapshot_holds_what_other_modules_registered():
+    """What the fixture above relies on: a test module's recipe, registered after the entry
+    points loaded, survives another test resetting the registry for a while."""
+    from robustprune.recipes import RECIPES, Recipe, register_recipe
+
+    RECIPES.load_entry_points()
+    register_recipe(
+        Recipe("snapshot-test", 1, 8, 0.1, 0.0), origin="tests/test_plugin_extensions.py"
+    )
+    try:
+        saved = RECIPES.snapshot()
+        RECIPES.reset()
+        assert "snapshot-test" not in RECIPES
+        register_recipe(
+            Recipe("meanwhile", 1, 8, 0.1, 0.0), origin="tests/test_plugin_extensions.py"
+        )
+        RECIPES.restore(saved)
+        assert "snapshot-test" in RECIPES and "meanwhile" not in RECIPES
+    finally:
+        RECIPES.unregister("snapshot-test")
