@@ -34,7 +34,7 @@ Denominators = tuple[Tensor, Tensor]
 def reciprocal_denominators(patches: Tensor, weight: Tensor, fold: bool = False) -> Denominators:
     """The denominators from unfolded ``patches`` and a flat ``weight`` (F x K), z by one matmul:
     what the exactness tests and plain arrays use."""
-    stacked = torch.cat([weight.clamp(min=0), weight.clamp(max=0)])
+    stacked = _signed_halves(weight)
     return stacked.abs_(), _reciprocal_magnitude(layer_matmul(stacked, patches, fold))
 
 
@@ -43,14 +43,18 @@ def layer_denominators(module: nn.Module, inputs: Tensor) -> Denominators:
     batch), z by the layer's own operation with the signed halves of its weight as 2F filters:
     the values of ``reciprocal_denominators`` on the layer's patches, up to the summation
     order, at the cost of one convolution instead of an unfold and a matmul."""
-    weight = module.weight.detach()
-    stacked = torch.cat([weight.clamp(min=0), weight.clamp(max=0)])
+    stacked = _signed_halves(module.weight.detach())
     if isinstance(module, nn.Conv2d):
         z = module._conv_forward(inputs, stacked, None).flatten(2)  # n x 2F x P
     else:
         rows = inputs.reshape(inputs.shape[0], -1, inputs.shape[-1])  # n x P x K
         z = F.linear(rows, stacked).transpose(1, 2)
     return stacked.abs_().reshape(stacked.shape[0], -1), _reciprocal_magnitude(z)
+
+
+def _signed_halves(weight: Tensor) -> Tensor:
+    """[W+; W-]: the weight's positive and negative parts stacked as 2F filters."""
+    return torch.cat([weight.clamp(min=0), weight.clamp(max=0)])
 
 
 def _reciprocal_magnitude(z: Tensor) -> Tensor:
