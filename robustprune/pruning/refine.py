@@ -157,8 +157,9 @@ def _power_sum_bound(patches: Tensor, magnitude: Tensor, reciprocal: Tensor) -> 
         scaled_rows[:, :rows_count].square_()
     bound = layer_matmul(scaled_weight.t(), scaled_rows, fold=True)  # n x K x P power sums
     del scaled_rows
-    bound = root_upper_bound(bound, POWER)  # >= the t-th root, by at most 6.9 %
-    return bound.mul_(patches).mul_(row_max * (weight_max * (1 + BOUND_SLACK)))
+    # >= the t-th root (by at most 6.9 %), times C d(q): one pass for the root and the scale
+    bound = root_upper_bound(bound, POWER, scale=row_max * (weight_max * (1 + BOUND_SLACK)))
+    return bound.mul_(patches)
 
 
 LOG2_GAP = 0.0860713320559342
@@ -169,10 +170,11 @@ FLOAT_LAYOUT = {torch.float32: (torch.int32, 23, 127), torch.float64: (torch.int
 """dtype -> (integer of the same width, mantissa bits, exponent bias)."""
 
 
-def root_upper_bound(values: Tensor, power: int) -> Tensor:
+def root_upper_bound(values: Tensor, power: int, scale: Tensor | float = 1.0) -> Tensor:
     """An upper bound of ``values ** (1 / power)`` within a factor 2^(0.097) (6.9 %), for
-    positive normal floats and ``power`` a power of 2, in place: two integer operations per
-    entry instead of log2(power) square roots (which cost most of the bound on a CPU).
+    positive normal floats and ``power`` a power of 2, in place, times ``scale`` (a number or a
+    tensor that broadcasts): two integer operations per entry instead of log2(power) square
+    roots (which cost most of the bound on a CPU), and one multiplication.
 
     The bits I of x = 2^e (1 + f) read as a number give L(x) = I / 2^m - bias = e + f, and
     L(x) <= log2 x <= L(x) + LOG2_GAP. Dividing I - bias 2^m by ``power`` (a shift) gives the
@@ -187,7 +189,7 @@ def root_upper_bound(values: Tensor, power: int) -> Tensor:
     offset = bias << mantissa_bits  # bias * 2^m, divisible by power
     bits = values.view(integer)
     bits.bitwise_right_shift_(shift).add_(offset - (offset >> shift))
-    return values.mul_(2.0 ** (LOG2_GAP / power + 2.0 ** (1 - mantissa_bits)))
+    return values.mul_(scale * 2.0 ** (LOG2_GAP / power + 2.0 ** (1 - mantissa_bits)))
 
 
 def _take(tensors: tuple[Tensor, ...], index) -> tuple[Tensor, ...]:
