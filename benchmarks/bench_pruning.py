@@ -29,11 +29,14 @@ import torch.nn.functional as F
 from robustprune.models import create
 from robustprune.pruning import default_registry, draw_sample, sample_size
 
+SCORES = {
+    "SiPP": ("robustprune.pruning.sipp", "weight_sensitivities"),
+    "PFP": ("robustprune.pruning.pfp", "channel_sensitivities"),
+}
+"""Method -> its score function (module, attribute): the scores phase, and ``--scores-only``."""
+
 PHASES = {
-    "scores": [
-        ("robustprune.pruning.sipp", "weight_sensitivities"),
-        ("robustprune.pruning.pfp", "channel_sensitivities"),
-    ],
+    "scores": list(SCORES.values()),
     "trace": [
         ("robustprune.pruning.scored", "channel_structure"),
         ("robustprune.pruning.pfp", "channel_structure"),
@@ -42,9 +45,6 @@ PHASES = {
     "dead structure": [("robustprune.pruning.dead", "DeadStructure.probe")],
 }
 """Phase -> the functions whose time it is (module, attribute path), wrapped while measuring."""
-
-SCORES = dict(zip(("SiPP", "PFP"), PHASES["scores"], strict=True))
-"""Method -> its score function (``--scores-only``)."""
 
 
 class PhaseClock:
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         unknown = [name for name in args.methods.split(",") if name not in SCORES]
         if unknown:
             parser.error(
-                f"--scores-only: {', '.join(unknown)} has no scores; choose from SiPP, PFP"
+                f"--scores-only: {', '.join(unknown)} has no scores; choose from {', '.join(SCORES)}"
             )
 
     device = torch.device(args.device)
